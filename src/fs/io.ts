@@ -1,0 +1,80 @@
+/**
+ * Small-file IO on top of the port: bounded reads for metadata (every file in
+ * a store is hostile input, and a 10 GiB `storedImages` must not be read into
+ * memory), and the durable write every mutating step uses.
+ */
+import { isErrno, LayerfsckError } from '../errors.js'
+import type { FsPort } from './port.js'
+import { basename, dirname } from './safe-path.js'
+
+export const DEFAULT_READ_LIMIT = 64 * 1024 * 1024
+
+export class FileTooLargeError extends LayerfsckError {
+  constructor(
+    readonly path: string,
+    readonly limit: number,
+  ) {
+    super('FILE_TOO_LARGE', `${path} is larger than ${limit} bytes; refusing to read it into memory`)
+  }
+}
+
+/** Reads a whole regular file (never through a symlink), refusing more than `limit` bytes. */
+export async function readFileLimited(fs: FsPort, path: string, limit = DEFAULT_READ_LIMIT): Promise<Uint8Array> {
+  const inode = await fs.lstat(path)
+  if (inode && inode.kind === 'file' && inode.size > limit) throw new FileTooLargeError(path, limit)
+  const stream = await fs.openRead(path)
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (total > limit) {
+      stream.destroy()
+      throw new FileTooLargeError(path, limit)
+    }
+    chunks.push(chunk)
+  }
+  return new Uint8Array(Buffer.concat(chunks, total))
+}
+
+export async function readTextLimited(fs: FsPort, path: string, limit = DEFAULT_READ_LIMIT): Promise<string> {
+  return Buffer.from(await readFileLimited(fs, path, limit)).toString('utf8')
+}
+
+let tempCounter = 0
+
+/** A temp name beside `path`, unique within this process; `.layerfsck-tmp-` marks it as ours for gc. */
+export function tempNameFor(path: string): string {
+  tempCounter += 1
+  return `${dirname(path)}/.${basename(path)}.layerfsck-tmp-${process.pid}-${tempCounter}`
+}
+
+/**
+ * temp → write → fsync → rename → fsync(dir). After a crash at any point the
+ * file holds either the old or the new bytes, never a mix; a stray temp file
+ * may remain, which gc removes by its name.
+ */
+export async function writeFileDurable(fs: FsPort, path: string, data: Uint8Array, mode = 0o644): Promise<void> {
+  const temp = tempNameFor(path)
+  const handle = await fs.openWrite(temp, { exclusive: true, mode })
+  try {
+    await handle.write(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.rename(temp, path)
+  await fs.fsync(dirname(path))
+}
+
+/** mkdir that accepts an existing directory and makes the new entry durable. */
+export async function ensureDir(fs: FsPort, path: string, mode = 0o755): Promise<void> {
+  try {
+    await fs.mkdir(path, mode)
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err
+    const inode = await fs.lstat(path)
+    if (inode?.kind === 'dir') return
+    throw new LayerfsckError('NOT_A_DIRECTORY', `${path} exists and is not a directory`)
+  }
+  await fs.fsync(dirname(path))
+}

@@ -1,0 +1,196 @@
+/**
+ * The filesystem port: every byte layerfsck reads or writes goes through this
+ * interface, and nothing outside `src/fs/node.ts` imports node:fs. Two
+ * adapters implement it: the disk (`createNodeFs`) and memory on memfs
+ * (`createMemoryFs`). `test/fs-contract.test.ts` runs the same cases against
+ * both, so a test that passes in memory means the same on Linux.
+ *
+ * Semantics, for both adapters:
+ * - Paths are absolute POSIX paths. No method follows a symlink in the last
+ *   component; intermediate components are resolved like the kernel does.
+ *   Callers that must not leave a root use `src/fs/safe-path.ts` first.
+ * - Errors are errno-shaped (`code`, `syscall`, `path`), as node:fs throws
+ *   them, so `isErrno(err, 'ENOENT')` works everywhere.
+ * - Directory listings come back in no particular order; callers sort where
+ *   order matters.
+ */
+import type { Readable } from 'node:stream'
+
+export type InodeKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket'
+
+export interface DevNo {
+  major: number
+  minor: number
+}
+
+/** Our own stat: permission bits apart from the kind, devices split, times in ns. */
+export interface Inode {
+  kind: InodeKind
+  /** Permission bits only, `& 0o7777` (setuid, setgid and sticky included). */
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  nlink: number
+  /** The filesystem the inode lives on; `dev` plus `ino` is hard-link identity. */
+  dev: DevNo
+  ino: bigint
+  /** Device number of a char or block device; overlay whiteouts are 0/0. */
+  rdev: DevNo
+  mtimeNs: bigint
+}
+
+export interface DirEntry {
+  name: string
+  kind: InodeKind
+}
+
+/** One line of /proc/self/mountinfo. */
+export interface MountEntry {
+  id: number
+  parentId: number
+  dev: DevNo
+  /** The path inside the mounted filesystem that is mounted here ("/" for whole filesystems). */
+  root: string
+  mountPoint: string
+  options: string[]
+  fsType: string
+  source: string
+  superOptions: string[]
+}
+
+export interface FsTypeInfo {
+  /** Linux f_type magic from statfs(2). */
+  magic: number
+  /** A name for it: ext4, xfs, btrfs, tmpfs, overlay, ... or `unknown(0x…)`. */
+  name: string
+}
+
+export interface WriteOptions {
+  /** Permission bits for a created file; the umask applies as with open(2). */
+  mode?: number
+  /** O_EXCL: fail with EEXIST instead of truncating an existing file. */
+  exclusive?: boolean
+}
+
+export interface WriteHandle {
+  write(chunk: Uint8Array): Promise<void>
+  /** fsync(2): the data reached the disk when this resolves. */
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface XattrPort {
+  /** Names on the entry itself (never follows a symlink). */
+  list(path: string): Promise<string[]>
+  /** The value as bytes, or undefined when the entry has no such attribute. */
+  get(path: string, name: string): Promise<Uint8Array | undefined>
+  set(path: string, name: string, value: Uint8Array): Promise<void>
+  /** ENODATA when the attribute is absent. */
+  remove(path: string, name: string): Promise<void>
+}
+
+export interface FsPort {
+  /** Which adapter this is; reports mention it so a memory run is never mistaken for a disk run. */
+  readonly kind: 'disk' | 'memory'
+
+  /** lstat(2); undefined when the path does not exist, every other error throws. */
+  lstat(path: string): Promise<Inode | undefined>
+  readdir(path: string): Promise<DirEntry[]>
+  readlink(path: string): Promise<string>
+
+  /** A stream of the file's bytes; opened with O_NOFOLLOW (ELOOP on a symlink). */
+  openRead(path: string): Promise<Readable>
+  /** Opens for writing with O_CREAT|O_TRUNC|O_NOFOLLOW (O_EXCL when `exclusive`). */
+  openWrite(path: string, options?: WriteOptions): Promise<WriteHandle>
+
+  mkdir(path: string, mode?: number): Promise<void>
+  /** Creates a char or block device (needs CAP_MKNOD) or a fifo. */
+  mknod(path: string, kind: 'char' | 'block' | 'fifo', mode: number, rdev?: DevNo): Promise<void>
+  symlink(target: string, path: string): Promise<void>
+  /** linkat(2) without AT_SYMLINK_FOLLOW: a symlink is linked, not its target. EPERM for a directory. */
+  link(existing: string, path: string): Promise<void>
+  /** rename(2) with Linux's rules (EISDIR, ENOTDIR, ENOTEMPTY, EINVAL, EXDEV). */
+  rename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
+  rmdir(path: string): Promise<void>
+  /** Never follows a symlink: a symlink itself answers ENOTSUP, as fchmodat(AT_SYMLINK_NOFOLLOW) does. */
+  chmod(path: string, mode: number): Promise<void>
+  lchown(path: string, uid: number, gid: number): Promise<void>
+  lutimes(path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void>
+  readonly xattr: XattrPort
+
+  /** fsync(2) of a file or a directory (a directory fsync makes renames in it durable). */
+  fsync(path: string): Promise<void>
+
+  /** statfs(2) f_type of the filesystem holding the path. */
+  fsType(path: string): Promise<FsTypeInfo>
+  /** The mount table as /proc/self/mountinfo shows it. */
+  mounts(): Promise<MountEntry[]>
+  /** umount2(2) with UMOUNT_NOFOLLOW; `detach` adds MNT_DETACH. EINVAL when not a mount point. */
+  unmount(path: string, options?: { detach?: boolean }): Promise<void>
+}
+
+/** The calls that change something: the crash-injection decorator fails these after the Nth. */
+export const MUTATING_CALLS = [
+  'openWrite',
+  'write',
+  'mkdir',
+  'mknod',
+  'symlink',
+  'link',
+  'rename',
+  'unlink',
+  'rmdir',
+  'chmod',
+  'lchown',
+  'lutimes',
+  'xattr.set',
+  'xattr.remove',
+  'fsync',
+  'unmount',
+] as const
+export type MutatingCall = (typeof MUTATING_CALLS)[number]
+
+export function devKey(dev: DevNo): string {
+  return `${dev.major}:${dev.minor}`
+}
+
+/** `dev:ino` identifies an inode: two paths with the same key are hard links of one file. */
+export function inodeKey(inode: Pick<Inode, 'dev' | 'ino'>): string {
+  return `${inode.dev.major}:${inode.dev.minor}:${inode.ino}`
+}
+
+/** Linux's encoding of a dev_t (glibc gnu_dev_major/minor), for numbers node:fs hands back. */
+export function splitDev(dev: bigint): DevNo {
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn))
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn))
+  return { major, minor }
+}
+
+export function joinDev(dev: DevNo): bigint {
+  const major = BigInt(dev.major)
+  const minor = BigInt(dev.minor)
+  return ((major & 0xfffn) << 8n) | ((major & ~0xfffn) << 32n) | (minor & 0xffn) | ((minor & ~0xffn) << 12n)
+}
+
+export const S_IFMT = 0o170000
+const KIND_BITS: Record<InodeKind, number> = {
+  file: 0o100000,
+  dir: 0o040000,
+  symlink: 0o120000,
+  char: 0o020000,
+  block: 0o060000,
+  fifo: 0o010000,
+  socket: 0o140000,
+}
+
+export function kindBits(kind: InodeKind): number {
+  return KIND_BITS[kind]
+}
+
+export function kindFromMode(mode: number): InodeKind | undefined {
+  const bits = mode & S_IFMT
+  for (const [kind, b] of Object.entries(KIND_BITS)) if (b === bits) return kind as InodeKind
+  return undefined
+}
