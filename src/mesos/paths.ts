@@ -1,0 +1,60 @@
+/**
+ * Path arithmetic for the Mesos docker store and provisioner dir, pure and
+ * string-only (pnpm's getFilePathInCafs style). Names and nesting follow
+ * docker/paths.cpp and provisioner/paths.cpp; see docs/format-mesos-docker.md.
+ */
+import type { Backend, LayerIdShape } from '../format/descriptor.js'
+
+// --- docker store (--docker_store_dir) -------------------------------------
+
+export const layersDir = (store: string): string => `${store}/layers`
+export const layerDir = (store: string, id: string): string => `${store}/layers/${id}`
+export const stagingDir = (store: string): string => `${store}/staging`
+export const gcDir = (store: string): string => `${store}/gc`
+export const storedImagesPath = (store: string): string => `${store}/storedImages`
+export const stampDir = (store: string): string => `${store}/.layerfsck`
+export const stampPath = (store: string): string => `${store}/.layerfsck/format.json`
+
+/** Only overlay gets a suffix; aufs, copy and bind share `rootfs` (they all read aufs whiteouts). */
+export function rootfsName(backend: Backend): 'rootfs' | 'rootfs.overlay' {
+  return backend === 'overlay' ? 'rootfs.overlay' : 'rootfs'
+}
+
+export const HEX64 = /^[0-9a-f]{64}$/
+export const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/
+
+export function layerIdShape(name: string): LayerIdShape | undefined {
+  if (HEX64.test(name)) return 'hex64'
+  if (SHA256_DIGEST.test(name)) return 'sha256-digest'
+  return undefined
+}
+
+/**
+ * state::checkpoint writes through `os::mktemp(dir/XXXXXX)` and renames; a
+ * crash in between leaves a six-character temp file (mesos_docker.md §1.1).
+ */
+export const CHECKPOINT_TEMP = /^[A-Za-z0-9]{6}$/
+
+/** `gc/<layerId>.<nanoseconds>`: what prune renamed a layer (or config blob) to. */
+export const GC_ENTRY = /^(.+)\.(\d+)$/
+
+// --- provisioner dir (<work_dir>/provisioner) -------------------------------
+
+export const provisionerDir = (workDir: string): string => `${workDir}/provisioner`
+
+/** `containers/<a>/containers/<b>/…` for a nested container id path [a, b, …]. */
+export function containerDir(provisioner: string, ids: readonly string[]): string {
+  return `${provisioner}/${ids.map((id) => `containers/${id}`).join('/')}`
+}
+
+export const containerLayersPath = (container: string): string => `${container}/layers`
+export const backendsDir = (container: string): string => `${container}/backends`
+export const backendDir = (container: string, backend: string): string => `${container}/backends/${backend}`
+export const rootfsesDir = (backend: string): string => `${backend}/rootfses`
+export const scratchDir = (backend: string, rootfsId: string): string => `${backend}/scratch/${rootfsId}`
+
+/** Backends that keep `scratch/<uuid>/{upperdir,workdir,links}`. */
+export const SCRATCH_BACKENDS: readonly Backend[] = ['overlay', 'aufs']
+
+/** Container ids as `parent/child` strings, the form `--known-containers` files use. */
+export const containerKey = (ids: readonly string[]): string => ids.join('/')
