@@ -19,7 +19,7 @@ export const mesosDocker_1_1_1 = defineFormat({
   evidence: [
     {
       id: 'rootfs-overlay-native-whiteouts',
-      describe: 'a rootfs.overlay holds overlay whiteouts (char 0/0 or trusted.overlay.opaque)',
+      describe: 'a rootfs.overlay holds overlay whiteouts',
     },
   ],
 })

@@ -1,0 +1,89 @@
+/**
+ * Human rendering of a DetectReport: one screen, 80 columns, sections in the
+ * order an operator reads them (what format, how sure, what is in it, what
+ * is odd). `--json` prints the report itself instead.
+ */
+import type { DetectReport } from '../../detect/detect.js'
+import { elide, pad, type Style } from '../style.js'
+
+const MAX_LISTED = 20
+
+export function renderDetect(r: DetectReport, s: Style): string {
+  const { c } = s
+  const out: string[] = []
+  const label = (name: string): string => c.bold(pad(name, 11))
+  const w = s.width
+
+  out.push(`${c.bold('layerfsck detect')}  ${elide(r.store, w - 18)}${r.adapter === 'memory' ? c.dim(' (memory)') : ''}`)
+  out.push(`${label('format')}${c.green.bold(`${r.format.family} ${r.format.version}`)}`)
+  out.push(`${' '.repeat(11)}${elide(r.format.title, w - 11)}`)
+  out.push(`${' '.repeat(11)}${c.dim(elide(`since ${r.format.introducedBy}`, w - 11))}`)
+  if (r.stamp.state === 'ok') out.push(`${label('stamp')}${r.stamp.family} ${r.stamp.version}, by ${r.stamp.writtenBy}`)
+  else if (r.stamp.state === 'garbled') out.push(`${label('stamp')}${c.yellow(elide(`unreadable: ${r.stamp.reason}`, w - 11))}`)
+  else out.push(`${label('stamp')}${c.dim('none (no layerfsck command has changed this store)')}`)
+
+  out.push('')
+  if (r.evidence.length === 0) out.push(`${label('evidence')}${c.dim('none beyond the base layout')}`)
+  r.evidence.forEach((e, i) => {
+    const head = i === 0 ? label('evidence') : ' '.repeat(11)
+    out.push(`${head}${c.cyan(pad(e.version, 6))} ${elide(`${e.describe} (${e.count})`, w - 18)}`)
+  })
+
+  out.push('')
+  const k = r.counts
+  out.push(
+    `${label('contents')}${k.layers} layers, ${k.configBlobs} config blobs, ${k.images} images` +
+      (r.workDir === undefined ? '' : `, ${k.containers} containers, ${k.rootfses} rootfses`),
+  )
+  out.push(`${' '.repeat(11)}${k.staging} in staging/, ${k.gc} in gc/${r.workDir === undefined ? c.dim('  (no --work-dir)') : ''}`)
+
+  if (r.layers.length > 0) {
+    out.push('')
+    const idWidth = Math.min(30, w - 50)
+    out.push(c.dim(`  ${pad('layer', idWidth)} ${pad('backends', 22)} whiteouts`))
+    for (const layer of r.layers.slice(0, MAX_LISTED)) {
+      const backends = layer.backends.length === 0 ? c.red('none') : layer.backends.join(',')
+      const wh = layer.variants
+        .map((v) => {
+          const aufs = v.whiteouts.aufsWhiteouts + v.whiteouts.aufsOpaque
+          const ovl = v.whiteouts.overlayWhiteouts + v.whiteouts.overlayOpaque
+          return `${v.dir === 'rootfs' ? 'aufs' : 'ovl'} ${aufs + ovl}`
+        })
+        .join(' ')
+      out.push(`  ${pad(elide(layer.id, idWidth), idWidth)} ${pad(backends, 22 + (backends.length - layer.backends.join(',').length))} ${wh}`)
+    }
+    if (r.layers.length > MAX_LISTED) out.push(c.dim(`  … and ${r.layers.length - MAX_LISTED} more (--json lists all)`))
+  }
+
+  if (r.defects.length > 0) {
+    out.push('')
+    out.push(c.bold('defects'))
+    for (const d of r.defects) {
+      out.push(`  ${c.yellow('!')} ${elide(`${d.describe} (${d.count})`, w - 4)}`)
+      out.push(`    ${c.dim(elide(`fix: ${d.fix}`, w - 4))}`)
+    }
+  }
+
+  if (r.metadataProblems.length > 0) {
+    out.push('')
+    out.push(c.bold('metadata problems'))
+    for (const p of r.metadataProblems.slice(0, MAX_LISTED)) {
+      out.push(`  ${c.yellow('!')} ${elide(relative(r.store, p.path), 30)}: ${elide(p.message, w - 40)}`)
+    }
+  }
+
+  out.push('')
+  if (r.unclassified.length === 0) out.push(`${c.bold('unclassified')} ${c.green('nothing')}`)
+  else {
+    out.push(c.bold(`unclassified (${r.unclassified.length})`))
+    for (const u of r.unclassified.slice(0, MAX_LISTED)) {
+      out.push(`  ${pad(elide(relative(r.store, u.path), 36), 36)} ${pad(u.kind, 7)} ${c.dim(elide(u.reason, w - 47))}`)
+    }
+    if (r.unclassified.length > MAX_LISTED) out.push(c.dim(`  … and ${r.unclassified.length - MAX_LISTED} more (--json lists all)`))
+  }
+  return `${out.join('\n')}\n`
+}
+
+function relative(store: string, path: string): string {
+  return path.startsWith(`${store}/`) ? path.slice(store.length + 1) : path
+}

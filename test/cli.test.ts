@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { main } from '../src/cli/main.js'
+import type { OutputStream } from '../src/cli/style.js'
+import { generateMesosStore } from '../src/testing/generate.js'
+import { listTree } from '../src/testing/tree-spec.js'
+import { memorySubject } from './support/adapters.js'
+
+class Capture implements OutputStream {
+  text = ''
+  constructor(
+    readonly isTTY = false,
+    readonly columns = 80,
+  ) {}
+  write(chunk: string): boolean {
+    this.text += chunk
+    return true
+  }
+}
+
+async function run(args: string[], fs?: Awaited<ReturnType<typeof memorySubject>>['fs'], tty = false) {
+  const stdout = new Capture(tty)
+  const stderr = new Capture(false)
+  const code = await main(args, { stdout, stderr, env: tty ? { FORCE_COLOR: '1' } : {}, ...(fs ? { fs } : {}) })
+  return { code, stdout: stdout.text, stderr: stderr.text }
+}
+
+describe('the layerfsck command line', () => {
+  it('prints the detected format as one JSON document with a schemaVersion', async () => {
+    const { fs } = await memorySubject()
+    await generateMesosStore(fs, '/store', { format: '1.1.0', layers: 2 })
+    const r = await run(['detect', '--store', '/store', '--json'], fs)
+    expect(r.code).toBe(0)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.schemaVersion).toBe(1)
+    expect(doc.format.version).toBe('1.1.0')
+    expect(doc.adapter).toBe('memory')
+  })
+
+  it('keeps human output within 80 columns, colours and all', async () => {
+    const { fs } = await memorySubject()
+    await generateMesosStore(fs, '/a-rather-long-path/that/goes/on/and/on/to/the/store', { format: '1.1.0', layers: 30 })
+    const r = await run(['detect', '--store', '/a-rather-long-path/that/goes/on/and/on/to/the/store'], fs, true)
+    expect(r.code).toBe(0)
+    // eslint-disable-next-line no-control-regex
+    const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '')
+    expect(r.stdout).not.toBe(plain)
+    for (const line of plain.split('\n')) expect(line.length).toBeLessThanOrEqual(80)
+    expect(plain).toMatch(/format\s+mesos-docker 1\.1\.0/)
+    expect(plain).toMatch(/and 10 more/)
+  })
+
+  it('answers 16 for a usage error: a missing --store or an unknown command', async () => {
+    expect((await run(['detect'])).code).toBe(16)
+    expect((await run(['frobnicate'])).code).toBe(16)
+    expect((await run([])).code).toBe(16)
+    const r = await run(['detect', '--bogus', 'x', '--store', '/s'])
+    expect(r.code).toBe(16)
+    expect(r.stderr).toMatch(/Unknown argument/i)
+  })
+
+  it('answers 8 for a store that does not exist, with the reason on stderr', async () => {
+    const { fs } = await memorySubject()
+    const r = await run(['detect', '--store', '/nowhere'], fs)
+    expect(r.code).toBe(8)
+    expect(r.stderr).toMatch(/store \/nowhere does not exist/)
+  })
+
+  it('answers 8 for a store stamped by a newer major format, names both versions and changes nothing', async () => {
+    const { fs } = await memorySubject()
+    await generateMesosStore(fs, '/store', { format: '1.0.0', layers: 1 })
+    await fs.mkdir('/store/.layerfsck')
+    const h = await fs.openWrite('/store/.layerfsck/format.json')
+    await h.write(Buffer.from('{"schemaVersion":1,"family":"mesos-docker","version":"3.1.0","writtenBy":"layerfsck 7.2.0"}'))
+    await h.close()
+    const before = await listTree(fs, '/store', { mtime: true })
+    const r = await run(['detect', '--store', '/store', '--json'], fs)
+    expect(r.code).toBe(8)
+    expect(r.stderr).toMatch(/mesos-docker 3\.1\.0 by layerfsck 7\.2\.0.*up to 1\.x/)
+    expect(r.stderr).toMatch(/hint: use layerfsck 7\.2\.0 or newer/)
+    expect(JSON.parse(r.stdout).error.code).toBe('LAYERFSCK_FORMAT_TOO_NEW')
+    expect(await listTree(fs, '/store', { mtime: true })).toBe(before)
+  })
+
+  it('prints help that names every command and the exit codes, and answers 0', async () => {
+    const out: string[] = []
+    const log = console.log
+    console.log = (...a: unknown[]) => void out.push(a.join(' '))
+    try {
+      expect((await run(['--help'])).code).toBe(0)
+    } finally {
+      console.log = log
+    }
+    expect(out.join('\n')).toMatch(/detect/)
+    expect(out.join('\n')).toMatch(/16 usage error/)
+  })
+})
