@@ -8,6 +8,6 @@ export default defineConfig({
     // on the 2-core machines this runs on.
     maxWorkers: 2,
     testTimeout: 30_000,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 })

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
 import type { OutputStream } from '../src/cli/style.js'
+import type { FsPort } from '../src/fs/port.js'
 import { generateMesosStore } from '../src/testing/generate.js'
 import { listTree } from '../src/testing/tree-spec.js'
-import { memorySubject } from './support/adapters.js'
+import { memorySubject, SUBJECTS } from './support/adapters.js'
 
 class Capture implements OutputStream {
   text = ''
@@ -17,7 +18,7 @@ class Capture implements OutputStream {
   }
 }
 
-async function run(args: string[], fs?: Awaited<ReturnType<typeof memorySubject>>['fs'], tty = false) {
+async function run(args: string[], fs?: FsPort, tty = false) {
   const stdout = new Capture(tty)
   const stderr = new Capture(false)
   const code = await main(args, { stdout, stderr, env: tty ? { FORCE_COLOR: '1' } : {}, ...(fs ? { fs } : {}) })
@@ -65,21 +66,28 @@ describe('the layerfsck command line', () => {
     expect(r.stderr).toMatch(/store \/nowhere does not exist/)
   })
 
-  it('answers 8 for a store stamped by a newer major format, names both versions and changes nothing', async () => {
-    const { fs } = await memorySubject()
-    await generateMesosStore(fs, '/store', { format: '1.0.0', layers: 1 })
-    await fs.mkdir('/store/.layerfsck')
-    const h = await fs.openWrite('/store/.layerfsck/format.json')
-    await h.write(Buffer.from('{"schemaVersion":1,"family":"mesos-docker","version":"3.1.0","writtenBy":"layerfsck 7.2.0"}'))
-    await h.close()
-    const before = await listTree(fs, '/store', { mtime: true })
-    const r = await run(['detect', '--store', '/store', '--json'], fs)
-    expect(r.code).toBe(8)
-    expect(r.stderr).toMatch(/mesos-docker 3\.1\.0 by layerfsck 7\.2\.0.*up to 1\.x/)
-    expect(r.stderr).toMatch(/hint: use layerfsck 7\.2\.0 or newer/)
-    expect(JSON.parse(r.stdout).error.code).toBe('LAYERFSCK_FORMAT_TOO_NEW')
-    expect(await listTree(fs, '/store', { mtime: true })).toBe(before)
-  })
+  for (const subject of SUBJECTS) {
+    it(`answers 8 for a store stamped by a newer major format on the ${subject.name} adapter, names both versions and changes nothing`, async () => {
+      const s = await subject.make()
+      try {
+        const store = `${s.root}/store`
+        await generateMesosStore(s.fs, store, { format: '1.0.0', layers: 1, backends: ['aufs'] })
+        await s.fs.mkdir(`${store}/.layerfsck`)
+        const h = await s.fs.openWrite(`${store}/.layerfsck/format.json`)
+        await h.write(Buffer.from('{"schemaVersion":1,"family":"mesos-docker","version":"3.1.0","writtenBy":"layerfsck 7.2.0"}'))
+        await h.close()
+        const before = await listTree(s.fs, s.root, { mtime: true })
+        const r = await run(['detect', '--store', store, '--json'], s.fs)
+        expect(r.code).toBe(8)
+        expect(r.stderr).toMatch(/mesos-docker 3\.1\.0 by layerfsck 7\.2\.0.*up to 1\.x/)
+        expect(r.stderr).toMatch(/hint: use layerfsck 7\.2\.0 or newer/)
+        expect(JSON.parse(r.stdout).error.code).toBe('LAYERFSCK_FORMAT_TOO_NEW')
+        expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
+      } finally {
+        await s.cleanup()
+      }
+    })
+  }
 
   it('prints help that names every command and the exit codes, and answers 0', async () => {
     const out: string[] = []

@@ -12,7 +12,7 @@ const GENERATIONS = [
   { version: '1.1.0', options: {}, workDir: false },
   { version: '1.1.1', options: {}, workDir: false },
   { version: '1.2.0', options: { containers: 1 }, workDir: true },
-  { version: '1.5.0', options: { containers: 2, nested: 1 }, workDir: true },
+  { version: '1.5.0', options: { containers: 2, nested: 1, rootfsesPerContainer: 2 }, workDir: true },
   { version: '1.8.0', options: { containers: 1 }, workDir: true },
 ] as const
 
@@ -27,8 +27,8 @@ for (const { name, make } of SUBJECTS) {
     })
 
     for (const g of GENERATIONS) {
-      it(`names format ${g.version} for a store laid out by that Mesos generation`, async () => {
-        if (!s.privileged) return void rootSkipReason()
+      it(`names format ${g.version} for a store laid out by that Mesos generation`, async ({ skip }) => {
+        if (!s.privileged) return skip(rootSkipReason())
         const store = `${s.root}/store`
         const workDir = g.workDir ? `${s.root}/agent` : undefined
         await generateMesosStore(s.fs, store, { format: g.version, layers: 3, ...g.options, ...(workDir ? { workDir } : {}) })
@@ -36,6 +36,9 @@ for (const { name, make } of SUBJECTS) {
         expect(report.format.version).toBe(g.version)
         expect(report.counts.layers).toBe(3)
         expect(report.counts.images).toBe(1)
+        const containers = 'containers' in g.options ? g.options.containers * (1 + ('nested' in g.options ? g.options.nested : 0)) : 0
+        expect(report.counts.containers).toBe(containers)
+        expect(report.counts.rootfses).toBe(containers * ('rootfsesPerContainer' in g.options ? g.options.rootfsesPerContainer : 1))
         expect(report.unclassified).toEqual([])
         expect(report.metadataProblems).toEqual([])
       })
@@ -52,8 +55,8 @@ for (const { name, make } of SUBJECTS) {
       expect(report.layers[0]!.backends).toEqual(['overlay'])
     })
 
-    it('says which backends each layer is present for when both variants sit in one layer dir', async () => {
-      if (!s.privileged) return void rootSkipReason()
+    it('says which backends each layer is present for when both variants sit in one layer dir', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
       const store = `${s.root}/store`
       const gen = await generateMesosStore(s.fs, store, { format: '1.5.0', layers: 2, backends: ['overlay', 'aufs'] })
       const report = await detect(s.fs, { store })

@@ -43,8 +43,8 @@ for (const { name, make } of SUBJECTS) {
       await s.cleanup()
     })
 
-    it('materialize a tree whose listing holds every entry, device and xattr of the spec', async () => {
-      if (!s.privileged) return void rootSkipReason()
+    it('materialize a tree whose listing holds every entry, device and xattr of the spec', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
       await materialize(s.fs, s.root, parseTreeSpec(SPEC))
       const listing = await describeTree(s.fs, s.root, { content: 'full', mtime: false })
       const by = Object.fromEntries(listing.map((e) => [e.path, e]))
@@ -57,8 +57,8 @@ for (const { name, make } of SUBJECTS) {
       expect((await s.fs.lstat(`${s.root}/data/cache/new.txt`))?.mtimeNs).toBe(1600000000123456789n)
     })
 
-    it('give identical listings in memory and on disk for the same spec', async () => {
-      if (!s.privileged) return void rootSkipReason()
+    it('give identical listings in memory and on disk for the same spec', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
       await s.fs.mkdir(`${s.root}/t`)
       await materialize(s.fs, `${s.root}/t`, parseTreeSpec(SPEC))
       const mem = SUBJECTS.find((x) => x.name === 'memory')!

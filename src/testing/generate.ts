@@ -44,6 +44,8 @@ export interface GenerateOptions {
   containers?: number
   /** Nested children per top-level container. */
   nested?: number
+  /** Rootfses per container (one per provisioned image; Mesos makes one per provision call). */
+  rootfsesPerContainer?: number
   workDir?: string
   seed?: string
 }
@@ -209,19 +211,22 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
         const dir = containerDir(provisioner, ids)
         await mkdirp(fs, dir)
         containerIds.push(ids)
-        const rootfsId = uuidFrom(`${seed}:rootfs:${ids.join('/')}`)
         const bdir = backendDir(dir, backend)
-        await mkdirp(fs, `${bdir}/rootfses/${rootfsId}`)
-        if (backend === 'overlay' || backend === 'aufs') {
-          if (format.overlayLinks === 'scratch') {
-            const scratch = `${bdir}/scratch/${rootfsId}`
-            await mkdirp(fs, `${scratch}/workdir`)
-            if (backend === 'overlay') await fs.mkdir(`${scratch}/upperdir`, 0o755)
-            // The real target is a mkdtemp dir in /tmp, gone after a reboot:
-            // a dangling links symlink is the normal state of a stopped agent.
-            await fs.symlink(`/tmp/${rootfsId.slice(0, 6)}`, `${scratch}/links`)
-          } else {
-            await fs.symlink(`/tmp/${rootfsId.slice(0, 6)}`, `${bdir}/links`)
+        for (let r = 0; r < (options.rootfsesPerContainer ?? 1); r++) {
+          const rootfsId = uuidFrom(`${seed}:rootfs:${ids.join('/')}:${r}`)
+          await mkdirp(fs, `${bdir}/rootfses/${rootfsId}`)
+          if (backend === 'overlay' || backend === 'aufs') {
+            if (format.overlayLinks === 'scratch') {
+              const scratch = `${bdir}/scratch/${rootfsId}`
+              await mkdirp(fs, `${scratch}/workdir`)
+              if (backend === 'overlay') await fs.mkdir(`${scratch}/upperdir`, 0o755)
+              // The real target is a mkdtemp dir in /tmp, gone after a reboot:
+              // a dangling links symlink is the normal state of a stopped agent.
+              await fs.symlink(`/tmp/${rootfsId.slice(0, 6)}`, `${scratch}/links`)
+            } else {
+              // Before 1.2.0 one links symlink served the whole backend dir.
+              if (r === 0) await fs.symlink(`/tmp/${rootfsId.slice(0, 6)}`, `${bdir}/links`)
+            }
           }
         }
         if (format.containerLayersCheckpoint) {

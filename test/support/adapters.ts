@@ -23,13 +23,13 @@ export interface Subject {
 export const isRoot = process.getuid?.() === 0
 
 let warned = false
-export function rootSkipReason(): string | undefined {
-  if (isRoot) return undefined
+export function rootSkipReason(): string {
+  if (isRoot) return ''
   if (!warned) {
     warned = true
     console.warn('layerfsck tests: not running as root; disk cases that need mknod, trusted.* xattrs or mounts are skipped')
   }
-  return 'needs root'
+  return 'needs root (mknod, trusted.* xattrs or mounts)'
 }
 
 export async function memorySubject(options: { uid?: number } = {}): Promise<Subject & { fs: MemoryFs }> {
