@@ -75,6 +75,14 @@ for (const { name, make } of SUBJECTS) {
       })
     })
 
+    it('follows a symlinked store root once, as operators move stores to bigger disks', async () => {
+      await generateMesosStore(s.fs, `${s.root}/big-disk/docker`, { format: '1.0.0', layers: 2 })
+      await s.fs.symlink(`${s.root}/big-disk/docker`, `${s.root}/store`)
+      const report = await detect(s.fs, { store: `${s.root}/store` })
+      expect(report.store).toBe(`${await s.fs.realpath(s.root)}/big-disk/docker`)
+      expect(report.counts.layers).toBe(2)
+    })
+
     it('lists every entry it cannot classify, with a reason', async () => {
       const store = `${s.root}/store`
       await generateMesosStore(s.fs, store, { format: '1.0.0', layers: 1 })

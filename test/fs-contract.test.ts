@@ -136,12 +136,30 @@ for (const { name, make } of SUBJECTS) {
         await put(fs, `${r}/f`, 'x')
         expect(await errCode(fs.readdir(`${r}/f`))).toBe('ENOTDIR')
       })
+
+      it('never lists a directory through a symlink', async () => {
+        await fs.mkdir(`${r}/outside`)
+        await put(fs, `${r}/outside/secret`, 'x')
+        await fs.symlink('outside', `${r}/l`)
+        expect(await errCode(fs.readdir(`${r}/l`))).toBe('ELOOP')
+      })
     })
 
     describe('readlink and symlink', () => {
       it('returns the target as written, dangling or not', async () => {
         await fs.symlink('../../nowhere', `${r}/l`)
         expect(await fs.readlink(`${r}/l`)).toBe('../../nowhere')
+      })
+
+      it('resolves every symlink of a path with realpath, and ENOENT when one dangles', async () => {
+        await fs.mkdir(`${r}/real`)
+        await fs.mkdir(`${r}/real/store`)
+        await fs.symlink(`${r}/real`, `${r}/abs`)
+        await fs.symlink('abs/store', `${r}/rel`)
+        await fs.symlink('nowhere', `${r}/dangling`)
+        const real = await fs.realpath(r)
+        expect(await fs.realpath(`${r}/rel`)).toBe(`${real}/real/store`)
+        expect(await errCode(fs.realpath(`${r}/dangling`))).toBe('ENOENT')
       })
 
       it('fails with EINVAL on something that is not a symlink and EEXIST over an entry', async () => {

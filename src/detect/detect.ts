@@ -8,7 +8,7 @@
  * single read-only scan; nothing here writes.
  */
 import { isErrno, LayerfsckError } from '../errors.js'
-import type { Backend, EvidenceId, FormatDescriptor, LayerIdShape, WhiteoutForm } from '../format/descriptor.js'
+import type { Backend, EvidenceId, FormatDescriptor, LayerIdShape } from '../format/descriptor.js'
 import { FORMATS, formatsOf } from '../format/registry.js'
 import { readStamp, type StampState } from '../format/stamp.js'
 import { readFileLimited } from '../fs/io.js'
@@ -100,6 +100,23 @@ export interface DetectOptions {
   onProgress?: (event: { phase: 'layers'; done: number; total: number; id: string }) => void
 }
 
+/**
+ * The roots an operator names are trusted and may be symlinks (a store moved
+ * to a bigger disk); they are resolved once. Nothing found inside them is.
+ */
+async function resolveRoot(fs: FsPort, path: string, what: string): Promise<string> {
+  let real: string
+  try {
+    real = await fs.realpath(path)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new LayerfsckError('ROOT_MISSING', `${what} ${path} does not exist`)
+    throw err
+  }
+  const inode = await fs.lstat(real)
+  if (inode?.kind !== 'dir') throw new LayerfsckError('ROOT_NOT_DIR', `${what} ${path} is a ${inode?.kind ?? 'missing entry'}, not a directory`)
+  return real
+}
+
 class Observations {
   readonly seen = new Map<EvidenceId, { count: number; examples: string[] }>()
   note(id: EvidenceId, path: string): void {
@@ -170,14 +187,11 @@ function stampSummary(s: StampState): DetectReport['stamp'] {
 }
 
 export async function detect(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
-  const store = options.store.replace(/\/+$/, '') || '/'
+  const store = await resolveRoot(fs, options.store, 'store')
+  const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   // The stamp first: a store left in a newer major format is refused before
   // any of it is interpreted.
   const stamp = await readStamp(fs, store)
-
-  const storeInode = await fs.lstat(store)
-  if (storeInode === undefined) throw new LayerfsckError('STORE_MISSING', `store ${store} does not exist`)
-  if (storeInode.kind !== 'dir') throw new LayerfsckError('STORE_NOT_DIR', `store ${store} is a ${storeInode.kind}, not a directory`)
 
   const obs = new Observations()
   const unclassified: Unclassified[] = []
@@ -303,8 +317,8 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
   }
 
   // --- provisioner dir -------------------------------------------------------
-  if (options.workDir !== undefined) {
-    await scanProvisioner(fs, provisionerDir(options.workDir.replace(/\/+$/, '')), obs, counts, unclassified, metadataProblems)
+  if (workDir !== undefined) {
+    await scanProvisioner(fs, provisionerDir(workDir), obs, counts, unclassified, metadataProblems)
   }
 
   const format = chooseFormat(obs)
@@ -319,7 +333,7 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
   return {
     schemaVersion: DETECT_SCHEMA_VERSION,
     store,
-    workDir: options.workDir,
+    workDir,
     adapter: fs.kind,
     stamp: stampSummary(stamp),
     format: { family: format.family, version: format.version, title: format.title, introducedBy: format.introducedBy },
@@ -425,9 +439,4 @@ async function scanBackends(
       } else unclassified.push({ path, kind: child.kind, reason: 'not part of a backend dir' })
     }
   }
-}
-
-/** Whiteout form a variant should hold under a given format; for callers that compare. */
-export function expectedWhiteouts(format: FormatDescriptor, dir: 'rootfs' | 'rootfs.overlay'): WhiteoutForm | undefined {
-  return format.rootfsVariants.find((v) => v.dir === dir)?.whiteouts
 }

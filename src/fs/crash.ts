@@ -72,6 +72,7 @@ export function withCrashAfter(inner: FsPort, crashAfter: number): CrashFs {
     lstat: (p) => inner.lstat(p),
     readdir: (p) => inner.readdir(p),
     readlink: (p) => inner.readlink(p),
+    realpath: (p) => inner.realpath(p),
     openRead: (p) => inner.openRead(p),
     async openWrite(p, o) {
       gate('openWrite', p)

@@ -325,6 +325,10 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       return node.symlink
     },
 
+    async realpath(path) {
+      return pathOf(walk(path, 'realpath', true))
+    },
+
     async openRead(path) {
       const node = walk(path, 'open', false).getNode()
       if (node.isSymlink()) throw errnoError('ELOOP', 'open', path)

@@ -98,6 +98,12 @@ export interface FsPort {
   lstat(path: string): Promise<Inode | undefined>
   readdir(path: string): Promise<DirEntry[]>
   readlink(path: string): Promise<string>
+  /**
+   * realpath(3): the path with every symlink resolved. Only for roots an
+   * operator names on the command line (a symlinked store dir is common);
+   * paths found inside a store are never resolved through it.
+   */
+  realpath(path: string): Promise<string>
 
   /** A stream of the file's bytes; opened with O_NOFOLLOW (ELOOP on a symlink). */
   openRead(path: string): Promise<Readable>
