@@ -27,7 +27,7 @@ export interface CommandContext {
 export interface CommandSpec {
   name: string
   describe: string
-  /** Shown under --help: what the command reads, writes and returns. */
+  /** Shown under --help: what the command reads, writes and returns (one paragraph; yargs wraps it). */
   details: string
   options: Record<string, OptionSpec>
   examples: [string, string][]
@@ -39,9 +39,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'detect',
     describe: 'Tell which store format a Mesos docker store is in, and what it holds',
     details:
-      'Reads the store (and the provisioner dir when --work-dir is given) and reports the\n' +
-      'format version with the evidence for it, which backends each layer is present for,\n' +
-      'counts of layers, images, containers and rootfses, and every entry it cannot\n' +
+      'Reads the store (and the provisioner dir when --work-dir is given) and reports the ' +
+      'format version with the evidence for it, which backends each layer is present for, ' +
+      'counts of layers, images, containers and rootfses, and every entry it cannot ' +
       'classify. Changes nothing.',
     options: {
       store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
