@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { main } from '../src/cli/main.js'
-import { ensureDir, readTextLimited, writeFileDurable } from '../src/fs/io.js'
+import { makeDirs, readTextLimited, writeFileDurable } from '../src/fs/io.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
 import { containerDir, containerLayersPath, layerDir, provisionerDir, storedImagesPath } from '../src/mesos/paths.js'
 import { encodeContainerLayers } from '../src/metadata/container-layers.js'
@@ -35,8 +35,7 @@ async function run(): Promise<number> {
       entries = entries.filter((e) => !e.path.includes('/rootfs.overlay'))
       process.stderr.write('demo: not root, so the store gets only the aufs-form rootfs variant\n')
     }
-    await ensureDir(fs, `${root}/store`)
-    await ensureDir(fs, store)
+    await makeDirs(fs, store)
     await materialize(fs, store, entries)
     const images = [
       { reference: { repository: 'localhost/wh-base', tag: '1' }, layerIds: LAYERS.slice(0, 1) },
@@ -48,7 +47,7 @@ async function run(): Promise<number> {
     const backend = isRoot ? 'overlay' : 'copy'
     const container = containerDir(provisionerDir(workDir), ['6f1c2a4e-demo-4c11-a001-000000000001'])
     const rootfsId = '0d7e9a31-5b2c-4e8f-9a6d-3c1b2a4f5e60'
-    await ensureDir(fs, workDir)
+    await makeDirs(fs, workDir)
     await materialize(fs, workDir, parseTreeSpec(`provisioner/containers dir`))
     await materialize(
       fs,

@@ -17,7 +17,6 @@ import { walkTree } from '../fs/walk.js'
 import { classifyAufsName, isOpaqueValue, OPAQUE_XATTRS } from '../layer/whiteout-names.js'
 import {
   CHECKPOINT_TEMP,
-  containerLayersPath,
   gcDir,
   layerIdShape,
   layersDir,
@@ -393,7 +392,7 @@ async function scanProvisioner(
         else if (child.name === 'layers' && child.kind === 'file') {
           obs.note('container-layers-checkpoint', path)
           try {
-            const decoded = decodeContainerLayers(await readFileLimited(fs, containerLayersPath(container), METADATA_LIMIT))
+            const decoded = decodeContainerLayers(await readFileLimited(fs, path, METADATA_LIMIT))
             if (decoded.value.config) obs.note('container-layers-config', path)
             for (const p of decoded.problems) metadataProblems.push({ path, code: p.code, message: p.message })
           } catch (err) {

@@ -66,6 +66,35 @@ export async function writeFileDurable(fs: FsPort, path: string, data: Uint8Arra
   await fs.fsync(dirname(path))
 }
 
+/** Writes a whole file in one go, without fsync: for generated trees and fixtures, not store metadata. */
+export async function writeFileAll(fs: FsPort, path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  const handle = await fs.openWrite(path, { mode })
+  try {
+    await handle.write(typeof data === 'string' ? Buffer.from(data) : data)
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * mkdir -p: creates the missing directories of `path`, checking from the
+ * deepest one up so that an existing path costs a single lstat.
+ */
+export async function makeDirs(fs: FsPort, path: string, mode = 0o755): Promise<void> {
+  let inode
+  try {
+    inode = await fs.lstat(path)
+  } catch (err) {
+    // A file further up: let the walk up find it and name it.
+    if (!isErrno(err, 'ENOTDIR')) throw err
+  }
+  if (inode?.kind === 'dir') return
+  if (inode !== undefined) throw new LayerfsckError('NOT_A_DIRECTORY', `${path} exists and is not a directory`)
+  const parent = dirname(path)
+  if (parent !== path) await makeDirs(fs, parent, mode)
+  await fs.mkdir(path, mode)
+}
+
 /** mkdir that accepts an existing directory and makes the new entry durable. */
 export async function ensureDir(fs: FsPort, path: string, mode = 0o755): Promise<void> {
   try {

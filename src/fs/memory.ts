@@ -143,7 +143,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return path.split('/').filter((s) => s !== '' && s !== '.')
   }
 
-  const canSearch = (node: CoreNode): boolean => isRoot || permits(node, 0o1)
+  const canSearch = (node: CoreNode): boolean => permits(node, 0o1)
   const permits = (node: CoreNode, bit: number): boolean => {
     if (isRoot) return true
     if (node.uid === uid) return ((node.mode >> 6) & bit) !== 0

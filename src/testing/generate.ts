@@ -9,6 +9,7 @@ import { LayerfsckError } from '../errors.js'
 import type { Backend, FormatDescriptor } from '../format/descriptor.js'
 import { rootfsDirFor } from '../format/descriptor.js'
 import { findFormat, latestFormat } from '../format/registry.js'
+import { makeDirs, writeFileAll } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
 import {
   backendDir,
@@ -63,23 +64,6 @@ export interface GeneratedStore {
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-async function mkdirp(fs: FsPort, path: string): Promise<void> {
-  const parts = path.split('/').filter(Boolean)
-  let cur = ''
-  for (const p of parts) {
-    cur += `/${p}`
-    const inode = await fs.lstat(cur)
-    if (inode === undefined) await fs.mkdir(cur, 0o755)
-    else if (inode.kind !== 'dir') throw new LayerfsckError('GENERATE', `${cur} exists and is not a directory`)
-  }
-}
-
-async function writeFile(fs: FsPort, path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-  const h = await fs.openWrite(path, { mode })
-  await h.write(typeof data === 'string' ? Buffer.from(data) : data)
-  await h.close()
-}
-
 function uuidFrom(text: string): string {
   const h = sha(text)
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
@@ -110,7 +94,7 @@ async function writeRootfs(
     for (let f = d * o.filesPerDir; f < Math.min(o.filesPerLayer, (d + 1) * o.filesPerDir); f++) {
       // Layer >0 files get a layer-specific name so that they never collide
       // with the whiteouts it carries for layer 0's names.
-      await writeFile(fs, `${dir}/${index === 0 ? '' : `l${index}-`}f${String(f).padStart(4, '0')}`, payload)
+      await writeFileAll(fs, `${dir}/${index === 0 ? '' : `l${index}-`}f${String(f).padStart(4, '0')}`, payload)
       entries += 1
     }
   }
@@ -118,7 +102,7 @@ async function writeRootfs(
     await fs.mkdir(`${rootfs}/opt`, 0o755)
     for (let q = 0; q < o.opaquePerLayer; q++) {
       await fs.mkdir(`${rootfs}/opt/o${q}`, 0o755)
-      await writeFile(fs, `${rootfs}/opt/o${q}/old.txt`, 'old\n')
+      await writeFileAll(fs, `${rootfs}/opt/o${q}/old.txt`, 'old\n')
       entries += 2
     }
     return entries + 1
@@ -126,7 +110,7 @@ async function writeRootfs(
   const d0 = `${rootfs}/usr/d000`
   for (let w = 0; w < Math.min(o.whiteoutsPerLayer, o.filesPerLayer); w++) {
     const name = `f${String(w).padStart(4, '0')}`
-    if (form === 'aufs') await writeFile(fs, `${d0}/${WHITEOUT_PREFIX}${name}`, '', 0o000)
+    if (form === 'aufs') await writeFileAll(fs, `${d0}/${WHITEOUT_PREFIX}${name}`, '', 0o000)
     else await fs.mknod(`${d0}/${name}`, 'char', 0o000, { major: 0, minor: 0 })
     entries += 1
   }
@@ -137,8 +121,8 @@ async function writeRootfs(
   for (let q = 0; q < o.opaquePerLayer; q++) {
     const dir = `${rootfs}/opt/o${q}`
     await fs.mkdir(dir, 0o755)
-    await writeFile(fs, `${dir}/new-${index}.txt`, `layer ${index}\n`)
-    if (form === 'aufs') await writeFile(fs, `${dir}/${OPAQUE_MARKER}`, '', 0o755)
+    await writeFileAll(fs, `${dir}/new-${index}.txt`, `layer ${index}\n`)
+    if (form === 'aufs') await writeFileAll(fs, `${dir}/${OPAQUE_MARKER}`, '', 0o755)
     else await fs.xattr.set(dir, 'trusted.overlay.opaque', Buffer.from('y'))
     entries += form === 'aufs' ? 3 : 2
   }
@@ -164,7 +148,7 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
   // One variant per distinct rootfs dir the requested backends read.
   const variants = [...new Map(backends.map((b) => [rootfsDirFor(format, b).dir, rootfsDirFor(format, b)])).values()]
 
-  await mkdirp(fs, store)
+  await makeDirs(fs, store)
   await fs.mkdir(layersDir(store), 0o755)
   await fs.mkdir(stagingDir(store), 0o755)
   if (format.storeEntries.some((e) => e.name === 'gc')) await fs.mkdir(gcDir(store), 0o755)
@@ -179,8 +163,8 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
     await fs.mkdir(dir, 0o755)
     if (!digests) {
       const parent = i > 0 ? { parent: layerIds[i - 1] } : {}
-      await writeFile(fs, `${dir}/json`, JSON.stringify({ id, ...parent, created: '2016-10-14T00:00:00Z' }))
-      await writeFile(fs, `${dir}/VERSION`, '1.0')
+      await writeFileAll(fs, `${dir}/json`, JSON.stringify({ id, ...parent, created: '2016-10-14T00:00:00Z' }))
+      await writeFileAll(fs, `${dir}/VERSION`, '1.0')
     }
     for (const v of variants) rootfsEntries += await writeRootfs(fs, `${dir}/${v.dir}`, i, v.whiteouts, shape)
   }
@@ -189,19 +173,19 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
   if (format.configBlobsInLayers) {
     const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layerIds } })
     configDigest = `sha256:${sha(config)}`
-    await writeFile(fs, `${layersDir(store)}/${configDigest}`, config)
+    await writeFileAll(fs, `${layersDir(store)}/${configDigest}`, config)
   }
   const image: StoredImage = {
     reference: { repository: 'library/generated', tag: seed },
     layerIds,
     ...(configDigest ? { configDigest } : {}),
   }
-  await writeFile(fs, storedImagesPath(store), encodeStoredImages([image]))
+  await writeFileAll(fs, storedImagesPath(store), encodeStoredImages([image]))
 
   const containerIds: string[][] = []
   if (options.workDir !== undefined && (options.containers ?? 0) > 0) {
     const provisioner = provisionerDir(options.workDir)
-    await mkdirp(fs, `${provisioner}/containers`)
+    await makeDirs(fs, `${provisioner}/containers`)
     const backend = backends[0]!
     const rootfsDir = rootfsDirFor(format, backend).dir
     for (let c = 0; c < (options.containers ?? 0); c++) {
@@ -209,16 +193,16 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
       const family = [top, ...Array.from({ length: options.nested ?? 0 }, (_, n) => [...top, uuidFrom(`${seed}:nested:${c}:${n}`)])]
       for (const ids of family) {
         const dir = containerDir(provisioner, ids)
-        await mkdirp(fs, dir)
+        await makeDirs(fs, dir)
         containerIds.push(ids)
         const bdir = backendDir(dir, backend)
         for (let r = 0; r < (options.rootfsesPerContainer ?? 1); r++) {
           const rootfsId = uuidFrom(`${seed}:rootfs:${ids.join('/')}:${r}`)
-          await mkdirp(fs, `${bdir}/rootfses/${rootfsId}`)
+          await makeDirs(fs, `${bdir}/rootfses/${rootfsId}`)
           if (backend === 'overlay' || backend === 'aufs') {
             if (format.overlayLinks === 'scratch') {
               const scratch = `${bdir}/scratch/${rootfsId}`
-              await mkdirp(fs, `${scratch}/workdir`)
+              await makeDirs(fs, `${scratch}/workdir`)
               if (backend === 'overlay') await fs.mkdir(`${scratch}/upperdir`, 0o755)
               // The real target is a mkdtemp dir in /tmp, gone after a reboot:
               // a dangling links symlink is the normal state of a stopped agent.
@@ -232,7 +216,7 @@ export async function generateMesosStore(fs: FsPort, store: string, options: Gen
         if (format.containerLayersCheckpoint) {
           const paths = layerIds.map((id) => `${layerDir(store, id)}/${rootfsDir}`)
           const checkpoint = encodeContainerLayers({ paths, ...(configDigest ? { config: `${layersDir(store)}/${configDigest}` } : {}) })
-          await writeFile(fs, containerLayersPath(dir), checkpoint)
+          await writeFileAll(fs, containerLayersPath(dir), checkpoint)
         }
       }
     }

@@ -15,10 +15,10 @@
  */
 import { createHash } from 'node:crypto'
 import { LayerfsckError } from '../errors.js'
-import { readFileLimited } from '../fs/io.js'
+import { makeDirs, readFileLimited, writeFileAll } from '../fs/io.js'
 import type { DevNo, FsPort, InodeKind } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { checkRelative } from '../fs/safe-path.js'
+import { checkRelative, dirname } from '../fs/safe-path.js'
 import { walkTree } from '../fs/walk.js'
 
 export type SpecType = InodeKind | 'link'
@@ -157,15 +157,6 @@ export function formatTreeSpec(entries: readonly TreeEntry[]): string {
 
 // --- materialize -------------------------------------------------------------
 
-async function ensureParents(fs: FsPort, root: string, rel: string): Promise<void> {
-  const parts = rel.split('/')
-  let cur = root
-  for (const part of parts.slice(0, -1)) {
-    cur = `${cur}/${part}`
-    if ((await fs.lstat(cur)) === undefined) await fs.mkdir(cur, 0o755)
-  }
-}
-
 /**
  * Creates the entries under `root` (which must exist), in order, through any
  * port: the same spec gives the same tree in memory and on disk. Modes are
@@ -175,18 +166,15 @@ export async function materialize(fs: FsPort, root: string, entries: readonly Tr
   const times: { path: string; ns: bigint }[] = []
   for (const e of entries) {
     const path = e.path === '.' ? root : `${root}/${e.path}`
-    if (e.path !== '.') await ensureParents(fs, root, e.path)
+    if (e.path !== '.') await makeDirs(fs, dirname(path))
     const exists = (await fs.lstat(path)) !== undefined
     switch (e.type) {
       case 'dir':
         if (!exists) await fs.mkdir(path, 0o700)
         break
-      case 'file': {
-        const h = await fs.openWrite(path, { mode: 0o600 })
-        if (e.content) await h.write(e.content)
-        await h.close()
+      case 'file':
+        await writeFileAll(fs, path, e.content ?? new Uint8Array(0), 0o600)
         break
-      }
       case 'symlink':
         if (e.target === undefined) throw new LayerfsckError('TREE_SPEC', `${e.path}: a symlink needs target=`)
         await fs.symlink(e.target, path)
@@ -266,7 +254,7 @@ export async function describeTree(fs: FsPort, root: string, options: DescribeOp
   }
   await describeOne(root, '.')
   const paths: { path: string; rel: string }[] = []
-  for await (const w of walkTree(fs, root, { sorted: true })) paths.push({ path: w.path, rel: w.rel })
+  for await (const w of walkTree(fs, root)) paths.push({ path: w.path, rel: w.rel })
   paths.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
   for (const p of paths) await describeOne(p.path, p.rel)
   return out
