@@ -1,0 +1,247 @@
+/**
+ * The whiteout codec: rewrites one layer directory, in place, between the
+ * aufs form (`.wh.<name>` files, `.wh..wh..opq` markers: what image tars and
+ * Mesos' `rootfs` carry) and the overlay form (char device 0/0 named
+ * `<name>`, `trusted.overlay.opaque=y` on a directory: what `rootfs.overlay`
+ * and the kernel want). Import, check's fixes and the migrator all use this
+ * one codec, so a whiteout means the same thing everywhere.
+ *
+ * The per-directory decision is pure (`planAufsDir`), so check can report
+ * what a conversion would do without doing it. The IO around it is written
+ * to be re-run after a crash at any step: every action first creates the new
+ * form and only then removes the old one, and each half is recognised when
+ * met again (umoci's "whiteout handling per format" split, go-archive's
+ * ConvertRead/ConvertWrite rules).
+ */
+import { isErrno } from '../errors.js'
+import { writeFileAll } from '../fs/io.js'
+import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
+import { classifyAufsName, isOpaqueValue, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
+
+export type WhiteoutForm = 'aufs' | 'overlay'
+export type OpaqueXattr = (typeof OPAQUE_XATTRS)[number]
+
+/** What real image writers give a whiteout file and an opaque marker (../fixtures listings). */
+export const WHITEOUT_FILE_MODE = 0o000
+export const OPAQUE_MARKER_MODE = 0o755
+
+/** Things the codec met and left alone, or resolved by a rule worth telling. */
+export type CodecNoteCode =
+  /** `.wh.X` next to a non-directory X in the same layer: the entry wins (OCI layer spec), the whiteout is dropped. */
+  | 'whiteout-shadowed'
+  /** `.wh.X` next to a directory X: the new X must hide the lower one, so it becomes opaque. */
+  | 'whiteout-replaces-dir'
+  /** `.wh.`, `.wh..` and the like: no name to hide. */
+  | 'invalid-whiteout-name'
+  /** `.wh..wh.plnk`, `.wh..wh.aufs`, …: aufs bookkeeping, not a whiteout. */
+  | 'aufs-meta'
+  /** A directory, symlink or device with a whiteout's name: only regular files are whiteouts. */
+  | 'whiteout-not-file'
+
+export interface CodecNote {
+  code: CodecNoteCode
+  path: string
+  message: string
+}
+
+export interface ConvertReport {
+  from: WhiteoutForm
+  to: WhiteoutForm
+  whiteouts: number
+  opaqueDirs: number
+  /** Directories visited. */
+  dirs: number
+  notes: CodecNote[]
+}
+
+export interface ConvertOptions {
+  /** The overlay form's opaque attribute: trusted.* (root, the default) or user.* (userxattr mounts). */
+  opaqueXattr?: OpaqueXattr
+}
+
+// --- the pure part ----------------------------------------------------------
+
+export type AufsAction =
+  | { op: 'whiteout'; marker: string; target: string }
+  | { op: 'opaque'; marker: string }
+  /** `.wh.X` with X present: what happens depends on X's kind, which the caller knows. */
+  | { op: 'shadowed'; marker: string; target: string; targetKind: InodeKind }
+  | { op: 'leave'; name: string; code: Exclude<CodecNoteCode, 'whiteout-shadowed' | 'whiteout-replaces-dir'>; reason: string }
+
+/**
+ * What converting one directory's aufs-form entries means, from its listing
+ * alone. Entries without a `.wh.` name need nothing and are not mentioned.
+ */
+export function planAufsDir(entries: readonly DirEntry[]): AufsAction[] {
+  const kinds = new Map(entries.map((e) => [e.name, e.kind]))
+  const actions: AufsAction[] = []
+  for (const e of entries) {
+    const aufs = classifyAufsName(e.name)
+    if (aufs === undefined) continue
+    if (aufs.type === 'meta') {
+      actions.push({ op: 'leave', name: e.name, code: 'aufs-meta', reason: 'aufs bookkeeping, not a whiteout' })
+    } else if (aufs.type === 'invalid') {
+      actions.push({ op: 'leave', name: e.name, code: 'invalid-whiteout-name', reason: aufs.reason })
+    } else if (e.kind !== 'file') {
+      actions.push({ op: 'leave', name: e.name, code: 'whiteout-not-file', reason: `a ${e.kind} with a whiteout's name` })
+    } else if (aufs.type === 'opaque') {
+      actions.push({ op: 'opaque', marker: e.name })
+    } else {
+      const targetKind = kinds.get(aufs.target)
+      if (targetKind === undefined) actions.push({ op: 'whiteout', marker: e.name, target: aufs.target })
+      else actions.push({ op: 'shadowed', marker: e.name, target: aufs.target, targetKind })
+    }
+  }
+  return actions
+}
+
+// --- IO ----------------------------------------------------------------------
+
+const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
+
+async function isWhiteoutDevice(fs: FsPort, path: string): Promise<boolean> {
+  const inode = await fs.lstat(path)
+  return inode?.kind === 'char' && inode.rdev.major === 0 && inode.rdev.minor === 0
+}
+
+/** True when the directory carries an opaque attribute of either namespace set to `y`. */
+export async function isOpaqueDir(fs: FsPort, dir: string): Promise<boolean> {
+  const names = await fs.xattr.list(dir)
+  for (const name of OPAQUE_XATTRS) {
+    if (names.includes(name) && isOpaqueValue(await fs.xattr.get(dir, name))) return true
+  }
+  return false
+}
+
+/**
+ * Keeps a directory's mtime across our edits of its entries, so a converted
+ * layer still says when its content was made. Best effort by nature: after a
+ * crash between the edit and the restore, the re-run has nothing to edit and
+ * the new mtime stays.
+ */
+async function preservingMtime(fs: FsPort, dir: string, edit: () => Promise<boolean>): Promise<void> {
+  const before = await fs.lstat(dir)
+  const changed = await edit()
+  if (!changed) return
+  await fs.fsync(dir)
+  if (before) await fs.lutimes(dir, before.mtimeNs, before.mtimeNs)
+}
+
+async function* directories(fs: FsPort, root: string): AsyncGenerator<{ path: string; entries: DirEntry[] }> {
+  const stack = [root]
+  while (stack.length > 0) {
+    const path = stack.pop()!
+    const entries = await fs.readdir(path)
+    yield { path, entries }
+    for (const e of entries) if (e.kind === 'dir') stack.push(childPath(path, e.name))
+  }
+}
+
+/** aufs → overlay, in place. Needs CAP_MKNOD for the devices (and root for trusted.*). */
+export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOptions = {}): Promise<ConvertReport> {
+  const xattr = options.opaqueXattr ?? 'trusted.overlay.opaque'
+  const report: ConvertReport = { from: 'aufs', to: 'overlay', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
+  const y = new Uint8Array([0x79])
+  for await (const { path: dir, entries } of directories(fs, root)) {
+    report.dirs += 1
+    const actions = planAufsDir(entries)
+    if (actions.length === 0) continue
+    await preservingMtime(fs, dir, async () => {
+      let changed = false
+      for (const a of actions) {
+        if (a.op === 'leave') {
+          report.notes.push({ code: a.code, path: childPath(dir, a.name), message: a.reason })
+          continue
+        }
+        const marker = childPath(dir, a.marker)
+        if (a.op === 'opaque') {
+          await fs.xattr.set(dir, xattr, y)
+          report.opaqueDirs += 1
+        } else if (a.op === 'whiteout') {
+          // Device first, marker second: a crash in between leaves both,
+          // which the next run reads as "already converted" below.
+          await fs.mknod(childPath(dir, a.target), 'char', WHITEOUT_FILE_MODE, { major: 0, minor: 0 })
+          report.whiteouts += 1
+        } else if (a.targetKind === 'dir') {
+          await fs.xattr.set(childPath(dir, a.target), xattr, y)
+          report.opaqueDirs += 1
+          report.notes.push({
+            code: 'whiteout-replaces-dir',
+            path: marker,
+            message: `${a.target} is a new directory in this layer; it now hides the lower one (opaque)`,
+          })
+        } else if (!(a.targetKind === 'char' && (await isWhiteoutDevice(fs, childPath(dir, a.target))))) {
+          report.notes.push({
+            code: 'whiteout-shadowed',
+            path: marker,
+            message: `${a.target} exists in the same layer; the entry wins and the whiteout is dropped`,
+          })
+        } else {
+          // The device of an interrupted earlier run: finish its step.
+          report.whiteouts += 1
+        }
+        await fs.unlink(marker)
+        changed = true
+      }
+      return changed
+    })
+  }
+  return report
+}
+
+/** overlay → aufs, in place. */
+export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertReport> {
+  const report: ConvertReport = { from: 'overlay', to: 'aufs', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
+  for await (const { path: dir, entries } of directories(fs, root)) {
+    report.dirs += 1
+    const names = new Set(entries.map((e) => e.name))
+    await preservingMtime(fs, dir, async () => {
+      let changed = false
+      const attrs = await fs.xattr.list(dir)
+      const opaque = OPAQUE_XATTRS.filter((n) => attrs.includes(n))
+      if (opaque.length > 0) {
+        let isOpaque = false
+        for (const n of opaque) if (isOpaqueValue(await fs.xattr.get(dir, n))) isOpaque = true
+        // Any other value (overlay's newer `x`) is not ours to translate.
+        if (isOpaque) {
+          await writeFileAll(fs, childPath(dir, OPAQUE_MARKER), new Uint8Array(0), OPAQUE_MARKER_MODE)
+          await fs.chmod(childPath(dir, OPAQUE_MARKER), OPAQUE_MARKER_MODE)
+          for (const n of opaque) await removeXattr(fs, dir, n)
+          report.opaqueDirs += 1
+          changed = true
+        }
+      }
+      for (const e of entries) {
+        if (e.kind !== 'char' || !(await isWhiteoutDevice(fs, childPath(dir, e.name)))) continue
+        const marker = `${WHITEOUT_PREFIX}${e.name}`
+        if (names.has(marker)) {
+          const existing = await fs.lstat(childPath(dir, marker))
+          if (existing?.kind !== 'file') {
+            report.notes.push({ code: 'whiteout-not-file', path: childPath(dir, marker), message: `left alone; ${e.name} stays a device` })
+            continue
+          }
+        }
+        // Marker first, device second (see aufsToOverlay).
+        await writeFileAll(fs, childPath(dir, marker), new Uint8Array(0), WHITEOUT_FILE_MODE)
+        await fs.chmod(childPath(dir, marker), WHITEOUT_FILE_MODE)
+        await fs.unlink(childPath(dir, e.name))
+        report.whiteouts += 1
+        changed = true
+      }
+      return changed
+    })
+  }
+  return report
+}
+
+async function removeXattr(fs: FsPort, path: string, name: string): Promise<void> {
+  try {
+    await fs.xattr.remove(path, name)
+  } catch (err) {
+    if (!isErrno(err, 'ENODATA')) throw err
+  }
+}
+
+export async function convertLayer(fs: FsPort, root: string, to: WhiteoutForm, options: ConvertOptions = {}): Promise<ConvertReport> {
+  return to === 'overlay' ? aufsToOverlay(fs, root, options) : overlayToAufs(fs, root)
+}
