@@ -41,3 +41,37 @@ export async function* walkTree(fs: FsPort, root: string, options: WalkOptions =
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!)
   }
 }
+
+/** Code-unit order: the C locale's byte order for ASCII names, and stable for any. */
+export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/**
+ * Strict pre-order in name order: a directory, then everything below it,
+ * then its next sibling. What a deterministic tar needs (each directory's
+ * entry before its contents, one stable order). Memory is one sorted
+ * listing per level of depth.
+ */
+export async function* walkPreorder(
+  fs: FsPort,
+  root: string,
+  options: { sortKey?: (e: DirEntry) => string } = {},
+): AsyncGenerator<WalkEntry> {
+  const key = options.sortKey ?? ((e: DirEntry) => e.name)
+  const listing = async (path: string): Promise<DirEntry[]> =>
+    (await fs.readdir(path)).map((e) => ({ e, k: key(e) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.e)
+  const stack: { path: string; rel: string; entries: DirEntry[]; next: number }[] = [
+    { path: root, rel: '', entries: await listing(root), next: 0 },
+  ]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    if (top.next >= top.entries.length) {
+      stack.pop()
+      continue
+    }
+    const e = top.entries[top.next++]!
+    const path = top.path === '/' ? `/${e.name}` : `${top.path}/${e.name}`
+    const rel = top.rel === '' ? e.name : `${top.rel}/${e.name}`
+    yield { path, rel, name: e.name, kind: e.kind }
+    if (e.kind === 'dir') stack.push({ path, rel, entries: await listing(path), next: 0 })
+  }
+}

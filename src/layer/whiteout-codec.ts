@@ -160,7 +160,9 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
         } else if (a.op === 'whiteout') {
           // Device first, marker second: a crash in between leaves both,
           // which the next run reads as "already converted" below.
-          await fs.mknod(childPath(dir, a.target), 'char', WHITEOUT_FILE_MODE, { major: 0, minor: 0 })
+          const device = childPath(dir, a.target)
+          await fs.mknod(device, 'char', WHITEOUT_FILE_MODE, { major: 0, minor: 0 })
+          await carryOver(fs, marker, device)
           report.whiteouts += 1
         } else if (a.targetKind === 'dir') {
           await fs.xattr.set(childPath(dir, a.target), xattr, y)
@@ -224,6 +226,7 @@ export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertRe
         // Marker first, device second (see aufsToOverlay).
         await writeFileAll(fs, childPath(dir, marker), new Uint8Array(0), WHITEOUT_FILE_MODE)
         await fs.chmod(childPath(dir, marker), WHITEOUT_FILE_MODE)
+        await carryOver(fs, childPath(dir, e.name), childPath(dir, marker))
         await fs.unlink(childPath(dir, e.name))
         report.whiteouts += 1
         changed = true
@@ -232,6 +235,14 @@ export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertRe
     })
   }
   return report
+}
+
+/** A whiteout keeps its owner and time across forms, so both forms export to the same tar. */
+async function carryOver(fs: FsPort, from: string, to: string): Promise<void> {
+  const inode = await fs.lstat(from)
+  if (inode === undefined) return
+  await fs.lchown(to, inode.uid, inode.gid)
+  await fs.lutimes(to, inode.mtimeNs, inode.mtimeNs)
 }
 
 async function removeXattr(fs: FsPort, path: string, name: string): Promise<void> {

@@ -1,0 +1,240 @@
+/**
+ * Writes a layer directory, in either whiteout form, as an OCI layer tar in
+ * aufs form (what registries carry): whiteout devices become `.wh.<name>`
+ * files, an opaque directory is its own entry followed at once by
+ * `<dir>/.wh..wh..opq`, later names of a hard-linked file become link
+ * entries, xattrs travel as PAX `SCHILY.xattr.*` byte for byte, except
+ * overlay's own, which mean nothing outside this host's overlay mounts.
+ *
+ * The order is fixed (pre-order, names sorted as their tar names), so the
+ * same layer gives the same bytes in both forms, on any adapter.
+ */
+import { pack as tarPack, type Header, type Pack } from 'tar-stream'
+import type { FsPort, Inode } from '../fs/port.js'
+import { inodeKey } from '../fs/port.js'
+import { walkPreorder } from '../fs/walk.js'
+import { OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
+import { isOpaqueValue, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
+import { OVERLAY_OWN_XATTR } from './import-layer.js'
+import { paxEntry, XATTR_PREFIX } from './pax.js'
+
+export interface LayerExportReport {
+  entries: number
+  bytes: number
+  whiteouts: number
+  opaqueDirs: number
+  hardLinks: number
+  skipped: { path: string; message: string }[]
+}
+
+export interface LayerExportOptions {
+  onProgress?: (event: { entries: number; bytes: number }) => void
+}
+
+const MAX_USTAR_ID = 0o7777777
+const MAX_USTAR_TIME = 0o77777777777
+
+/** tar-stream's own test for a header it can write without PAX (ASCII, name split into prefix/name). */
+function fitsUstar(name: string): boolean {
+  if (!/^[\x01-\x7f]*$/.test(name)) return false
+  let rest = name
+  let prefix = ''
+  while (rest.length > 100) {
+    const i = rest.indexOf('/')
+    if (i === -1) return false
+    prefix += prefix ? `/${rest.slice(0, i)}` : rest.slice(0, i)
+    rest = rest.slice(i + 1)
+  }
+  return prefix.length <= 155
+}
+
+interface Outgoing {
+  name: string
+  type: Header['type']
+  inode: Pick<Inode, 'mode' | 'uid' | 'gid' | 'mtimeNs'>
+  size?: number
+  linkname?: string
+  rdev?: { major: number; minor: number }
+  xattrs?: [string, Uint8Array][]
+  body?: () => Promise<AsyncIterable<Uint8Array>>
+}
+
+export async function exportLayerTar(
+  fs: FsPort,
+  root: string,
+  write: (chunk: Uint8Array) => Promise<void>,
+  options: LayerExportOptions = {},
+): Promise<LayerExportReport> {
+  const report: LayerExportReport = { entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, hardLinks: 0, skipped: [] }
+  const pack = tarPack()
+  const drained = (async () => {
+    for await (const chunk of pack as AsyncIterable<Uint8Array>) await write(chunk)
+  })()
+  try {
+    await produce(fs, root, pack, report, options)
+    pack.finalize()
+  } catch (err) {
+    pack.destroy(err as Error)
+    await drained.catch(() => undefined)
+    throw err
+  }
+  await drained
+  return report
+}
+
+async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExportReport, options: LayerExportOptions): Promise<void> {
+  const firstName = new Map<string, string>()
+
+  const emit = async (o: Outgoing): Promise<void> => {
+    const records: [string, Uint8Array][] = []
+    const text = (s: string | number): Uint8Array => Buffer.from(String(s))
+    let name = o.name
+    let linkname = o.linkname
+    if (!fitsUstar(name)) {
+      records.push(['path', text(name)])
+      name = o.type === 'directory' ? 'layerfsck.long-name/' : 'layerfsck.long-name'
+    }
+    if (linkname !== undefined && !(fitsUstar(linkname) && linkname.length <= 100)) {
+      records.push(['linkpath', text(linkname)])
+      linkname = 'layerfsck.long-name'
+    }
+    let { uid, gid } = o.inode
+    if (uid > MAX_USTAR_ID) {
+      records.push(['uid', text(uid)])
+      uid = 0
+    }
+    if (gid > MAX_USTAR_ID) {
+      records.push(['gid', text(gid)])
+      gid = 0
+    }
+    let seconds = Number(o.inode.mtimeNs / 1_000_000_000n)
+    if (seconds < 0 || seconds > MAX_USTAR_TIME) {
+      records.push(['mtime', text(seconds)])
+      seconds = 0
+    }
+    for (const [attr, value] of o.xattrs ?? []) records.push([`${XATTR_PREFIX}${attr}`, value])
+    // tar-stream would write PAX values as UTF-8 text; ours go in first, as bytes.
+    if (records.length > 0) pack.push(paxEntry(records))
+
+    const header: Header = {
+      name,
+      type: o.type,
+      // tar-stream turns a falsy mode into 0644, and whiteouts are mode 0:
+      // type bits keep it truthy and are masked off when the header is written.
+      mode: (o.inode.mode & 0o7777) | 0o100000,
+      uid,
+      gid,
+      size: o.size ?? 0,
+      mtime: new Date(seconds * 1000),
+      linkname: linkname ?? '',
+      uname: '',
+      gname: '',
+      devmajor: o.rdev?.major ?? 0,
+      devminor: o.rdev?.minor ?? 0,
+    }
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()))
+      if (!o.body) {
+        // An empty file entry (a whiteout, a marker) still waits for its end.
+        if (o.type === 'file') sink.end(null)
+        return
+      }
+      void (async () => {
+        try {
+          for await (const chunk of await o.body!()) {
+            report.bytes += chunk.length
+            if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()))
+          }
+          sink.end(null)
+        } catch (err) {
+          sink.destroy(err as Error)
+        }
+      })()
+    })
+    report.entries += 1
+    options.onProgress?.({ entries: report.entries, bytes: report.bytes })
+  }
+
+  const xattrsOf = async (path: string): Promise<[string, Uint8Array][]> => {
+    const out: [string, Uint8Array][] = []
+    for (const attr of (await fs.xattr.list(path)).sort()) {
+      if (OVERLAY_OWN_XATTR.test(attr)) continue
+      const value = await fs.xattr.get(path, attr)
+      if (value !== undefined) out.push([attr, value])
+    }
+    return out
+  }
+
+  const opaqueMarker = async (path: string, rel: string): Promise<void> => {
+    const marker = await fs.lstat(`${path}/${OPAQUE_MARKER}`)
+    let inode: Outgoing['inode'] | undefined
+    if (marker?.kind === 'file') inode = marker
+    else {
+      const attrs = await fs.xattr.list(path)
+      for (const n of OPAQUE_XATTRS) {
+        // The overlay form keeps no marker file: write what image builders write.
+        if (attrs.includes(n) && isOpaqueValue(await fs.xattr.get(path, n))) inode = { mode: OPAQUE_MARKER_MODE, uid: 0, gid: 0, mtimeNs: 0n }
+      }
+    }
+    if (inode === undefined) return
+    await emit({ name: rel === '' ? OPAQUE_MARKER : `${rel}/${OPAQUE_MARKER}`, type: 'file', inode })
+    report.opaqueDirs += 1
+  }
+
+  await opaqueMarker(root, '')
+  // Whiteout devices sort under their tar name, so both forms give one order.
+  const sortKey = (e: { name: string; kind: string }): string => (e.kind === 'char' ? `${WHITEOUT_PREFIX}${e.name}` : e.name)
+  for await (const w of walkPreorder(fs, root, { sortKey })) {
+    if (w.name === OPAQUE_MARKER && w.kind === 'file') continue // emitted right after its directory
+    const inode = await fs.lstat(w.path)
+    if (inode === undefined) continue
+    if (inode.kind === 'char' && inode.rdev.major === 0 && inode.rdev.minor === 0) {
+      const dir = w.rel.slice(0, w.rel.length - w.name.length)
+      await emit({ name: `${dir}${WHITEOUT_PREFIX}${w.name}`, type: 'file', inode: { ...inode, mode: WHITEOUT_FILE_MODE } })
+      report.whiteouts += 1
+      continue
+    }
+    if (inode.kind === 'socket') {
+      report.skipped.push({ path: w.rel, message: 'a socket cannot be stored in a tar' })
+      continue
+    }
+    if (inode.kind !== 'dir' && inode.nlink > 1) {
+      const first = firstName.get(inodeKey(inode))
+      if (first !== undefined) {
+        await emit({ name: w.rel, type: 'link', inode, linkname: first })
+        report.hardLinks += 1
+        continue
+      }
+      firstName.set(inodeKey(inode), w.rel)
+    }
+    const xattrs = await xattrsOf(w.path)
+    switch (inode.kind) {
+      case 'dir':
+        await emit({ name: w.rel, type: 'directory', inode, xattrs })
+        await opaqueMarker(w.path, w.rel)
+        break
+      case 'file':
+        await emit({
+          name: w.rel,
+          type: 'file',
+          inode,
+          size: inode.size,
+          xattrs,
+          body: async () => (await fs.openRead(w.path)) as AsyncIterable<Uint8Array>,
+        })
+        break
+      case 'symlink':
+        await emit({ name: w.rel, type: 'symlink', inode, linkname: await fs.readlink(w.path), xattrs })
+        break
+      case 'char':
+        await emit({ name: w.rel, type: 'character-device', inode, rdev: inode.rdev, xattrs })
+        break
+      case 'block':
+        await emit({ name: w.rel, type: 'block-device', inode, rdev: inode.rdev, xattrs })
+        break
+      case 'fifo':
+        await emit({ name: w.rel, type: 'fifo', inode, xattrs })
+        break
+    }
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Extracts one layer tar into a directory through the port, in aufs or
+ * overlay form. Every tar is hostile input (node-tar's rules): a path is
+ * checked as a string before any IO, every parent is verified to be a real
+ * directory inside the target (so a symlink planted by an earlier entry is
+ * never written through), hard links may only name entries this tar already
+ * created, and devices need an explicit yes. A refused tar throws; nothing is
+ * ever written outside the target, and the caller discards the partial tree.
+ *
+ * What is kept: types, permission bits (the type bits some writers put in
+ * the mode are dropped), numeric owners, mtimes, xattrs from PAX
+ * `SCHILY.xattr.*` byte for byte, hard-link structure, long names.
+ * Overlay's own xattrs are not taken from a tar: they would change what
+ * the kernel hides.
+ */
+import { extract as tarExtract, type Header } from 'tar-stream'
+import type { Readable } from 'node:stream'
+import { LayerfsckError } from '../errors.js'
+import type { FsPort, InodeKind } from '../fs/port.js'
+import { checkRelative } from '../fs/safe-path.js'
+import { convertLayer, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from '../layer/whiteout-codec.js'
+import { openTarBytes, type Compression } from './open.js'
+import { xattrsFromPax } from './pax.js'
+import { RawPaxTap } from './raw-pax-tap.js'
+
+export const OVERLAY_OWN_XATTR = /^(trusted|user)\.overlay\./
+const PATH_MAX = 4096
+
+export interface LayerImportOptions {
+  /** aufs keeps `.wh.` files as they are in the tar; overlay converts them (needs CAP_MKNOD). */
+  form: WhiteoutForm
+  opaqueXattr?: OpaqueXattr
+  /** Char and block devices are refused unless this is true (fifos are always fine). */
+  allowDevices?: boolean
+  /** Restore numeric owners (needs root); otherwise files belong to whoever runs the import. */
+  preserveOwners?: boolean
+  maxHeaderBytes?: number
+  onProgress?: (event: { entries: number; bytes: number }) => void
+}
+
+export interface LayerImportReport {
+  compression: Compression
+  entries: number
+  bytes: number
+  /** Things a tar may carry but we chose not to write, each with its entry. */
+  warnings: { path: string; message: string }[]
+  conversion: ConvertReport | undefined
+}
+
+export class HostileTarError extends LayerfsckError {
+  constructor(entry: string, reason: string) {
+    super('TAR_REFUSED', `refusing tar entry ${JSON.stringify(entry)}: ${reason}`, {
+      hint: 'the tar tries to write outside the layer or holds something not allowed; nothing outside the target was written',
+    })
+  }
+}
+
+const TYPES: Record<Header['type'], InodeKind | 'link' | undefined> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  directory: 'dir',
+  symlink: 'symlink',
+  link: 'link',
+  'character-device': 'char',
+  'block-device': 'block',
+  fifo: 'fifo',
+}
+
+export async function importLayerTar(fs: FsPort, input: Readable, target: string, options: LayerImportOptions): Promise<LayerImportReport> {
+  const { stream, compression } = await openTarBytes(input)
+  const tap = new RawPaxTap({ maxHeaderBytes: options.maxHeaderBytes ?? 1024 * 1024 })
+  const extract = tarExtract()
+  stream.on('error', (err) => tap.destroy(err))
+  tap.on('error', (err) => extract.destroy(err))
+  stream.pipe(tap).pipe(extract as unknown as NodeJS.WritableStream)
+
+  const report: LayerImportReport = { compression, entries: 0, bytes: 0, warnings: [], conversion: undefined }
+  /** Directories (relative paths) known to be real directories we may write into. */
+  const dirs = new Set<string>([''])
+  /** Non-directories this tar created: the only legal hard-link targets. */
+  const created = new Set<string>()
+  const dirTimes: { path: string; ns: bigint }[] = []
+  const preserveOwners = options.preserveOwners ?? true
+
+  const abs = (rel: string): string => (rel === '' ? target : `${target}/${rel}`)
+
+  /** Every ancestor of `rel` must be a directory inside the target; missing ones are made (tars may omit them). */
+  const ensureParents = async (rel: string, entryName: string): Promise<void> => {
+    const parts = rel.split('/')
+    let prefix = ''
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = prefix === '' ? parts[i]! : `${prefix}/${parts[i]}`
+      if (dirs.has(prefix)) continue
+      const inode = await fs.lstat(abs(prefix))
+      if (inode === undefined) await fs.mkdir(abs(prefix), 0o755)
+      else if (inode.kind !== 'dir') throw new HostileTarError(entryName, `${prefix} is a ${inode.kind}, so writing below it would leave the layer`)
+      dirs.add(prefix)
+    }
+  }
+
+  const removeExisting = async (rel: string, kind: InodeKind | 'link', entryName: string): Promise<boolean> => {
+    const inode = await fs.lstat(abs(rel))
+    if (inode === undefined) return false
+    if (inode.kind === 'dir') {
+      if (kind === 'dir') return true
+      try {
+        await fs.rmdir(abs(rel))
+      } catch {
+        throw new HostileTarError(entryName, 'it replaces a directory that is not empty')
+      }
+      dirs.delete(rel)
+    } else await fs.unlink(abs(rel))
+    created.delete(rel)
+    return false
+  }
+
+  let index = 0
+  for await (const entry of extract) {
+    index += 1
+    const header = entry.header
+    const pax = tap.recordsFor(index)
+    const name = header.name
+    try {
+      if (Buffer.byteLength(name) > PATH_MAX) throw new HostileTarError(name.slice(0, 80), `its name is longer than ${PATH_MAX} bytes`)
+      const kind = TYPES[header.type]
+      if (kind === undefined) throw new HostileTarError(name, `entry type ${String(header.type)} is not supported in a layer`)
+      const trimmed = name.replace(/\/+$/, '')
+      let rel: string
+      if (trimmed === '' || trimmed === '.' || trimmed === './') rel = ''
+      else {
+        const checked = checkRelative(trimmed)
+        if (!checked.ok) throw new HostileTarError(name, `its path ${checked.reason}`)
+        rel = checked.path
+      }
+      if (rel === '' && kind !== 'dir') throw new HostileTarError(name, 'it would replace the layer root')
+      if ((kind === 'char' || kind === 'block') && !options.allowDevices) {
+        throw new HostileTarError(name, `it is a ${kind} device and devices were not allowed (--allow-devices)`)
+      }
+      if (rel !== '') await ensureParents(rel, name)
+      const path = abs(rel)
+      const existsAsDir = rel !== '' && (await removeExisting(rel, kind, name))
+
+      if (kind === 'link') {
+        // Stale linknames on plain files are a real quirk; only a link entry's linkname means anything.
+        const linkRel = checkRelative(header.linkname ?? '')
+        if (!linkRel.ok || !created.has(linkRel.path)) {
+          throw new HostileTarError(name, `hard link to ${JSON.stringify(header.linkname)}, which is not an earlier file of this layer`)
+        }
+        await fs.link(abs(linkRel.path), path)
+        created.add(rel)
+        report.entries += 1
+        entry.resume()
+        continue
+      }
+
+      switch (kind) {
+        case 'dir':
+          if (rel !== '' && !existsAsDir) await fs.mkdir(path, 0o700)
+          dirs.add(rel)
+          entry.resume()
+          break
+        case 'file': {
+          const handle = await fs.openWrite(path, { mode: 0o600, exclusive: true })
+          try {
+            for await (const chunk of entry as AsyncIterable<Uint8Array>) {
+              await handle.write(chunk)
+              report.bytes += chunk.length
+            }
+          } finally {
+            await handle.close()
+          }
+          break
+        }
+        case 'symlink': {
+          const linkname = header.linkname ?? ''
+          if (linkname === '' || linkname.includes('\0')) throw new HostileTarError(name, 'a symlink without a usable target')
+          // The target is data: stored as written, never followed by us.
+          await fs.symlink(linkname, path)
+          entry.resume()
+          break
+        }
+        default:
+          await fs.mknod(path, kind as 'char' | 'block' | 'fifo', 0o600, { major: header.devmajor ?? 0, minor: header.devminor ?? 0 })
+          entry.resume()
+      }
+      if (kind !== 'dir') created.add(rel)
+
+      if (preserveOwners) await fs.lchown(path, header.uid ?? 0, header.gid ?? 0)
+      // After chown, which clears setuid and setgid.
+      if (kind !== 'symlink') await fs.chmod(path, (header.mode ?? 0o644) & 0o7777)
+      for (const [attr, value] of xattrsFromPax(pax)) {
+        if (OVERLAY_OWN_XATTR.test(attr)) {
+          report.warnings.push({ path: rel || '.', message: `dropped ${attr}: overlay's own attributes are never taken from a tar` })
+          continue
+        }
+        await fs.xattr.set(path, attr, value)
+      }
+      const mtimeNs = paxTime(pax.get('mtime')) ?? BigInt(Math.floor((header.mtime?.getTime() ?? 0) / 1000)) * 1_000_000_000n
+      if (kind === 'dir') dirTimes.push({ path, ns: mtimeNs })
+      else await fs.lutimes(path, mtimeNs, mtimeNs)
+      report.entries += 1
+      options.onProgress?.({ entries: report.entries, bytes: report.bytes })
+    } catch (err) {
+      extract.destroy(err as Error)
+      stream.destroy()
+      throw err
+    }
+  }
+
+  if (options.form === 'overlay') {
+    report.conversion = await convertLayer(fs, target, 'overlay', options.opaqueXattr ? { opaqueXattr: options.opaqueXattr } : {})
+  }
+  // Deepest first: a parent's time set before its children are written would not stick.
+  dirTimes.sort((a, b) => b.path.split('/').length - a.path.split('/').length)
+  for (const d of dirTimes) await fs.lutimes(d.path, d.ns, d.ns)
+  return report
+}
+
+/** PAX `mtime` is decimal seconds with an optional fraction. */
+function paxTime(value: Uint8Array | undefined): bigint | undefined {
+  if (value === undefined) return undefined
+  const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(Buffer.from(value).toString('latin1'))
+  if (!m) return undefined
+  return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'))
+}
