@@ -7,12 +7,13 @@
  * one with evidence (1.0.0, the base, needs none). Evidence is data from a
  * single read-only scan; nothing here writes.
  */
-import { isErrno, LayerfsckError } from '../errors.js'
+import { isErrno } from '../errors.js'
 import type { Backend, EvidenceId, FormatDescriptor, LayerIdShape } from '../format/descriptor.js'
 import { FORMATS, formatsOf } from '../format/registry.js'
 import { readStamp, type StampState } from '../format/stamp.js'
 import { readFileLimited } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
+import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
 import { classifyAufsName, isOpaqueValue, OPAQUE_XATTRS } from '../layer/whiteout-names.js'
 import {
@@ -97,23 +98,6 @@ export interface DetectOptions {
   workDir?: string
   /** Called as each layer is scanned; the CLI draws progress from it. */
   onProgress?: (event: { phase: 'layers'; done: number; total: number; id: string }) => void
-}
-
-/**
- * The roots an operator names are trusted and may be symlinks (a store moved
- * to a bigger disk); they are resolved once. Nothing found inside them is.
- */
-async function resolveRoot(fs: FsPort, path: string, what: string): Promise<string> {
-  let real: string
-  try {
-    real = await fs.realpath(path)
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new LayerfsckError('ROOT_MISSING', `${what} ${path} does not exist`)
-    throw err
-  }
-  const inode = await fs.lstat(real)
-  if (inode?.kind !== 'dir') throw new LayerfsckError('ROOT_NOT_DIR', `${what} ${path} is a ${inode?.kind ?? 'missing entry'}, not a directory`)
-  return real
 }
 
 class Observations {

@@ -35,6 +35,8 @@ export interface LayerImportOptions {
   /** Restore numeric owners (needs root); otherwise files belong to whoever runs the import. */
   preserveOwners?: boolean
   maxHeaderBytes?: number
+  /** fsync every file and directory written, before returning: for trees that will be renamed into a store. */
+  sync?: boolean
   onProgress?: (event: { entries: number; bytes: number }) => void
 }
 
@@ -166,6 +168,7 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
               await handle.write(chunk)
               report.bytes += chunk.length
             }
+            if (options.sync) await handle.sync()
           } finally {
             await handle.close()
           }
@@ -213,6 +216,7 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
   // Deepest first: a parent's time set before its children are written would not stick.
   dirTimes.sort((a, b) => b.path.split('/').length - a.path.split('/').length)
   for (const d of dirTimes) await fs.lutimes(d.path, d.ns, d.ns)
+  if (options.sync) for (const rel of dirs) await fs.fsync(abs(rel))
   return report
 }
 

@@ -1,7 +1,10 @@
 /** Paths into fixtures/ (the real wh-* images) for tests, read through the disk adapter. */
 import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
+import { makeDirs, readFileLimited, writeFileAll } from '../../src/fs/io.js'
 import { createNodeFs } from '../../src/fs/node.js'
+import type { FsPort } from '../../src/fs/port.js'
+import { walkTree } from '../../src/fs/walk.js'
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url))
 export const IMAGES = `${FIXTURES}/images`
@@ -36,3 +39,33 @@ export const WH_THIRD_MERGED = [
   'etc/hostname file',
   'var dir',
 ]
+
+/** The uncompressed layout's layer digests (its blobs are the diff_ids). */
+export const WH_DIFF_IDS = [
+  'sha256:0a3c4199b078910c5fd773fb6589c3326033974b62f73f1c320cdf4f16be2225',
+  'sha256:925d481c0893cb9f82df4b0ff75f701844b449df2aa3bd6147fec5c8fec81bf0',
+  'sha256:c783a7bf371435de733f7f5ba31d147f145025b0ffc00e3274f3f4b3792905aa',
+] as const
+
+const copies = new WeakMap<FsPort, string>()
+
+/**
+ * Where the fixture images are on this port: the real directory on disk,
+ * a copy made once per memory filesystem (the memory adapter cannot see
+ * the disk, and tests must not reach around the port).
+ */
+export async function imagesOn(fs: FsPort): Promise<string> {
+  if (fs.kind === 'disk') return IMAGES
+  const cached = copies.get(fs)
+  if (cached) return cached
+  const disk = createNodeFs()
+  const root = '/fixtures/images'
+  await makeDirs(fs, root)
+  for await (const e of walkTree(disk, IMAGES)) {
+    const to = `${root}/${e.rel}`
+    if (e.kind === 'dir') await fs.mkdir(to, 0o755)
+    else if (e.kind === 'file') await writeFileAll(fs, to, await readFileLimited(disk, e.path))
+  }
+  copies.set(fs, root)
+  return root
+}
