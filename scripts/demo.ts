@@ -1,18 +1,19 @@
 /**
- * `npm run demo`: builds a Mesos docker store from the wh-* images kept in
- * fixtures/ (three layers with real whiteouts, both rootfs variants, a config
- * blob, storedImages and one provisioned container) in a temp dir, then runs
- * `layerfsck detect` on it, as an operator would.
+ * `npm run demo`: imports the real wh-base, wh-delete and wh-third images
+ * kept in fixtures/ (three layers with real whiteouts) into a fresh Mesos
+ * docker store in a temp dir, provisions one container the way the agent
+ * leaves it, exports a layer back to a tar, then runs `layerfsck detect`,
+ * as an operator would.
  */
 import { fileURLToPath } from 'node:url'
 import { main } from '../src/cli/main.js'
-import { makeDirs, readTextLimited, writeFileDurable } from '../src/fs/io.js'
+import { makeDirs, writeFileDurable } from '../src/fs/io.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
-import { containerDir, containerLayersPath, layerDir, provisionerDir, storedImagesPath } from '../src/mesos/paths.js'
+import { containerDir, containerLayersPath, layerDir, provisionerDir } from '../src/mesos/paths.js'
 import { encodeContainerLayers } from '../src/metadata/container-layers.js'
-import { encodeStoredImages } from '../src/metadata/stored-images.js'
 import { materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 
+const IMAGES = fileURLToPath(new URL('../../fixtures/images', import.meta.url))
 const LAYERS = [
   'sha256:bf5b6db757712d39e6826e0160e6ff925a566c767e97291f86f4906083aab7a4',
   'sha256:6ac16d2e8047dc36b3cdcca09926ea9058c0ff0021f559948c408773cb047a69',
@@ -28,23 +29,20 @@ async function run(): Promise<number> {
   const workDir = `${root}/agent`
   const isRoot = process.getuid?.() === 0
   try {
-    const fixture = fileURLToPath(new URL('../../fixtures/stores/wh-third-mesos-1.8.0.tree', import.meta.url))
-    let entries = parseTreeSpec(await readTextLimited(fs, fixture))
-    if (!isRoot) {
-      // Overlay whiteouts are char devices and trusted.* xattrs: root only.
-      entries = entries.filter((e) => !e.path.includes('/rootfs.overlay'))
-      process.stderr.write('demo: not root, so the store gets only the aufs-form rootfs variant\n')
-    }
-    await makeDirs(fs, store)
-    await materialize(fs, store, entries)
-    const images = [
-      { reference: { repository: 'localhost/wh-base', tag: '1' }, layerIds: LAYERS.slice(0, 1) },
-      { reference: { repository: 'localhost/wh-delete', tag: '1' }, layerIds: LAYERS.slice(0, 2) },
-      { reference: { repository: 'localhost/wh-third', tag: '1' }, layerIds: LAYERS, configDigest: CONFIG },
-    ]
-    await writeFileDurable(fs, storedImagesPath(store), encodeStoredImages(images))
-
     const backend = isRoot ? 'overlay' : 'copy'
+    if (!isRoot) process.stderr.write('demo: not root, so the store is for the copy backend (overlay whiteouts need mknod)\n')
+    const cli = (args: string[]): Promise<number> => {
+      process.stdout.write(`$ layerfsck ${args.join(' ')}\n\n`)
+      return main(args, { stdout: process.stdout, stderr: process.stderr, env: process.env })
+    }
+    for (const tag of ['wh-base', 'wh-delete', 'wh-third']) {
+      const code = await cli(['import', '--store', store, '--backend', backend, `oci:${IMAGES}/oci-overlay:${tag}`])
+      if (code !== 0) return code
+      process.stdout.write('\n')
+    }
+    await cli(['export', '--store', store, '--layer', LAYERS[1]!, '-o', `${root}/wh-delete-layer.tar`])
+    process.stdout.write('\n')
+
     const container = containerDir(provisionerDir(workDir), ['6f1c2a4e-demo-4c11-a001-000000000001'])
     const rootfsId = '0d7e9a31-5b2c-4e8f-9a6d-3c1b2a4f5e60'
     await makeDirs(fs, workDir)
@@ -72,12 +70,7 @@ async function run(): Promise<number> {
       encodeContainerLayers({ paths: LAYERS.map((id) => `${layerDir(store, id)}/${rootfs}`), config: `${store}/layers/${CONFIG}` }),
     )
 
-    process.stdout.write(`$ layerfsck detect --store ${store} --work-dir ${workDir}\n\n`)
-    const code = await main(['detect', '--store', store, '--work-dir', workDir], {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-    })
+    const code = await cli(['detect', '--store', store, '--work-dir', workDir])
     process.stdout.write(`\nexit code ${code}${keep ? `; the store is kept at ${root}` : ''}\n`)
     return code
   } finally {

@@ -5,15 +5,20 @@ import type { FsPort } from '../src/fs/port.js'
 import { generateMesosStore } from '../src/testing/generate.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { memorySubject, SUBJECTS } from './support/adapters.js'
+import { imagesOn, WH_LAYERS } from './support/fixtures.js'
+import { Readable } from 'node:stream'
+import { importLayerTar } from '../src/tar/import-layer.js'
 
 class Capture implements OutputStream {
   text = ''
+  bytes: Buffer[] = []
   constructor(
     readonly isTTY = false,
     readonly columns = 80,
   ) {}
-  write(chunk: string): boolean {
-    this.text += chunk
+  write(chunk: string | Uint8Array): boolean {
+    if (typeof chunk === 'string') this.text += chunk
+    else this.bytes.push(Buffer.from(chunk))
     return true
   }
 }
@@ -22,7 +27,7 @@ async function run(args: string[], fs?: FsPort, tty = false) {
   const stdout = new Capture(tty)
   const stderr = new Capture(false)
   const code = await main(args, { stdout, stderr, env: tty ? { FORCE_COLOR: '1' } : {}, ...(fs ? { fs } : {}) })
-  return { code, stdout: stdout.text, stderr: stderr.text }
+  return { code, stdout: stdout.text, stderr: stderr.text, bytes: Buffer.concat(stdout.bytes) }
 }
 
 describe('the layerfsck command line', () => {
@@ -100,5 +105,42 @@ describe('the layerfsck command line', () => {
     }
     expect(out.join('\n')).toMatch(/detect/)
     expect(out.join('\n')).toMatch(/16 usage error/)
+  })
+
+  it('imports an image and reports each layer as JSON', async () => {
+    const { fs } = await memorySubject()
+    const images = await imagesOn(fs)
+    const r = await run(['import', '--store', '/store', '--backend', 'copy', '--json', `oci:${images}/oci-overlay:wh-delete`], fs)
+    expect(r.code).toBe(0)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.schemaVersion).toBe(1)
+    expect(doc.layers.map((l: { id: string; status: string }) => [l.id, l.status])).toEqual([
+      [WH_LAYERS[0], 'imported'],
+      [WH_LAYERS[1], 'imported'],
+    ])
+    expect(doc.reference).toBe('wh-delete:latest')
+  })
+
+  it('explains that a tag needs a transport when given a missing PATH:TAG', async () => {
+    const { fs } = await memorySubject()
+    const r = await run(['import', '--store', '/store', '--backend', 'copy', '/nowhere/layout:v1'], fs)
+    expect(r.code).toBe(8)
+    expect(r.stderr).toContain('oci:DIR:TAG')
+  })
+
+  it('exports a layer as a tar on stdout and to a file, refusing a terminal', async () => {
+    const { fs } = await memorySubject()
+    const images = await imagesOn(fs)
+    await run(['import', '--store', '/store', '--backend', 'copy', `oci:${images}/oci-overlay:wh-delete`], fs)
+    const piped = await run(['export', '--store', '/store', '--layer', WH_LAYERS[1]], fs)
+    expect(piped.code).toBe(0)
+    await fs.mkdir('/again', 0o755)
+    await importLayerTar(fs, Readable.from([piped.bytes]), '/again', { form: 'aufs' })
+    expect(await listTree(fs, '/again')).toBe(await listTree(fs, `/store/layers/${WH_LAYERS[1]}/rootfs`))
+    const file = await run(['export', '--store', '/store', '--layer', WH_LAYERS[1], '-o', '/l2.tar'], fs)
+    expect(file.code).toBe(0)
+    expect((await fs.lstat('/l2.tar'))?.size).toBe(piped.bytes.length)
+    const tty = await run(['export', '--store', '/store', '--layer', WH_LAYERS[1]], fs, true)
+    expect(tty.code).toBe(16)
   })
 })

@@ -13,7 +13,10 @@ export interface OptionSpec {
   alias?: string
   demandOption?: boolean
   default?: string | boolean
+  choices?: readonly string[]
 }
+
+const BACKENDS = ['overlay', 'aufs', 'copy', 'bind'] as const
 
 export interface CommandContext {
   fs: FsPort
@@ -24,8 +27,15 @@ export interface CommandContext {
   errStyle: Style
 }
 
+export interface PositionalSpec {
+  describe: string
+  /** Shown in the usage line as `<name>`; always required. */
+  type: 'string'
+}
+
 export interface CommandSpec {
   name: string
+  positionals?: Record<string, PositionalSpec>
   describe: string
   /** Shown under --help: what the command reads, writes and returns (one paragraph; yargs wraps it). */
   details: string
@@ -53,5 +63,52 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['layerfsck detect --store S --work-dir /var/lib/mesos/agent --json', 'store and provisioner, as JSON'],
     ],
     run: async (args, ctx) => (await import('./commands/detect.js')).runDetect(args, ctx),
+  },
+  {
+    name: 'import',
+    positionals: {
+      image: { type: 'string', describe: '[oci:|oci-archive:|docker-archive:]PATH[:TAG], as skopeo writes it' },
+    },
+    describe: 'Import an image into a Mesos docker store, laid out as Mesos pulls it',
+    details:
+      'Reads an OCI image layout dir, an oci-archive tar or a docker save archive, and ' +
+      'writes each layer as layers/<id>/rootfs.overlay (overlay) or layers/<id>/rootfs ' +
+      '(aufs, copy, bind), with whiteouts in that backend\'s form. Layers are built under ' +
+      'staging/ and renamed into place when whole and verified against their digests; a ' +
+      'layer already there is reused. The image is then recorded in storedImages. Tar entries ' +
+      'that would write outside a layer are refused. Creates the store if it does not exist.',
+    options: {
+      store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
+      backend: { type: 'string', describe: 'the provisioner backend the layers are for', demandOption: true, choices: BACKENDS },
+      reference: { type: 'string', describe: 'record the image as NAME[:TAG] instead of the name the source gives' },
+      'allow-devices': { type: 'boolean', describe: 'create char and block devices found in layers', default: false },
+      json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+    },
+    examples: [
+      ['layerfsck import --store /tmp/mesos/store/docker --backend overlay oci:./layout:app', 'an OCI layout, one tag of it'],
+      ['layerfsck import --store S --backend copy app.docker-archive.tar', 'a docker save archive (kind detected)'],
+    ],
+    run: async (args, ctx) => (await import('./commands/import.js')).runImport(args, ctx),
+  },
+  {
+    name: 'export',
+    describe: 'Write one layer of a store as an OCI layer tar (aufs-form whiteouts)',
+    details:
+      'Writes the layer in the form registries carry whichever backend variant it is read ' +
+      'from: whiteouts as .wh.<name> entries, opaque directories followed by their ' +
+      '.wh..wh..opq marker, hard links as link entries, xattrs as PAX records (overlay\'s own ' +
+      'left out), in a fixed order. Output goes to FILE (written to a temp name and renamed) ' +
+      'or to stdout when it is not a terminal.',
+    options: {
+      store: { type: 'string', describe: 'the Mesos docker store', demandOption: true },
+      layer: { type: 'string', describe: 'the layer id: 64 hex digits or sha256:<64 hex>', demandOption: true },
+      backend: { type: 'string', describe: 'read this backend\'s variant (default: whichever exists, rootfs first)', choices: BACKENDS },
+      output: { type: 'string', alias: 'o', describe: 'write the tar to FILE instead of stdout' },
+    },
+    examples: [
+      ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar', 'one layer to a file'],
+      ['layerfsck export --store S --layer sha256:0a3c… | tar -tvf -', 'list it'],
+    ],
+    run: async (args, ctx) => (await import('./commands/export.js')).runExport(args, ctx),
   },
 ]

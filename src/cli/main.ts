@@ -52,10 +52,12 @@ export async function main(argv: readonly string[], environment: CliEnvironment)
 
   const toYargs = (parser: Argv, spec: CommandSpec): Argv =>
     parser.command(
-      spec.name,
+      [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' '),
       `${spec.describe}`,
       (y) => {
-        let b = y.usage(`layerfsck ${spec.name} [options]\n\n${spec.describe}.\n\n${spec.details}`)
+        const usage = [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' ')
+        let b = y.usage(`layerfsck ${usage} [options]\n\n${spec.describe}.\n\n${spec.details}`)
+        for (const [name, p] of Object.entries(spec.positionals ?? {})) b = b.positional(name, p)
         for (const [name, o] of Object.entries(spec.options)) b = b.option(name, { ...o, requiresArg: o.type === 'string' })
         for (const [cmd, text] of spec.examples) b = b.example(cmd, text)
         return b

@@ -6,7 +6,8 @@
 import { Chalk, type ChalkInstance } from 'chalk'
 
 export interface OutputStream {
-  write(text: string): unknown
+  /** Text for reports; bytes only when a command's output is data (`export` to stdout). */
+  write(chunk: string | Uint8Array): unknown
   isTTY?: boolean
   columns?: number
 }

@@ -62,7 +62,7 @@ export interface ImportReport {
   store: string
   adapter: 'disk' | 'memory'
   backend: Backend
-  source: { kind: SourceKind; path: string }
+  source: { kind: SourceKind; path: string; tag: string | undefined }
   reference: string
   layers: ImportedLayer[]
   config: { digest: string; status: 'imported' | 'reused' } | undefined
@@ -93,7 +93,11 @@ async function makeStagingDir(fs: FsPort, store: string): Promise<string> {
 async function detectKind(fs: FsPort, path: string): Promise<SourceKind> {
   const inode = await fs.lstat(path)
   if (inode?.kind === 'dir') return 'oci'
-  if (inode?.kind !== 'file') throw new LayerfsckError('IMAGE_SOURCE', `image ${path} is ${inode ? `a ${inode.kind}` : 'missing'}; give an OCI layout dir or an image archive`)
+  if (inode?.kind !== 'file') {
+    throw new LayerfsckError('IMAGE_SOURCE', `image ${path} is ${inode ? `a ${inode.kind}` : 'missing'}; give an OCI layout dir or an image archive`, {
+      hint: path.includes(':') ? 'a tag is read only after a transport: oci:DIR:TAG or oci-archive:FILE:TAG' : undefined,
+    })
+  }
   // Both archive kinds are tars; which one is told after extraction.
   return 'docker-archive'
 }
@@ -202,7 +206,7 @@ export async function importImage(fs: FsPort, options: ImportOptions): Promise<I
       store,
       adapter: fs.kind,
       backend: options.backend,
-      source: { kind, path: sourcePath },
+      source: { kind, path: sourcePath, tag: arg.tag },
       reference: key,
       layers,
       config,

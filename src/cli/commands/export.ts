@@ -1,0 +1,45 @@
+import { resolve } from 'node:path'
+import { ExitCode, UsageError } from '../../errors.js'
+import type { Backend } from '../../format/descriptor.js'
+import { tempNameFor } from '../../fs/io.js'
+import { resolveRoot } from '../../fs/roots.js'
+import { dirname } from '../../fs/safe-path.js'
+import { layerRootfs } from '../../layer/export.js'
+import { exportLayerTar } from '../../tar/export-layer.js'
+import type { CommandContext } from '../commands.js'
+
+export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
+  const rootfs = await layerRootfs(ctx.fs, store, String(args['layer']), args['backend'] as Backend | undefined)
+  const output = typeof args['output'] === 'string' && args['output'] !== '-' ? resolve(args['output']) : undefined
+
+  if (output === undefined) {
+    if (ctx.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal', 'give -o FILE or pipe the output')
+    const out = ctx.stdout as typeof ctx.stdout & { once?: (event: 'drain', fn: () => void) => unknown }
+    const report = await exportLayerTar(ctx.fs, rootfs, async (chunk) => {
+      // Respect a slow reader (a pipe into ssh) instead of buffering the layer.
+      if (out.write(chunk) === false && out.once) await new Promise<void>((r) => out.once!('drain', r))
+    })
+    ctx.stderr.write(`exported ${report.entries} entries of ${rootfs}\n`)
+    return ExitCode.ok
+  }
+  // A half-written tar must never sit under the name asked for.
+  const temp = tempNameFor(output)
+  const handle = await ctx.fs.openWrite(temp, { exclusive: true, mode: 0o644 })
+  let report
+  try {
+    report = await exportLayerTar(ctx.fs, rootfs, (chunk) => handle.write(chunk))
+    await handle.sync()
+  } catch (err) {
+    await handle.close()
+    await ctx.fs.unlink(temp)
+    throw err
+  }
+  await handle.close()
+  await ctx.fs.rename(temp, output)
+  await ctx.fs.fsync(dirname(output))
+  ctx.stdout.write(
+    `wrote ${output}: ${report.entries} entries (${report.whiteouts} whiteouts, ${report.opaqueDirs} opaque dirs, ${report.hardLinks} hard links), ${report.bytes} bytes of file data from ${rootfs}\n`,
+  )
+  return ExitCode.ok
+}

@@ -1,0 +1,43 @@
+/**
+ * Progress on stderr, drawn by cli-progress, only when stderr is a
+ * terminal: piped or captured output never gets control characters.
+ */
+import cliProgress from 'cli-progress'
+import type { CommandContext } from './commands.js'
+
+export interface Progress {
+  update(done: number, total: number, detail: string): void
+  stop(): void
+}
+
+const SILENT: Progress = { update() {}, stop() {} }
+
+export function progressFor(ctx: CommandContext, label: string): Progress {
+  if (!ctx.errStyle.tty) return SILENT
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: ctx.stderr as unknown as NodeJS.WritableStream,
+      format: `${label} {bar} {value}/{total} {detail}`,
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  )
+  let started = false
+  return {
+    update(done, total, detail) {
+      if (!started) {
+        bar.start(total, done, { detail })
+        started = true
+      } else {
+        bar.setTotal(total)
+        bar.update(done, { detail })
+      }
+    },
+    stop() {
+      if (started) bar.stop()
+    },
+  }
+}
