@@ -32,3 +32,20 @@ export { decodeContainerLayers, encodeContainerLayers, type ContainerLayers } fr
 export type { CheckpointProblem, Decoded } from './metadata/checkpoint.js'
 
 export { detect, countWhiteouts, DETECT_SCHEMA_VERSION, type DetectOptions, type DetectReport, type LayerSummary } from './detect/detect.js'
+
+export {
+  aufsToOverlay,
+  overlayToAufs,
+  convertLayer,
+  planAufsDir,
+  isOpaqueDir,
+  type AufsAction,
+  type CodecNote,
+  type CodecNoteCode,
+  type ConvertReport,
+  type OpaqueXattr,
+} from './layer/whiteout-codec.js'
+export { applyLayer, type ApplyReport } from './layer/apply.js'
+export { importLayerTar, HostileTarError, type LayerImportOptions, type LayerImportReport } from './tar/import-layer.js'
+export { exportLayerTar, type LayerExportOptions, type LayerExportReport } from './tar/export-layer.js'
+export { importImage, IMPORT_SCHEMA_VERSION, type ImportOptions, type ImportReport, type ImportedLayer } from './image/import.js'
