@@ -4,12 +4,14 @@
  * a store can hold 10^5 of them, so one process spawn each is far too slow),
  * fchmodat(AT_SYMLINK_NOFOLLOW) (fs.chmod follows a symlink out of a store),
  * utimensat(AT_SYMLINK_NOFOLLOW) (fs.lutimes takes seconds as a double and loses nanoseconds),
- * and umount2 (plain and MNT_DETACH).
+ * umount2 (plain and MNT_DETACH), and a raw readdir to see whether a filesystem
+ * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type).
  *
  * Every function is synchronous and throws an Error whose `code` is the errno
  * name, so the adapter can treat it exactly like a node:fs error.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
@@ -151,12 +153,40 @@ static napi_value js_lutimes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* dtype(dir): false when readdir reports DT_UNKNOWN for an entry of dir, as on xfs with ftype=0. */
+static napi_value js_dtype(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "opendir", path);
+  DIR *dir = fdopendir(fd);
+  if (dir == NULL) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "opendir", path);
+  }
+  bool known = true;
+  struct dirent *d;
+  while ((d = readdir(dir)) != NULL) {
+    if (d->d_type == DT_UNKNOWN) {
+      known = false;
+      break;
+    }
+  }
+  closedir(dir);
+  napi_value result;
+  napi_get_boolean(env, known, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
       {"lchmod", NULL, js_lchmod, NULL, NULL, NULL, napi_default, NULL},
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
       {"lutimes", NULL, js_lutimes, NULL, NULL, NULL, napi_default, NULL},
+      {"dtype", NULL, js_dtype, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

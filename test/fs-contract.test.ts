@@ -486,6 +486,12 @@ for (const { name, make } of SUBJECTS) {
         expect((await fs.fsType(r)).name).not.toBe('')
       })
 
+      it('says the filesystem fills in entry types (d_type), as overlay needs', async () => {
+        await fs.mkdir(`${r}/d`)
+        await fs.mkdir(`${r}/d/child`)
+        expect((await fs.fsType(`${r}/d`)).dtype).toBe(true)
+      })
+
       it('sees a new tmpfs mount in the table and by its filesystem type, then unmounts it', async ({ skip }) => {
         if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
         await fs.mkdir(`${r}/m`)

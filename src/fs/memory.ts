@@ -67,6 +67,8 @@ export interface MemoryMount {
   dev?: DevNo
   /** Path inside the mounted filesystem (bind mounts); "/" by default. */
   root?: string
+  /** false simulates a filesystem without d_type (xfs made with ftype=0). */
+  dtype?: boolean
 }
 
 export interface MemoryFsOptions {
@@ -110,19 +112,23 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
   const openWriters = new Map<CoreNode, number>()
 
   let mountTable: MountEntry[] = []
+  const dtypeByMount = new Map<string, boolean>()
   let nextMountId = 1
   let nextMinor = 100
-  const toEntry = (m: MemoryMount, parentId: number): MountEntry => ({
-    id: nextMountId++,
-    parentId,
-    dev: m.dev ?? { major: 0, minor: nextMinor++ },
-    root: m.root ?? '/',
-    mountPoint: m.mountPoint,
-    options: m.options ?? ['rw', 'relatime'],
-    fsType: m.fsType,
-    source: m.source ?? m.fsType,
-    superOptions: m.superOptions ?? ['rw'],
-  })
+  const toEntry = (m: MemoryMount, parentId: number): MountEntry => {
+    if (m.dtype !== undefined) dtypeByMount.set(m.mountPoint, m.dtype)
+    return {
+      id: nextMountId++,
+      parentId,
+      dev: m.dev ?? { major: 0, minor: nextMinor++ },
+      root: m.root ?? '/',
+      mountPoint: m.mountPoint,
+      options: m.options ?? ['rw', 'relatime'],
+      fsType: m.fsType,
+      source: m.source ?? m.fsType,
+      superOptions: m.superOptions ?? ['rw'],
+    }
+  }
   const setMounts = (mounts: MemoryMount[]): void => {
     nextMountId = 1
     mountTable = []
@@ -555,8 +561,10 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
 
     async fsType(path) {
       walk(path, 'statfs', true)
-      const name = mountContaining(mountTable, path)?.fsType ?? 'memfs'
-      return { magic: fsTypeMagic(name), name }
+      const mount = mountContaining(mountTable, path)
+      const name = mount?.fsType ?? 'memfs'
+      const dtype = mount === undefined ? true : (dtypeByMount.get(mount.mountPoint) ?? true)
+      return { magic: fsTypeMagic(name), name, dtype }
     },
 
     async mounts() {

@@ -21,6 +21,7 @@ interface NativeAddon {
   lchmod(path: string, mode: number): void
   umount(path: string, detach: boolean): void
   lutimes(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void
+  dtype(path: string): boolean
 }
 
 interface XattrModule {
@@ -263,7 +264,8 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
 
     async fsType(path): Promise<FsTypeInfo> {
       const magic = fs.statfsSync(path).type
-      return { magic, name: fsTypeName(magic) }
+      const isDir = fs.lstatSync(path).isDirectory()
+      return { magic, name: fsTypeName(magic), dtype: isDir ? loadNative().dtype(path) : true }
     },
 
     async mounts(): Promise<MountEntry[]> {

@@ -64,6 +64,11 @@ export interface FsTypeInfo {
   magic: number
   /** A name for it: ext4, xfs, btrfs, tmpfs, overlay, ... or `unknown(0x…)`. */
   name: string
+  /**
+   * Whether readdir fills in entry types (d_type) here: overlayfs needs it,
+   * and the walk trusts it. Only asked of directories; true for files.
+   */
+  dtype: boolean
 }
 
 export interface WriteOptions {
