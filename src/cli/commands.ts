@@ -65,6 +65,35 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: async (args, ctx) => (await import('./commands/detect.js')).runDetect(args, ctx),
   },
   {
+    name: 'check',
+    describe: 'Check a Mesos docker store and provisioner dir, e2fsck-style, and fix what is safe',
+    details:
+      'Runs five passes in order: store structure, layer contents (every file, whiteouts against the ' +
+      'backend), references (storedImages and container checkpoints), provisioner and mounts ' +
+      '(orphan mounts, missing lower layers, backends this host cannot run), and the host ' +
+      'filesystem. -n (the default) changes nothing; -p applies only fixes that are safe ' +
+      'unattended; -y applies every fix check knows. Each finding has a stable code (docs/checks.md). ' +
+      'Exit status is a bitmask: 1 corrected, 4 left uncorrected, 8 operational error.',
+    options: {
+      store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
+      'work-dir': { type: 'string', describe: 'the agent work dir; its provisioner/ is checked too' },
+      'runtime-dir': { type: 'string', describe: 'the agent runtime dir; containers/<id> there are live [default: /var/run/mesos]' },
+      'known-containers': { type: 'string', describe: 'FILE with the live container ids, one a line (parent/child when nested)' },
+      backend: { type: 'string', describe: 'the backend references are checked for [default: detected]', choices: BACKENDS },
+      n: { type: 'boolean', describe: 'change nothing (the default)', default: false },
+      preen: { type: 'boolean', alias: 'p', describe: 'apply the fixes that are safe unattended', default: false },
+      yes: { type: 'boolean', alias: 'y', describe: 'apply every fix, including unmounts and staging removal', default: false },
+      only: { type: 'string', describe: 'run only these check codes (comma-separated)' },
+      skip: { type: 'string', describe: 'skip these check codes (comma-separated)' },
+      json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+    },
+    examples: [
+      ['layerfsck check --store /tmp/mesos/store/docker --work-dir /var/lib/mesos/agent', 'before an upgrade: report only'],
+      ['layerfsck check --store S --work-dir W -p', 'after a crash: apply the safe fixes'],
+    ],
+    run: async (args, ctx) => (await import('./commands/check.js')).runCheckCommand(args, ctx),
+  },
+  {
     name: 'import',
     positionals: {
       image: { type: 'string', describe: '[oci:|oci-archive:|docker-archive:]PATH[:TAG], as skopeo writes it' },

@@ -1,0 +1,33 @@
+import { aufsToOverlay } from '../../layer/whiteout-codec.js'
+import { classifyAufsName } from '../../layer/whiteout-names.js'
+import type { CheckSpec } from '../types.js'
+import { counter } from './counter.js'
+
+const count = counter('aufs-whiteout-in-overlay')
+
+export const aufsWhiteoutInOverlay: CheckSpec = {
+  code: 'aufs-whiteout-in-overlay',
+  pass: 'contents',
+  severity: 'error',
+  title: 'aufs-form whiteouts inside rootfs.overlay (the Mesos 1.1.0 defect)',
+  explain:
+    'Mesos 1.1.0 wrote rootfs.overlay without converting .wh.* files, and later releases trust an existing layer ' +
+    'as-is. overlayfs shows those files instead of hiding what they name, so deleted files reappear in containers. ' +
+    'Converting them in place (char device 0/0, trusted.overlay.opaque=y) is what Mesos >= 1.1.1 does at pull time.',
+  fix: {
+    by: 'check',
+    describe: 'convert the variant\'s whiteouts to overlay form in place',
+    safe: true,
+    apply: async (ctx, f) => void (await aufsToOverlay(ctx.fs, f.path)),
+  },
+  async onDir(ctx, dir) {
+    if (dir.variant !== 'rootfs.overlay') return
+    for (const e of dir.entries) {
+      const aufs = classifyAufsName(e.name)
+      if (e.kind === 'file' && (aufs?.type === 'whiteout' || aufs?.type === 'opaque')) count.add(ctx, dir.root, dir.rel, e.name)
+    }
+  },
+  async onLayerDone(ctx, layer) {
+    count.flush(ctx, layer.root, (n, example) => `${n} aufs-form whiteout${n === 1 ? '' : 's'} overlayfs will show as files (e.g. ${example})`)
+  },
+}

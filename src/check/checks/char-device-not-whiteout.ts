@@ -1,0 +1,22 @@
+import type { CheckSpec } from '../types.js'
+
+export const charDeviceNotWhiteout: CheckSpec = {
+  code: 'char-device-not-whiteout',
+  pass: 'contents',
+  severity: 'warning',
+  title: 'a char device in rootfs.overlay that is not 0/0',
+  explain:
+    'In rootfs.overlay a char device is where a whiteout is expected, and only 0/0 is one. Any other device number ' +
+    'is a real device node that every container of the image gets, which images almost never mean to ship.',
+  fix: { by: 'operator', describe: 'check the image that carries it; a whiteout must be 0/0' },
+  async onDir(ctx, dir) {
+    if (dir.variant !== 'rootfs.overlay') return
+    for (const e of dir.entries) {
+      if (e.kind !== 'char') continue
+      const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)
+      if (inode && (inode.rdev.major !== 0 || inode.rdev.minor !== 0)) {
+        ctx.report({ path: `${dir.path}/${e.name}`, message: `char device ${inode.rdev.major}/${inode.rdev.minor}, not a whiteout` })
+      }
+    }
+  },
+}

@@ -1,0 +1,22 @@
+import type { CheckSpec } from '../types.js'
+
+export const containerLayerPathMissing: CheckSpec = {
+  code: 'container-layer-path-missing',
+  pass: 'references',
+  severity: 'warning',
+  title: 'a container\'s layers checkpoint names a layer path that is gone',
+  explain:
+    'A live overlay mount keeps a deleted lower layer\'s files alive, but the container cannot be provisioned again, ' +
+    'and a layer removed under a running container means prune or a person removed it too early.',
+  fix: { by: 'operator', describe: 're-import the image; relaunch the container' },
+  async run(ctx) {
+    for (const c of await ctx.data.containers()) {
+      if (c.layers.state !== 'ok' && c.layers.state !== 'damaged') continue
+      for (const p of c.layers.value.paths) {
+        if ((await ctx.fs.lstat(p))?.kind !== 'dir') ctx.report({ path: p, message: `named by ${c.key}'s layers checkpoint, but missing` })
+      }
+      const config = c.layers.value.config
+      if (config && (await ctx.fs.lstat(config))?.kind !== 'file') ctx.report({ path: config, message: `config blob named by ${c.key}'s layers checkpoint is missing` })
+    }
+  },
+}

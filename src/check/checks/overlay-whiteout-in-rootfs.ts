@@ -1,0 +1,39 @@
+import { isOpaqueValue, OPAQUE_XATTRS } from '../../layer/whiteout-names.js'
+import { overlayToAufs } from '../../layer/whiteout-codec.js'
+import type { CheckSpec } from '../types.js'
+import { counter } from './counter.js'
+
+const count = counter('overlay-whiteout-in-rootfs')
+
+export const overlayWhiteoutInRootfs: CheckSpec = {
+  code: 'overlay-whiteout-in-rootfs',
+  pass: 'contents',
+  severity: 'error',
+  title: 'overlay-form whiteouts or opaque xattrs inside rootfs',
+  explain:
+    'rootfs serves aufs, copy and bind, which read .wh.* files. A char device 0/0 or an overlay opaque xattr there ' +
+    'is invisible to them: the copy backend copies the device into the container, and deleted files come back.',
+  fix: {
+    by: 'check',
+    describe: 'convert the variant\'s whiteouts to aufs form in place',
+    safe: true,
+    apply: async (ctx, f) => void (await overlayToAufs(ctx.fs, f.path)),
+  },
+  async onDir(ctx, dir) {
+    if (dir.variant !== 'rootfs') return
+    // Only directories can be opaque and only char devices can be whiteouts:
+    // one listxattr per directory and one lstat per char device.
+    const attrs = await ctx.fs.xattr.list(dir.path)
+    for (const name of OPAQUE_XATTRS) {
+      if (attrs.includes(name) && isOpaqueValue(await ctx.fs.xattr.get(dir.path, name))) count.add(ctx, dir.root, dir.rel, '')
+    }
+    for (const e of dir.entries) {
+      if (e.kind !== 'char') continue
+      const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)
+      if (inode?.rdev.major === 0 && inode.rdev.minor === 0) count.add(ctx, dir.root, dir.rel, e.name)
+    }
+  },
+  async onLayerDone(ctx, layer) {
+    count.flush(ctx, layer.root, (n, example) => `${n} overlay-form whiteout${n === 1 ? '' : 's'} that aufs, copy and bind ignore (e.g. ${example || '.'})`)
+  },
+}

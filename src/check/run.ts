@@ -1,0 +1,228 @@
+/**
+ * `layerfsck check`: runs the passes in order, each check over the facts
+ * its pass reads, then applies fixes as the mode allows (e2fsck's -n, -p,
+ * -y), pass by pass, so that the contents fixed by one pass are what the
+ * next one sees. Returns one typed report; the CLI renders it.
+ */
+import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
+import type { Backend } from '../format/descriptor.js'
+import { readStamp } from '../format/stamp.js'
+import type { FsPort } from '../fs/port.js'
+import { resolveRoot } from '../fs/roots.js'
+import { layerIdShape, provisionerDir } from '../mesos/paths.js'
+import { CheckData } from './data.js'
+import { CHECKS, checkByCode } from './registry.js'
+import { PASSES, type CheckContext, type CheckSpec, type ContentDir, type Finding, type PassName, type Severity } from './types.js'
+
+export const CHECK_SCHEMA_VERSION = 1
+
+export type CheckMode = 'no' | 'preen' | 'yes'
+
+export interface CheckOptions {
+  store: string
+  workDir?: string
+  runtimeDir?: string
+  knownContainers?: string
+  backend?: Backend
+  /** -n (the default), -p, -y. */
+  mode?: CheckMode
+  only?: readonly string[]
+  skip?: readonly string[]
+  /** Where the kernel's filesystem list is read; /proc/filesystems by default. */
+  procFilesystems?: string
+  signal?: AbortSignal
+  onProgress?: (event: { pass: PassName; done: number; total: number; item: string }) => void
+}
+
+export interface FindingResult extends Finding {
+  title: string
+  fix: { by: 'check' | 'operator'; describe: string; safe: boolean } | null
+  status: 'open' | 'fixed' | 'fix-failed'
+  fixError?: string
+}
+
+export interface PassResult {
+  name: PassName
+  title: string
+  ms: number
+  findings: FindingResult[]
+}
+
+export interface CheckReport {
+  schemaVersion: typeof CHECK_SCHEMA_VERSION
+  store: string
+  workDir: string | undefined
+  adapter: 'disk' | 'memory'
+  mode: CheckMode
+  backend: { name: Backend; source: 'option' | 'detected' }
+  liveness: 'known-containers' | 'runtime-dir' | 'unknown'
+  passes: PassResult[]
+  totals: Record<Severity, number> & { fixed: number; open: number }
+  exitCode: number
+  /** What to run next, in words an operator can paste. */
+  next: string[]
+}
+
+export class CancelledError extends LayerfsckError {
+  constructor() {
+    super('CANCELLED', 'check was cancelled; fixes already applied are complete, and a re-run continues', { exitCode: ExitCode.cancelled })
+  }
+}
+
+function selectChecks(options: CheckOptions): CheckSpec[] {
+  for (const code of [...(options.only ?? []), ...(options.skip ?? [])]) {
+    if (!checkByCode.has(code)) throw new UsageError(`unknown check code ${code}`, 'docs/checks.md lists every code')
+  }
+  const only = options.only && options.only.length > 0 ? new Set(options.only) : undefined
+  const skip = new Set(options.skip ?? [])
+  return CHECKS.filter((c) => (only === undefined || only.has(c.code)) && !skip.has(c.code))
+}
+
+async function detectBackend(data: CheckData): Promise<Backend> {
+  const votes = new Map<string, number>()
+  for (const c of await data.containers()) for (const b of c.backends) votes.set(b.name, (votes.get(b.name) ?? 0) + 1)
+  const fromContainers = [...votes].filter(([n]) => ['overlay', 'aufs', 'copy', 'bind'].includes(n)).sort((a, b) => b[1] - a[1])[0]
+  if (fromContainers) return fromContainers[0] as Backend
+  let overlay = 0
+  let rootfs = 0
+  for (const l of await data.layers()) {
+    for (const c of l.children ?? []) {
+      if (c.name === 'rootfs.overlay' && c.kind === 'dir') overlay += 1
+      if (c.name === 'rootfs' && c.kind === 'dir') rootfs += 1
+    }
+  }
+  return overlay > rootfs ? 'overlay' : 'copy'
+}
+
+export async function runCheck(fs: FsPort, options: CheckOptions): Promise<CheckReport> {
+  const checks = selectChecks(options)
+  const mode = options.mode ?? 'no'
+  const store = await resolveRoot(fs, options.store, 'store')
+  const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
+  // A store in a newer format than this build knows is refused before it is read.
+  await readStamp(fs, store)
+  const provisioner = workDir === undefined ? undefined : provisionerDir(workDir)
+  const data = new CheckData(fs, store, provisioner, {
+    ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),
+    ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir, runtimeDirGiven: true } : {}),
+    ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
+  })
+  const backend = options.backend ?? (await detectBackend(data))
+  const scratch = new Map<string, unknown>()
+  const cancelled = (): void => {
+    if (options.signal?.aborted) throw new CancelledError()
+  }
+
+  const passes: PassResult[] = []
+  for (const pass of PASSES) {
+    const inPass = checks.filter((c) => c.pass === pass.name)
+    const started = performance.now()
+    const findings: { spec: CheckSpec; finding: Finding }[] = []
+    const contextFor = (spec: CheckSpec): CheckContext => ({
+      fs,
+      store,
+      workDir,
+      provisioner,
+      backend,
+      data,
+      scratch,
+      report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
+    })
+    if (pass.name === 'contents') await contentsPass(fs, data, inPass, contextFor, cancelled, options.onProgress)
+    else {
+      for (const spec of inPass) {
+        cancelled()
+        if (spec.pass !== 'contents') await spec.run(contextFor(spec))
+      }
+    }
+
+    const results: FindingResult[] = []
+    for (const { spec, finding } of findings) {
+      const fix = spec.fix ? { by: spec.fix.by, describe: spec.fix.describe, safe: spec.fix.by === 'check' && spec.fix.safe } : null
+      const result: FindingResult = { ...finding, title: spec.title, fix, status: 'open' }
+      if (spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
+        cancelled()
+        try {
+          await spec.fix.apply(contextFor(spec), finding)
+          result.status = 'fixed'
+        } catch (err) {
+          result.status = 'fix-failed'
+          result.fixError = (err as Error).message
+        }
+      }
+      results.push(result)
+    }
+    passes.push({ name: pass.name, title: pass.title, ms: Math.round(performance.now() - started), findings: results })
+  }
+
+  const all = passes.flatMap((p) => p.findings)
+  const open = all.filter((f) => f.status !== 'fixed' && f.severity !== 'info')
+  const fixed = all.filter((f) => f.status === 'fixed').length
+  const totals = {
+    error: all.filter((f) => f.severity === 'error').length,
+    warning: all.filter((f) => f.severity === 'warning').length,
+    info: all.filter((f) => f.severity === 'info').length,
+    fixed,
+    open: open.length,
+  }
+  const exitCode = (fixed > 0 ? ExitCode.corrected : 0) | (open.length > 0 ? ExitCode.uncorrected : 0)
+  const next: string[] = []
+  const pending = all.filter((f) => f.status === 'open' && f.fix?.by === 'check')
+  if (pending.some((f) => f.fix?.safe)) next.push('layerfsck check -p  (applies the safe fixes)')
+  if (pending.some((f) => !f.fix?.safe)) next.push('layerfsck check -y  (applies every fix, including unmounts and staging removal)')
+  if (all.some((f) => f.status !== 'fixed' && f.fix?.by === 'operator' && f.severity !== 'info')) next.push('see each remaining finding\'s fix: it needs a person')
+  const { source } = await data.liveness()
+  return {
+    schemaVersion: CHECK_SCHEMA_VERSION,
+    store,
+    workDir,
+    adapter: fs.kind,
+    mode,
+    backend: { name: backend, source: options.backend ? 'option' : 'detected' },
+    liveness: source,
+    passes,
+    totals,
+    exitCode,
+    next,
+  }
+}
+
+/**
+ * One walk per layer variant, directory by directory, handing each listing
+ * to every content check. Entry kinds come from readdir; checks stat only
+ * char devices and read xattrs only of directories, and only where their
+ * finding can be. Memory is the pending-directory stack.
+ */
+async function contentsPass(
+  fs: FsPort,
+  data: CheckData,
+  checks: CheckSpec[],
+  contextFor: (spec: CheckSpec) => CheckContext,
+  cancelled: () => void,
+  onProgress: CheckOptions['onProgress'],
+): Promise<void> {
+  const content = checks.filter((c): c is Extract<CheckSpec, { pass: 'contents' }> => c.pass === 'contents')
+  if (content.length === 0) return
+  const contexts = content.map((c) => ({ spec: c, ctx: contextFor(c) }))
+  const variants: { layer: string; variant: 'rootfs' | 'rootfs.overlay'; root: string }[] = []
+  for (const l of await data.layers()) {
+    if (l.kind !== 'dir' || layerIdShape(l.name) === undefined) continue
+    for (const c of l.children ?? []) {
+      if ((c.name === 'rootfs' || c.name === 'rootfs.overlay') && c.kind === 'dir') variants.push({ layer: l.name, variant: c.name, root: `${l.path}/${c.name}` })
+    }
+  }
+  for (const [i, v] of variants.entries()) {
+    onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
+    const stack = [{ path: v.root, rel: '' }]
+    while (stack.length > 0) {
+      cancelled()
+      const { path, rel } = stack.pop()!
+      const entries = await fs.readdir(path)
+      const dir: ContentDir = { ...v, path, rel, entries }
+      for (const { spec, ctx } of contexts) await spec.onDir(ctx, dir)
+      for (const e of entries) if (e.kind === 'dir') stack.push({ path: `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
+    }
+    for (const { spec, ctx } of contexts) await spec.onLayerDone?.(ctx, v)
+  }
+  onProgress?.({ pass: 'contents', done: variants.length, total: variants.length, item: '' })
+}
