@@ -1,0 +1,508 @@
+import { execFileSync } from 'node:child_process'
+import { Readable } from 'node:stream'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { runCheck, type CheckOptions, type CheckReport } from '../src/check/run.js'
+import { CHECKS } from '../src/check/registry.js'
+import { makeDirs, writeFileAll } from '../src/fs/io.js'
+import type { FsPort } from '../src/fs/port.js'
+import { removeTree } from '../src/fs/remove.js'
+import { importImage } from '../src/image/import.js'
+import { containerDir } from '../src/mesos/paths.js'
+import { encodeContainerLayers } from '../src/metadata/container-layers.js'
+import { importLayerTar } from '../src/tar/import-layer.js'
+import { listTree } from '../src/testing/tree-spec.js'
+import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
+import { blobPath, imagesOn, WH_CONFIG, WH_LAYERS } from './support/fixtures.js'
+
+/** A store imported from the real wh-third image, an agent work dir, and the files check reads about the host. */
+interface Env {
+  s: Subject
+  fs: FsPort
+  store: string
+  workDir: string
+  provisioner: string
+  backend: 'overlay' | 'copy'
+  variant: 'rootfs.overlay' | 'rootfs'
+  rootfs(i: number): string
+  options: CheckOptions
+  /** Writes the live-container list check reads. */
+  live(ids: string[]): Promise<void>
+  container(id: string, backend: string, options?: { checkpoint?: boolean; rootfsId?: string }): Promise<{ dir: string; rootfs: string; scratch: string }>
+  mountOverlay(at: string, lowers: string[]): Promise<void>
+}
+
+async function makeEnv(s: Subject, backend: 'overlay' | 'copy'): Promise<Env> {
+  const store = `${s.root}/store`
+  const workDir = `${s.root}/agent`
+  const provisioner = `${workDir}/provisioner`
+  await importImage(s.fs, {
+    store,
+    backend,
+    image: `oci:${await imagesOn(s.fs)}/oci-overlay:wh-third`,
+    createStore: true,
+    preserveOwners: s.privileged,
+  })
+  await makeDirs(s.fs, `${provisioner}/containers`)
+  const known = `${s.root}/known-containers`
+  await writeFileAll(s.fs, known, '')
+  const proc = `${s.root}/filesystems`
+  await writeFileAll(s.fs, proc, 'nodev\ttmpfs\nnodev\toverlay\n\text4\n')
+  const variant = backend === 'overlay' ? 'rootfs.overlay' : 'rootfs'
+  const mounted: string[] = []
+  const env: Env = {
+    s,
+    fs: s.fs,
+    store,
+    workDir,
+    provisioner,
+    backend,
+    variant,
+    rootfs: (i) => `${store}/layers/${WH_LAYERS[i]}/${variant}`,
+    options: { store, workDir, knownContainers: known, procFilesystems: proc },
+    live: (ids) => writeFileAll(s.fs, known, ids.map((i) => `${i}\n`).join('')),
+    async container(id, b, o = {}) {
+      const dir = containerDir(provisioner, [id])
+      const rootfsId = o.rootfsId ?? 'a1b2c3d4-0000-4000-8000-000000000001'
+      const rootfs = `${dir}/backends/${b}/rootfses/${rootfsId}`
+      const scratch = `${dir}/backends/${b}/scratch/${rootfsId}`
+      await makeDirs(s.fs, rootfs)
+      if (o.checkpoint ?? true) {
+        const paths = [0, 1, 2].map((i) => env.rootfs(i))
+        await writeFileAll(s.fs, `${dir}/layers`, encodeContainerLayers({ paths, config: `${store}/layers/${WH_CONFIG}` }))
+      }
+      return { dir, rootfs, scratch }
+    },
+    async mountOverlay(at, lowers) {
+      if (s.fs.kind === 'memory') {
+        ;(s.fs as unknown as { mount(m: object): void }).mount({ mountPoint: at, fsType: 'overlay', source: 'overlay', superOptions: ['rw', `lowerdir=${lowers.join(':')}`] })
+        return
+      }
+      // Layer ids hold colons, the lowerdir separator: short links, as Mesos' scratch/<id>/links.
+      const links = `${s.root}/links-${mounted.length}`
+      await s.fs.mkdir(links, 0o755)
+      const names: string[] = []
+      for (const [i, l] of lowers.entries()) {
+        await s.fs.symlink(l, `${links}/${i}`)
+        names.push(`${links}/${i}`)
+      }
+      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${names.join(':')}`, at])
+      mounted.push(at)
+    },
+  }
+  return env
+}
+
+const codesOf = (r: CheckReport): string[] => r.passes.flatMap((p) => p.findings.map((f) => f.code))
+const findingsOf = (r: CheckReport, code: string) => r.passes.flatMap((p) => p.findings.filter((f) => f.code === code))
+
+interface Case {
+  code: string
+  title?: string
+  /** Needs root on disk (mknod, trusted.* xattrs, mounts); the memory adapter is always root. */
+  root?: boolean
+  /** Only where the disk cannot build it; the reason is printed when skipped. */
+  diskSkip?: string
+  backend?: 'overlay' | 'copy'
+  damage(env: Env): Promise<{ path: string; options?: Partial<CheckOptions> }>
+  fix?: 'preen' | 'yes'
+}
+
+const HEX = 'f'.repeat(64)
+
+const CASES: Case[] = [
+  {
+    code: 'store-unknown-entry',
+    async damage(e) {
+      await e.fs.mkdir(`${e.store}/backup`, 0o755)
+      return { path: `${e.store}/backup` }
+    },
+  },
+  {
+    code: 'layers-unknown-entry',
+    async damage(e) {
+      await e.fs.symlink('/etc', `${e.store}/layers/elsewhere`)
+      return { path: `${e.store}/layers/elsewhere` }
+    },
+  },
+  {
+    code: 'layer-id-invalid',
+    async damage(e) {
+      await makeDirs(e.fs, `${e.store}/layers/copy-of-a-layer/rootfs`)
+      return { path: `${e.store}/layers/copy-of-a-layer` }
+    },
+  },
+  {
+    code: 'layer-no-rootfs',
+    async damage(e) {
+      await e.fs.mkdir(`${e.store}/layers/${HEX}`, 0o755)
+      return { path: `${e.store}/layers/${HEX}` }
+    },
+  },
+  {
+    code: 'layer-json-unreadable',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.store}/layers/${WH_LAYERS[0]}/json`, '{"id": ')
+      return { path: `${e.store}/layers/${WH_LAYERS[0]}/json` }
+    },
+  },
+  {
+    code: 'staging-leftover',
+    fix: 'yes',
+    async damage(e) {
+      await makeDirs(e.fs, `${e.store}/staging/Qx7pZa/${HEX}/rootfs`)
+      return { path: `${e.store}/staging/Qx7pZa` }
+    },
+  },
+  {
+    code: 'gc-leftover',
+    fix: 'preen',
+    async damage(e) {
+      await makeDirs(e.fs, `${e.store}/gc/${HEX}.1700000000000000000/rootfs/bin`)
+      return { path: `${e.store}/gc/${HEX}.1700000000000000000` }
+    },
+  },
+  {
+    code: 'checkpoint-temp',
+    fix: 'preen',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.store}/k3Jd9Q`, 'half a checkpoint')
+      return { path: `${e.store}/k3Jd9Q` }
+    },
+  },
+  {
+    code: 'probe-leftover',
+    fix: 'preen',
+    async damage(e) {
+      await e.fs.mkdir(`${e.provisioner}/.probe`, 0o755)
+      return { path: `${e.provisioner}/.probe` }
+    },
+  },
+  {
+    code: 'aufs-whiteout-in-overlay',
+    root: true,
+    backend: 'overlay',
+    fix: 'preen',
+    async damage(e) {
+      // What Mesos 1.1.0 wrote: rootfs.overlay with the tar's .wh. files as they are.
+      await removeTree(e.fs, e.rootfs(1))
+      await e.fs.mkdir(e.rootfs(1), 0o755)
+      await importLayerTar(e.fs, await openBlob(e.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'aufs' })
+      return { path: e.rootfs(1) }
+    },
+  },
+  {
+    code: 'overlay-whiteout-in-rootfs',
+    root: true,
+    backend: 'copy',
+    fix: 'preen',
+    async damage(e) {
+      await removeTree(e.fs, e.rootfs(1))
+      await e.fs.mkdir(e.rootfs(1), 0o755)
+      await importLayerTar(e.fs, await openBlob(e.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'overlay' })
+      return { path: e.rootfs(1) }
+    },
+  },
+  {
+    code: 'whiteout-conflict',
+    backend: 'copy',
+    fix: 'yes',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.rootfs(2)}/data/.wh.three.txt`, '', 0)
+      return { path: `${e.rootfs(2)}/data/.wh.three.txt` }
+    },
+  },
+  {
+    code: 'whiteout-conflict',
+    title: 'a whiteout of a directory the same layer adds',
+    backend: 'copy',
+    fix: 'yes',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.rootfs(1)}/.wh.etc`, '', 0)
+      return { path: `${e.rootfs(1)}/.wh.etc` }
+    },
+  },
+  {
+    code: 'invalid-whiteout-name',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.rootfs(0)}/etc/.wh.`, '')
+      return { path: `${e.rootfs(0)}/etc/.wh.` }
+    },
+  },
+  {
+    code: 'aufs-meta-leftover',
+    fix: 'preen',
+    async damage(e) {
+      await makeDirs(e.fs, `${e.rootfs(0)}/.wh..wh.plnk/123.456`)
+      return { path: `${e.rootfs(0)}/.wh..wh.plnk` }
+    },
+  },
+  {
+    code: 'char-device-not-whiteout',
+    root: true,
+    backend: 'overlay',
+    async damage(e) {
+      await e.fs.mknod(`${e.rootfs(0)}/etc/null`, 'char', 0o666, { major: 1, minor: 3 })
+      return { path: `${e.rootfs(0)}/etc/null` }
+    },
+  },
+  {
+    code: 'symlink-escapes-layer',
+    async damage(e) {
+      await e.fs.symlink('../../../../../etc/shadow', `${e.rootfs(0)}/bin/up`)
+      return { path: `${e.rootfs(0)}/bin/up` }
+    },
+  },
+  {
+    code: 'stored-images-unreadable',
+    async damage(e) {
+      await writeFileAll(e.fs, `${e.store}/storedImages`, new Uint8Array([40, 0, 0, 0, 10, 3, 1]))
+      return { path: `${e.store}/storedImages` }
+    },
+  },
+  {
+    code: 'image-layer-missing',
+    async damage(e) {
+      await removeTree(e.fs, `${e.store}/layers/${WH_LAYERS[2]}`)
+      return { path: e.rootfs(2) }
+    },
+  },
+  {
+    code: 'image-config-missing',
+    async damage(e) {
+      await e.fs.unlink(`${e.store}/layers/${WH_CONFIG}`)
+      return { path: `${e.store}/layers/${WH_CONFIG}` }
+    },
+  },
+  {
+    code: 'container-layers-unreadable',
+    async damage(e) {
+      const c = await e.container('c1', 'copy')
+      await writeFileAll(e.fs, `${c.dir}/layers`, new Uint8Array([200, 0, 0, 0, 1]))
+      return { path: `${c.dir}/layers` }
+    },
+  },
+  {
+    code: 'container-layers-missing',
+    async damage(e) {
+      await e.container('c1', 'copy')
+      const c = await e.container('c2', 'copy', { checkpoint: false })
+      return { path: `${c.dir}/layers` }
+    },
+  },
+  {
+    code: 'container-layer-path-missing',
+    async damage(e) {
+      const c = await e.container('c1', 'copy')
+      const gone = `${e.store}/layers/${HEX}/rootfs`
+      await writeFileAll(e.fs, `${c.dir}/layers`, encodeContainerLayers({ paths: [e.rootfs(0), gone] }))
+      return { path: gone }
+    },
+  },
+  {
+    code: 'layer-unreferenced',
+    async damage(e) {
+      await makeDirs(e.fs, `${e.store}/layers/${HEX}/${e.variant}`)
+      return { path: `${e.store}/layers/${HEX}` }
+    },
+  },
+  {
+    code: 'orphan-mount',
+    root: true,
+    backend: 'overlay',
+    fix: 'yes',
+    async damage(e) {
+      // The agent died; the runtime dir (or the list) knows no live container.
+      const c = await e.container('c1', 'overlay')
+      await e.mountOverlay(c.rootfs, [e.rootfs(2), e.rootfs(1), e.rootfs(0)])
+      return { path: c.rootfs }
+    },
+  },
+  {
+    code: 'orphan-mount',
+    title: 'a mount inside the store',
+    root: true,
+    fix: 'yes',
+    async damage(e) {
+      const at = `${e.store}/layers/${WH_LAYERS[0]}/${e.variant}/data`
+      await e.s.mountTmpfs(at)
+      return { path: at }
+    },
+  },
+  {
+    code: 'backend-unsupported',
+    async damage(e) {
+      const c = await e.container('c1', 'aufs')
+      return { path: `${c.dir}/backends/aufs` }
+    },
+  },
+  {
+    code: 'rootfs-not-mounted',
+    async damage(e) {
+      const c = await e.container('c1', 'overlay')
+      await e.live(['c1'])
+      return { path: c.rootfs }
+    },
+  },
+  {
+    code: 'lowerdir-missing',
+    root: true,
+    backend: 'overlay',
+    async damage(e) {
+      const c = await e.container('c1', 'overlay')
+      await e.live(['c1'])
+      const extra = `${e.s.root}/extra-layer`
+      await makeDirs(e.fs, `${extra}/opt`)
+      await e.mountOverlay(c.rootfs, [extra, e.rootfs(2), e.rootfs(1), e.rootfs(0)])
+      // A layer removed under a running container: the mount keeps its files, a remount cannot.
+      await removeTree(e.fs, extra)
+      return { path: extra }
+    },
+  },
+  {
+    code: 'links-not-symlink',
+    async damage(e) {
+      const c = await e.container('c1', 'copy')
+      await makeDirs(e.fs, `${c.scratch}/links`)
+      return { path: `${c.scratch}/links` }
+    },
+  },
+  {
+    code: 'links-dangling',
+    async damage(e) {
+      const c = await e.container('c1', 'copy')
+      await makeDirs(e.fs, c.scratch)
+      await e.fs.symlink('/tmp/layerfsck-test-gone-Xy3kQp', `${c.scratch}/links`)
+      return { path: `${c.scratch}/links` }
+    },
+  },
+  {
+    code: 'host-fs-unsupported',
+    root: true,
+    backend: 'overlay',
+    async damage(e) {
+      // The store itself on overlayfs: a read-only overlay of the store over itself.
+      const lower = `${e.s.root}/lower`
+      await makeDirs(e.fs, lower)
+      await e.mountOverlay(e.store, [lower, e.store])
+      return { path: e.store }
+    },
+  },
+  {
+    code: 'host-no-dtype',
+    backend: 'overlay',
+    root: true,
+    diskSkip: 'needs a filesystem without d_type (xfs made with ftype=0), which this machine has not',
+    async damage(e) {
+      ;(e.fs as unknown as { mount(m: object): void }).mount({ mountPoint: e.store, fsType: 'xfs', source: '/dev/sdb1', dtype: false })
+      return { path: e.store, options: { skip: ['orphan-mount'] } }
+    },
+  },
+]
+
+async function openBlob(fs: FsPort, digest: string): Promise<Readable> {
+  const images = await imagesOn(fs)
+  return fs.openRead(blobPath('oci-overlay', digest).replace(/^.*\/fixtures\/images/, images))
+}
+
+for (const { name, make } of SUBJECTS) {
+  describe(`layerfsck check on the ${name} adapter`, () => {
+    let s: Subject
+    beforeEach(async () => {
+      s = await make()
+    })
+    afterEach(async () => {
+      if (s.name === 'disk') {
+        // Overlay mounts made by a case, deepest first, before the temp dir goes.
+        for (const m of (await s.fs.mounts()).filter((m) => m.mountPoint.startsWith(`${s.root}/`)).reverse()) {
+          await s.fs.unmount(m.mountPoint, { detach: true }).catch(() => undefined)
+        }
+      }
+      await s.cleanup()
+    })
+
+    const backendFor = (c: Pick<Case, 'backend'>): 'overlay' | 'copy' => c.backend ?? (s.privileged ? 'overlay' : 'copy')
+
+    it('finds nothing in a pristine store imported from the real images, and exits 0', async ({ skip }) => {
+      for (const backend of ['copy', 'overlay'] as const) {
+        if (backend === 'overlay' && !s.privileged) continue
+        await removeTree(s.fs, `${s.root}/store`)
+        await removeTree(s.fs, `${s.root}/agent`)
+        const e = await makeEnv(s, backend)
+        const report = await runCheck(s.fs, e.options)
+        expect(codesOf(report), backend).toEqual([])
+        expect(report.exitCode).toBe(0)
+        expect(report.backend).toEqual({ name: backend, source: 'detected' })
+      }
+      if (!s.privileged) skip(`${rootSkipReason()}; the copy-backend store was checked`)
+    })
+
+    for (const c of CASES) {
+      it(`reports ${c.code} for ${c.title ?? 'the damage it names'}${c.fix ? `, fixes it with -${c.fix === 'preen' ? 'p' : 'y'}, and a second run finds nothing` : ''}`, async ({ skip }) => {
+        if (c.root && !s.privileged) return skip(rootSkipReason())
+        if (c.diskSkip && s.name === 'disk') return skip(c.diskSkip)
+        const e = await makeEnv(s, backendFor(c))
+        const { path, options = {} } = await c.damage(e)
+        const spec = CHECKS.find((x) => x.code === c.code)!
+        const first = await runCheck(s.fs, { ...e.options, ...options })
+        const found = findingsOf(first, c.code)
+        expect(found.map((f) => f.path), JSON.stringify(codesOf(first))).toContain(path)
+        expect(found.every((f) => f.severity === spec.severity && f.status === 'open')).toBe(true)
+        expect(first.exitCode & 4).toBe(spec.severity === 'info' && codesOf(first).every((x) => x === c.code) ? 0 : 4)
+        if (!c.fix) return
+
+        const fixed = await runCheck(s.fs, { ...e.options, ...options, mode: c.fix })
+        expect(findingsOf(fixed, c.code).map((f) => [f.path, f.status])).toContainEqual([path, 'fixed'])
+        expect(fixed.exitCode & 1).toBe(1)
+        const second = await runCheck(s.fs, { ...e.options, ...options })
+        expect(codesOf(second)).toEqual([])
+        expect(second.exitCode).toBe(0)
+      })
+    }
+
+    it('changes not a byte with -n, however damaged the store', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const e = await makeEnv(s, 'overlay')
+      for (const c of CASES.filter((x) => x.fix && !x.root)) await c.damage(e).catch(() => undefined)
+      await removeTree(s.fs, e.rootfs(1))
+      await s.fs.mkdir(e.rootfs(1), 0o755)
+      await importLayerTar(s.fs, await openBlob(s.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'aufs' })
+      const before = await listTree(s.fs, s.root, { mtime: true })
+      const report = await runCheck(s.fs, e.options)
+      expect(report.totals.open).toBeGreaterThan(5)
+      expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
+    })
+
+    it('applies only safe fixes with -p and leaves the rest for -y', async () => {
+      const e = await makeEnv(s, 'copy')
+      await makeDirs(s.fs, `${e.store}/staging/Qx7pZa`)
+      await writeFileAll(s.fs, `${e.store}/k3Jd9Q`, 'x')
+      const report = await runCheck(s.fs, { ...e.options, mode: 'preen' })
+      expect(findingsOf(report, 'checkpoint-temp')[0]?.status).toBe('fixed')
+      expect(findingsOf(report, 'staging-leftover')[0]?.status).toBe('open')
+      expect(report.exitCode).toBe(1 | 4)
+      expect(report.next.join('\n')).toContain('check -y')
+    })
+
+    it('runs only the codes asked for, and refuses a code it does not know', async () => {
+      const e = await makeEnv(s, 'copy')
+      await s.fs.mkdir(`${e.store}/backup`, 0o755)
+      await writeFileAll(s.fs, `${e.store}/k3Jd9Q`, 'x')
+      expect(codesOf(await runCheck(s.fs, { ...e.options, only: ['checkpoint-temp'] }))).toEqual(['checkpoint-temp'])
+      expect(codesOf(await runCheck(s.fs, { ...e.options, skip: ['checkpoint-temp'] }))).toEqual(['store-unknown-entry'])
+      await expect(runCheck(s.fs, { ...e.options, only: ['no-such-check'] })).rejects.toThrow(/unknown check code no-such-check/)
+    })
+  })
+}
+
+describe('the check registry', () => {
+  it('has a test case for every code', () => {
+    const tested = new Set(CASES.map((c) => c.code))
+    expect(CHECKS.map((c) => c.code).filter((code) => !tested.has(code))).toEqual([])
+  })
+
+  it('gives every code one file, one severity and an explanation', () => {
+    const codes = CHECKS.map((c) => c.code)
+    expect(new Set(codes).size).toBe(codes.length)
+    for (const c of CHECKS) expect(c.explain.length).toBeGreaterThan(40)
+  })
+})
