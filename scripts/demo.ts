@@ -2,12 +2,15 @@
  * `npm run demo`: imports the real wh-base, wh-delete and wh-third images
  * kept in fixtures/ (three layers with real whiteouts) into a fresh Mesos
  * docker store in a temp dir, provisions one container the way the agent
- * leaves it, exports a layer back to a tar, then runs `layerfsck detect`,
- * as an operator would.
+ * leaves it, exports a layer back to a tar and runs `layerfsck detect`;
+ * then damages the store as crashes and old agents do and shows `check -n`,
+ * `check -p` and a clean `check`, as an operator would.
  */
 import { fileURLToPath } from 'node:url'
 import { main } from '../src/cli/main.js'
-import { makeDirs, writeFileDurable } from '../src/fs/io.js'
+import { makeDirs, writeFileAll, writeFileDurable } from '../src/fs/io.js'
+import { removeTree } from '../src/fs/remove.js'
+import { importLayerTar } from '../src/tar/import-layer.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
 import { containerDir, containerLayersPath, layerDir, provisionerDir } from '../src/mesos/paths.js'
 import { encodeContainerLayers } from '../src/metadata/container-layers.js'
@@ -70,9 +73,34 @@ async function run(): Promise<number> {
       encodeContainerLayers({ paths: LAYERS.map((id) => `${layerDir(store, id)}/${rootfs}`), config: `${store}/layers/${CONFIG}` }),
     )
 
-    const code = await cli(['detect', '--store', store, '--work-dir', workDir])
-    process.stdout.write(`\nexit code ${code}${keep ? `; the store is kept at ${root}` : ''}\n`)
-    return code
+    await cli(['detect', '--store', store, '--work-dir', workDir])
+    process.stdout.write('\n')
+
+    // What a crash and an old agent leave behind: a checkpoint temp file, a
+    // layer prune marked and never swept, aufs bookkeeping in a layer, the
+    // agent's d_type probe, and (as root) Mesos 1.1.0's unconverted whiteouts.
+    await writeFileAll(fs, `${store}/Xq3v9T`, 'half-written storedImages')
+    await makeDirs(fs, `${store}/gc/${'e'.repeat(64)}.1763836800000000000/rootfs/etc`)
+    await makeDirs(fs, `${layerDir(store, LAYERS[0]!)}/${rootfs}/.wh..wh.plnk`)
+    await makeDirs(fs, `${provisionerDir(workDir)}/.probe`)
+    if (backend === 'overlay') {
+      const defect = `${layerDir(store, LAYERS[1]!)}/rootfs.overlay`
+      await removeTree(fs, defect)
+      await fs.mkdir(defect, 0o755)
+      await importLayerTar(fs, await fs.openRead(`${IMAGES}/oci-overlay/blobs/sha256/${LAYERS[1]!.slice(7)}`), defect, { form: 'aufs' })
+    }
+    const runtimeDir = `${root}/run/mesos`
+    await makeDirs(fs, `${runtimeDir}/containers`)
+    const check = ['check', '--store', store, '--work-dir', workDir, '--runtime-dir', runtimeDir]
+    for (const mode of [['-n'], ['-p'], []]) {
+      const code = await cli([...check, ...mode])
+      process.stdout.write(`\n`)
+      if (mode.length === 0) {
+        process.stdout.write(keep ? `the store is kept at ${root}\n` : '')
+        return code
+      }
+    }
+    return 0
   } finally {
     if (!keep) removeTempDir(root)
   }

@@ -143,4 +143,37 @@ describe('the layerfsck command line', () => {
     const tty = await run(['export', '--store', '/store', '--layer', WH_LAYERS[1]], fs, true)
     expect(tty.code).toBe(16)
   })
+
+  it('checks a store as JSON with every finding and exits with the e2fsck bits', async () => {
+    const { fs } = await memorySubject()
+    const images = await imagesOn(fs)
+    await run(['import', '--store', '/store', '--backend', 'copy', `oci:${images}/oci-overlay:wh-third`], fs)
+    const { writeFileAll } = await import('../src/fs/io.js')
+    await writeFileAll(fs, '/store/k3Jd9Q', 'x')
+    const found = await run(['check', '--store', '/store', '--json'], fs)
+    expect(found.code).toBe(4)
+    const doc = JSON.parse(found.stdout)
+    expect(doc.schemaVersion).toBe(1)
+    expect(doc.passes.map((p: { name: string }) => p.name)).toEqual(['structure', 'contents', 'references', 'provisioner', 'host'])
+    expect(doc.passes[0].findings[0]).toMatchObject({
+      code: 'checkpoint-temp',
+      severity: 'warning',
+      path: '/store/k3Jd9Q',
+      fix: { by: 'check', safe: true },
+      status: 'open',
+    })
+    const fixed = await run(['check', '--store', '/store', '-p'], fs)
+    expect(fixed.code).toBe(1)
+    expect(fixed.stdout).toContain('fixed: remove the temp file')
+    expect((await run(['check', '--store', '/store'], fs)).code).toBe(0)
+  })
+
+  it('refuses two modes at once and an unknown check code as usage errors', async () => {
+    const { fs } = await memorySubject()
+    await fs.mkdir('/store', 0o755)
+    expect((await run(['check', '--store', '/store', '-p', '-y'], fs)).code).toBe(16)
+    const unknown = await run(['check', '--store', '/store', '--only', 'nope'], fs)
+    expect(unknown.code).toBe(16)
+    expect(unknown.stderr).toContain('unknown check code nope')
+  })
 })

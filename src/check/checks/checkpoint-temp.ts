@@ -2,6 +2,13 @@ import { CHECKPOINT_TEMP } from '../../mesos/paths.js'
 import { removeLeftover } from '../../steps/remove-leftover.js'
 import type { CheckSpec } from '../types.js'
 
+/**
+ * Names Mesos itself uses in the places temp files appear; six characters
+ * like a mkstemp suffix, but never temp files (a container's `layers`
+ * checkpoint is exactly six letters).
+ */
+const OWN_NAMES = new Set(['layers', 'backends', 'containers', 'staging'])
+
 /** layerfsck's own temp names (fs/io.ts tempNameFor). */
 export const isOurTemp = (name: string): boolean => /^\..+\.layerfsck-tmp-\d+-\d+$/.test(name)
 
@@ -21,7 +28,8 @@ export const checkpointTemp: CheckSpec = {
     apply: (ctx, f) => removeLeftover(ctx.fs, f.path),
   },
   async run(ctx) {
-    const temp = (name: string, kind: string): boolean => kind === 'file' && (CHECKPOINT_TEMP.test(name) || isOurTemp(name))
+    const temp = (name: string, kind: string): boolean =>
+      kind === 'file' && ((CHECKPOINT_TEMP.test(name) && !OWN_NAMES.has(name)) || isOurTemp(name))
     for (const e of await ctx.data.top()) {
       if (temp(e.name, e.kind)) ctx.report({ path: `${ctx.store}/${e.name}`, message: 'temp file of an interrupted checkpoint' })
     }

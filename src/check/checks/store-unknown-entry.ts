@@ -16,7 +16,7 @@ export const storeUnknownEntry: CheckSpec = {
   async run(ctx) {
     for (const e of await ctx.data.top()) {
       if (KNOWN.has(e.name) && (e.name === 'storedImages' ? e.kind === 'file' : e.kind === 'dir')) continue
-      if (e.kind === 'file' && (CHECKPOINT_TEMP.test(e.name) || isOurTemp(e.name))) continue
+      if (e.kind === 'file' && ((CHECKPOINT_TEMP.test(e.name) && !KNOWN.has(e.name)) || isOurTemp(e.name))) continue
       ctx.report({ path: `${ctx.store}/${e.name}`, message: `a ${e.kind} named ${e.name} is not part of the store layout` })
     }
   },
