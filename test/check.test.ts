@@ -101,8 +101,6 @@ interface Case {
   title?: string
   /** Needs root on disk (mknod, trusted.* xattrs, mounts); the memory adapter is always root. */
   root?: boolean
-  /** Only where the disk cannot build it; the reason is printed when skipped. */
-  diskSkip?: string
   backend?: 'overlay' | 'copy'
   damage(env: Env): Promise<{ path: string; options?: Partial<CheckOptions> }>
   fix?: 'preen' | 'yes'
@@ -392,13 +390,31 @@ const CASES: Case[] = [
     code: 'host-no-dtype',
     backend: 'overlay',
     root: true,
-    diskSkip: 'needs a filesystem without d_type (xfs made with ftype=0), which this machine has not',
     async damage(e) {
-      ;(e.fs as unknown as { mount(m: object): void }).mount({ mountPoint: e.store, fsType: 'xfs', source: '/dev/sdb1', dtype: false })
-      return { path: e.store, options: { skip: ['orphan-mount'] } }
+      if (e.fs.kind === 'memory') {
+        ;(e.fs as unknown as { mount(m: object): void }).mount({ mountPoint: e.store, fsType: 'xfs', source: '/dev/sdb1', dtype: false })
+        return { path: e.store }
+      }
+      // ext4 made without the filetype feature reports DT_UNKNOWN for every entry.
+      const image = `${e.s.root}/no-dtype.img`
+      const mnt = `${e.s.root}/no-dtype`
+      try {
+        execFileSync('truncate', ['-s', '32M', image])
+        execFileSync('mkfs.ext4', ['-q', '-F', '-O', '^filetype', image], { stdio: 'pipe' })
+        await e.fs.mkdir(mnt, 0o755)
+        execFileSync('mount', ['-o', 'loop', image, mnt], { stdio: 'pipe' })
+      } catch (err) {
+        throw new CannotBuild(`needs mkfs.ext4 and a loop mount to make a filesystem without d_type: ${String(err).split('\n')[0]}`)
+      }
+      const store = `${mnt}/store`
+      await importImage(e.fs, { store, backend: 'overlay', image: `oci:${await imagesOn(e.fs)}/oci-overlay:wh-base`, createStore: true })
+      return { path: store, options: { store } }
     },
   },
 ]
+
+/** Damage this machine cannot build (a tool or a kernel feature is missing): the case is skipped with the reason. */
+class CannotBuild extends Error {}
 
 async function openBlob(fs: FsPort, digest: string): Promise<Readable> {
   const images = await imagesOn(fs)
@@ -445,9 +461,15 @@ for (const { name, make } of SUBJECTS) {
     for (const c of CASES) {
       it(`reports ${c.code} for ${c.title ?? 'the damage it names'}${c.fix ? `, fixes it with -${c.fix === 'preen' ? 'p' : 'y'}, and a second run finds nothing` : ''}`, async ({ skip }) => {
         if (c.root && !s.privileged) return skip(rootSkipReason())
-        if (c.diskSkip && s.name === 'disk') return skip(c.diskSkip)
         const e = await makeEnv(s, backendFor(c))
-        const { path, options = {} } = await c.damage(e)
+        let built
+        try {
+          built = await c.damage(e)
+        } catch (err) {
+          if (err instanceof CannotBuild) return skip(err.message)
+          throw err
+        }
+        const { path, options = {} } = built
         const spec = CHECKS.find((x) => x.code === c.code)!
         const first = await runCheck(s.fs, { ...e.options, ...options })
         const found = findingsOf(first, c.code)
@@ -477,6 +499,40 @@ for (const { name, make } of SUBJECTS) {
       expect(report.totals.open).toBeGreaterThan(5)
       expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
     })
+
+    it('ends where an uninterrupted -p ends after a crash at any step of its fixes and a re-run', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const damage = async (): Promise<Env> => {
+        await removeTree(s.fs, `${s.root}/store`)
+        await removeTree(s.fs, `${s.root}/agent`)
+        const e = await makeEnv(s, 'overlay')
+        for (const c of CASES.filter((x) => x.fix === 'preen')) await c.damage(e)
+        return e
+      }
+      const e = await damage()
+      await runCheck(s.fs, { ...e.options, mode: 'preen' })
+      const expected = await listTree(s.fs, s.root)
+      const { withCrashAfter, CrashError } = await import('../src/fs/crash.js')
+      let crashes = 0
+      for (let n = 0; ; n++) {
+        await damage()
+        const crashing = withCrashAfter(s.fs, n)
+        let crashed = false
+        try {
+          const r = await runCheck(crashing, { ...e.options, mode: 'preen' })
+          crashed = r.passes.some((p) => p.findings.some((f) => f.status === 'fix-failed'))
+        } catch (err) {
+          if (!(err instanceof CrashError)) throw err
+          crashed = true
+        }
+        if (crashed) crashes += 1
+        const rerun = await runCheck(s.fs, { ...e.options, mode: 'preen' })
+        expect(rerun.passes.flatMap((p) => p.findings.filter((f) => f.status !== 'fixed')), `after a crash at step ${n}`).toEqual([])
+        expect(await listTree(s.fs, s.root), `after a crash at step ${n}`).toBe(expected)
+        if (!crashed) break
+      }
+      expect(crashes).toBeGreaterThan(5)
+    }, 120_000)
 
     it('applies only safe fixes with -p and leaves the rest for -y', async () => {
       const e = await makeEnv(s, 'copy')

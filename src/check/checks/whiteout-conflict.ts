@@ -1,4 +1,5 @@
 import { writeFileAll } from '../../fs/io.js'
+import { dirname } from '../../fs/safe-path.js'
 import { OPAQUE_MARKER_MODE, planAufsDir } from '../../layer/whiteout-codec.js'
 import { OPAQUE_MARKER } from '../../layer/whiteout-names.js'
 import type { CheckSpec } from '../types.js'
@@ -24,6 +25,7 @@ export const whiteoutConflict: CheckSpec = {
         await ctx.fs.fsync(String(f.detail['target']))
       }
       if ((await ctx.fs.lstat(f.path)) !== undefined) await ctx.fs.unlink(f.path)
+      await ctx.fs.fsync(dirname(f.path))
     },
   },
   async onDir(ctx, dir) {
