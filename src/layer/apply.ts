@@ -92,7 +92,8 @@ async function copyEntry(fs: FsPort, from: string, to: string, inode: Inode, exi
     case 'file': {
       const handle = await fs.openWrite(to, { mode: 0o600, exclusive: true })
       try {
-        for await (const chunk of (await fs.openRead(from)) as AsyncIterable<Uint8Array>) await handle.write(chunk)
+        // Empty files are not opened (a mode-0 file is unreadable unless root).
+        if (inode.size > 0) for await (const chunk of (await fs.openRead(from)) as AsyncIterable<Uint8Array>) await handle.write(chunk)
       } finally {
         await handle.close()
       }

@@ -220,7 +220,8 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
           inode,
           size: inode.size,
           xattrs,
-          body: async () => (await fs.openRead(w.path)) as AsyncIterable<Uint8Array>,
+          // An empty file is never opened: aufs whiteouts are mode 0, unreadable unless root.
+          ...(inode.size > 0 ? { body: async () => (await fs.openRead(w.path)) as AsyncIterable<Uint8Array> } : {}),
         })
         break
       case 'symlink':

@@ -32,7 +32,11 @@ export interface LayerImportOptions {
   opaqueXattr?: OpaqueXattr
   /** Char and block devices are refused unless this is true (fifos are always fine). */
   allowDevices?: boolean
-  /** Restore numeric owners (needs root); otherwise files belong to whoever runs the import. */
+  /**
+   * Restore numeric owners (needs root); otherwise files belong to whoever
+   * runs the import. Defaults to whether this process is root, as tar and
+   * node-tar decide.
+   */
   preserveOwners?: boolean
   maxHeaderBytes?: number
   /** fsync every file and directory written, before returning: for trees that will be renamed into a store. */
@@ -82,7 +86,7 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
   /** Non-directories this tar created: the only legal hard-link targets. */
   const created = new Set<string>()
   const dirTimes: { path: string; ns: bigint }[] = []
-  const preserveOwners = options.preserveOwners ?? true
+  const preserveOwners = options.preserveOwners ?? process.getuid?.() === 0
 
   const abs = (rel: string): string => (rel === '' ? target : `${target}/${rel}`)
 

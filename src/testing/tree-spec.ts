@@ -234,7 +234,8 @@ export async function describeTree(fs: FsPort, root: string, options: DescribeOp
     if (inode.kind === 'char' || inode.kind === 'block') e.rdev = inode.rdev
     if (inode.kind === 'symlink') e.target = await fs.readlink(path)
     if (inode.kind === 'file') {
-      const bytes = await readFileLimited(fs, path)
+      // Empty files are not opened: whiteouts are mode 0, unreadable to anyone but root.
+      const bytes = inode.size === 0 ? new Uint8Array(0) : await readFileLimited(fs, path)
       if (options.content === 'full') e.content = bytes
       else {
         e.size = bytes.length
