@@ -24,6 +24,8 @@ interface Env {
   backend: 'overlay' | 'copy'
   variant: 'rootfs.overlay' | 'rootfs'
   rootfs(i: number): string
+  /** Rewrites layer i's variant from its blob in the given whiteout form: what a faulty writer leaves. */
+  rewrite(i: number, form: 'aufs' | 'overlay'): Promise<void>
   options: CheckOptions
   /** Writes the live-container list check reads. */
   live(ids: string[]): Promise<void>
@@ -58,6 +60,11 @@ async function makeEnv(s: Subject, backend: 'overlay' | 'copy'): Promise<Env> {
     backend,
     variant,
     rootfs: (i) => `${store}/layers/${WH_LAYERS[i]}/${variant}`,
+    async rewrite(i, form) {
+      await removeTree(s.fs, env.rootfs(i))
+      await s.fs.mkdir(env.rootfs(i), 0o755)
+      await importLayerTar(s.fs, await openBlob(s.fs, WH_LAYERS[i]!), env.rootfs(i), { form })
+    },
     options: { store, workDir, knownContainers: known, procFilesystems: proc },
     live: (ids) => writeFileAll(s.fs, known, ids.map((i) => `${i}\n`).join('')),
     async container(id, b, o = {}) {
@@ -183,9 +190,7 @@ const CASES: Case[] = [
     fix: 'preen',
     async damage(e) {
       // What Mesos 1.1.0 wrote: rootfs.overlay with the tar's .wh. files as they are.
-      await removeTree(e.fs, e.rootfs(1))
-      await e.fs.mkdir(e.rootfs(1), 0o755)
-      await importLayerTar(e.fs, await openBlob(e.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'aufs' })
+      await e.rewrite(1, 'aufs')
       return { path: e.rootfs(1) }
     },
   },
@@ -195,9 +200,7 @@ const CASES: Case[] = [
     backend: 'copy',
     fix: 'preen',
     async damage(e) {
-      await removeTree(e.fs, e.rootfs(1))
-      await e.fs.mkdir(e.rootfs(1), 0o755)
-      await importLayerTar(e.fs, await openBlob(e.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'overlay' })
+      await e.rewrite(1, 'overlay')
       return { path: e.rootfs(1) }
     },
   },
@@ -491,9 +494,7 @@ for (const { name, make } of SUBJECTS) {
       if (!s.privileged) return skip(rootSkipReason())
       const e = await makeEnv(s, 'overlay')
       for (const c of CASES.filter((x) => x.fix && !x.root)) await c.damage(e).catch(() => undefined)
-      await removeTree(s.fs, e.rootfs(1))
-      await s.fs.mkdir(e.rootfs(1), 0o755)
-      await importLayerTar(s.fs, await openBlob(s.fs, WH_LAYERS[1]), e.rootfs(1), { form: 'aufs' })
+      await e.rewrite(1, 'aufs')
       const before = await listTree(s.fs, s.root, { mtime: true })
       const report = await runCheck(s.fs, e.options)
       expect(report.totals.open).toBeGreaterThan(5)

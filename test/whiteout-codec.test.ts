@@ -173,7 +173,6 @@ for (const { name, make } of SUBJECTS) {
 // --- the round trip, as a property ------------------------------------------
 
 const NAMES = ['a', 'b', 'c'] as const
-type Node = { kind: 'file'; content: string } | { kind: 'dir'; children: Record<string, Node> } | { kind: 'symlink'; target: string }
 
 /** An aufs-form layer: files, dirs, symlinks, whiteouts, opaque markers and junk names, all on a tiny name space so they collide. */
 const aufsLayer = (depth: number): fc.Arbitrary<TreeEntry[]> => {

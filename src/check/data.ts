@@ -5,13 +5,14 @@
  * kernel supports. Reading never follows a symlink found inside the store.
  */
 import { isErrno } from '../errors.js'
-import { readFileLimited, readTextLimited } from '../fs/io.js'
+import { readTextLimited } from '../fs/io.js'
 import type { DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { containerKey, gcDir, layersDir, stagingDir, storedImagesPath } from '../mesos/paths.js'
 import { decodeContainerLayers, type ContainerLayers } from '../metadata/container-layers.js'
 import { decodeStoredImages, type StoredImage } from '../metadata/stored-images.js'
+import { readMetadata, type MetadataState } from '../metadata/read.js'
 
-const METADATA_LIMIT = 64 * 1024 * 1024
+export type { MetadataState }
 
 export interface LayerEntry {
   name: string
@@ -20,13 +21,6 @@ export interface LayerEntry {
   /** A directory's entries; undefined for anything else. */
   children: DirEntry[] | undefined
 }
-
-export type MetadataState<T> =
-  | { state: 'absent' }
-  | { state: 'ok'; value: T }
-  /** Readable in part: `value` holds what decoded. */
-  | { state: 'damaged'; value: T; problems: string[] }
-  | { state: 'unreadable'; reason: string }
 
 export interface BackendInfo {
   name: string
@@ -67,19 +61,6 @@ async function listIfDir(fs: FsPort, path: string): Promise<DirEntry[] | undefin
   const inode = await fs.lstat(path)
   if (inode?.kind !== 'dir') return undefined
   return (await fs.readdir(path)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-}
-
-async function readMetadata<T>(fs: FsPort, path: string, decode: (b: Uint8Array) => { value: T; problems: { message: string }[] }): Promise<MetadataState<T>> {
-  const inode = await fs.lstat(path)
-  if (inode === undefined) return { state: 'absent' }
-  if (inode.kind !== 'file') return { state: 'unreadable', reason: `it is a ${inode.kind}, not a file` }
-  try {
-    const decoded = decode(await readFileLimited(fs, path, METADATA_LIMIT))
-    if (decoded.problems.length === 0) return { state: 'ok', value: decoded.value }
-    return { state: 'damaged', value: decoded.value, problems: decoded.problems.map((p) => p.message) }
-  } catch (err) {
-    return { state: 'unreadable', reason: (err as Error).message }
-  }
 }
 
 export class CheckData {

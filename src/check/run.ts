@@ -125,6 +125,7 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
       provisioner,
       backend,
       data,
+      roots: provisioner === undefined ? [store] : [store, provisioner],
       scratch,
       report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
     })

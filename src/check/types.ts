@@ -81,6 +81,8 @@ export interface CheckContext {
   /** The backend whose layer variant references must exist for. */
   backend: Backend
   data: CheckData
+  /** The store and the provisioner dir (when given): where host facts are asked. */
+  roots: string[]
   /** Per-check scratch space for counting across onDir calls. */
   scratch: Map<string, unknown>
   report(finding: Omit<Finding, 'code' | 'severity' | 'pass'> & { code?: string }): void

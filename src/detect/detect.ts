@@ -11,7 +11,6 @@ import { isErrno } from '../errors.js'
 import type { Backend, EvidenceId, FormatDescriptor, LayerIdShape } from '../format/descriptor.js'
 import { FORMATS, formatsOf } from '../format/registry.js'
 import { readStamp, type StampState } from '../format/stamp.js'
-import { readFileLimited } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
@@ -28,9 +27,9 @@ import {
 } from '../mesos/paths.js'
 import { decodeContainerLayers } from '../metadata/container-layers.js'
 import { decodeStoredImages } from '../metadata/stored-images.js'
+import { readMetadata, type MetadataState } from '../metadata/read.js'
 
 export const DETECT_SCHEMA_VERSION = 1
-const METADATA_LIMIT = 64 * 1024 * 1024
 const EXAMPLES = 3
 
 export interface WhiteoutCounts {
@@ -285,19 +284,12 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
 
   // --- storedImages ----------------------------------------------------------
   const imagesPath = storedImagesPath(store)
-  const imagesInode = await fs.lstat(imagesPath)
-  if (imagesInode?.kind === 'file') {
-    try {
-      const decoded = decodeStoredImages(await readFileLimited(fs, imagesPath, METADATA_LIMIT))
-      counts.images = decoded.value.length
-      for (const p of decoded.problems) metadataProblems.push({ path: imagesPath, code: p.code, message: p.message })
-      for (const image of decoded.value) if (image.configDigest) obs.note('stored-image-config-digest', imagesPath)
-    } catch (err) {
-      metadataProblems.push({ path: imagesPath, code: 'unreadable', message: (err as Error).message })
-    }
-  } else if (imagesInode !== undefined) {
-    unclassified.push({ path: imagesPath, kind: imagesInode.kind, reason: 'storedImages should be a file' })
+  const images = await readMetadata(fs, imagesPath, decodeStoredImages)
+  if (images.state === 'ok' || images.state === 'damaged') {
+    counts.images = images.value.length
+    for (const image of images.value) if (image.configDigest) obs.note('stored-image-config-digest', imagesPath)
   }
+  noteProblems(metadataProblems, imagesPath, images)
 
   // --- provisioner dir -------------------------------------------------------
   if (workDir !== undefined) {
@@ -328,6 +320,11 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
     metadataProblems,
     unclassified,
   }
+}
+
+function noteProblems(out: DetectReport['metadataProblems'], path: string, state: MetadataState<unknown>): void {
+  if (state.state === 'damaged') for (const p of state.problems) out.push({ path, code: p.code, message: p.message })
+  if (state.state === 'unreadable') out.push({ path, code: 'unreadable', message: state.reason })
 }
 
 const KNOWN_BACKENDS = new Set(['overlay', 'aufs', 'copy', 'bind'])
@@ -375,13 +372,9 @@ async function scanProvisioner(
         if (child.name === 'containers' && child.kind === 'dir') pending.push(path)
         else if (child.name === 'layers' && child.kind === 'file') {
           obs.note('container-layers-checkpoint', path)
-          try {
-            const decoded = decodeContainerLayers(await readFileLimited(fs, path, METADATA_LIMIT))
-            if (decoded.value.config) obs.note('container-layers-config', path)
-            for (const p of decoded.problems) metadataProblems.push({ path, code: p.code, message: p.message })
-          } catch (err) {
-            metadataProblems.push({ path, code: 'unreadable', message: (err as Error).message })
-          }
+          const layers = await readMetadata(fs, path, decodeContainerLayers)
+          if ((layers.state === 'ok' || layers.state === 'damaged') && layers.value.config) obs.note('container-layers-config', path)
+          noteProblems(metadataProblems, path, layers)
         } else if (child.name === 'backends' && child.kind === 'dir') {
           await scanBackends(fs, path, obs, counts, unclassified)
         } else if (CHECKPOINT_TEMP.test(child.name) && child.kind === 'file') {

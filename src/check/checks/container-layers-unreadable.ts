@@ -11,7 +11,7 @@ export const containerLayersUnreadable: CheckSpec = {
     for (const c of await ctx.data.containers()) {
       const s = c.layers
       if (s.state === 'unreadable') ctx.report({ path: `${c.path}/layers`, message: s.reason })
-      else if (s.state === 'damaged') ctx.report({ path: `${c.path}/layers`, message: s.problems[0] ?? 'damaged' })
+      else if (s.state === 'damaged') ctx.report({ path: `${c.path}/layers`, message: s.problems[0]?.message ?? 'damaged' })
     }
   },
 }

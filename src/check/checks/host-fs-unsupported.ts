@@ -14,8 +14,8 @@ export const hostFsUnsupported: CheckSpec = {
   fix: { by: 'operator', describe: 'move the store and work dir to ext4 or xfs (with ftype=1)' },
   async run(ctx) {
     if (ctx.backend !== 'overlay') return
-    for (const path of [ctx.store, ctx.provisioner].filter((p): p is string => p !== undefined)) {
-      if ((await ctx.fs.lstat(path)) === undefined) continue
+    for (const path of ctx.roots) {
+      if ((await ctx.fs.lstat(path))?.kind !== 'dir') continue
       const t = await ctx.fs.fsType(path)
       if (UNSUITABLE.has(t.name)) ctx.report({ path, message: `on ${t.name}, which overlay cannot use` })
     }

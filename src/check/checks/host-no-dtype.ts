@@ -11,7 +11,7 @@ export const hostNoDtype: CheckSpec = {
   fix: { by: 'operator', describe: 'recreate the filesystem with d_type support (mkfs.xfs -n ftype=1)' },
   async run(ctx) {
     if (ctx.backend !== 'overlay') return
-    for (const path of [ctx.store, ctx.provisioner].filter((p): p is string => p !== undefined)) {
+    for (const path of ctx.roots) {
       if ((await ctx.fs.lstat(path))?.kind !== 'dir') continue
       const t = await ctx.fs.fsType(path)
       if (!t.dtype) ctx.report({ path, message: `${t.name} here reports no entry types` })

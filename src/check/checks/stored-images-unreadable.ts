@@ -15,6 +15,6 @@ export const storedImagesUnreadable: CheckSpec = {
     const s = await ctx.data.storedImages()
     const path = storedImagesPath(ctx.store)
     if (s.state === 'unreadable') ctx.report({ path, message: s.reason })
-    else if (s.state === 'damaged') ctx.report({ path, message: `${s.problems[0]} (${s.value.length} images still readable)` })
+    else if (s.state === 'damaged') ctx.report({ path, message: `${s.problems[0]?.message} (${s.value.length} images still readable)` })
   },
 }
