@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { ExitCode, UsageError } from '../../errors.js'
 import type { Backend } from '../../format/descriptor.js'
+import { readStamp } from '../../format/stamp.js'
 import { tempNameFor } from '../../fs/io.js'
 import { resolveRoot } from '../../fs/roots.js'
 import { dirname } from '../../fs/safe-path.js'
@@ -10,6 +11,8 @@ import type { CommandContext } from '../commands.js'
 
 export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
+  // A newer format may lay layers out differently: refuse before reading one.
+  await readStamp(ctx.fs, store)
   const rootfs = await layerRootfs(ctx.fs, store, String(args['layer']), args['backend'] as Backend | undefined)
   const output = typeof args['output'] === 'string' && args['output'] !== '-' ? resolve(args['output']) : undefined
 
