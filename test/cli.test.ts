@@ -162,9 +162,11 @@ describe('the layerfsck command line', () => {
       fix: { by: 'check', safe: true },
       status: 'open',
     })
-    const fixed = await run(['check', '--store', '/store', '-p'], fs)
+    const fixed = await run(['check', '--store', '/store', '-p'], fs, true)
     expect(fixed.code).toBe(1)
-    expect(fixed.stdout).toContain('fixed: remove the temp file')
+    const plain = fixed.stdout.replace(/\x1b\[[0-9;]*m/g, '')
+    expect(plain).toContain('fixed: remove the temp file')
+    expect(Math.max(...plain.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80)
     expect((await run(['check', '--store', '/store'], fs)).code).toBe(0)
   })
 
