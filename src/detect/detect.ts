@@ -14,7 +14,8 @@ import { readStamp, type StampState } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
-import { classifyAufsName, isOpaqueValue, OPAQUE_XATTRS } from '../layer/whiteout-names.js'
+import { isOpaqueDir } from '../layer/whiteout-codec.js'
+import { classifyAufsName, isWhiteoutDevice } from '../layer/whiteout-names.js'
 import {
   CHECKPOINT_TEMP,
   gcDir,
@@ -127,22 +128,13 @@ const emptyCounts = (): WhiteoutCounts => ({
 export async function countWhiteouts(fs: FsPort, rootfs: string): Promise<WhiteoutCounts> {
   const counts = emptyCounts()
   const checkOpaque = async (dir: string): Promise<void> => {
-    const names = await fs.xattr.list(dir)
-    for (const name of OPAQUE_XATTRS) {
-      if (names.includes(name) && isOpaqueValue(await fs.xattr.get(dir, name))) {
-        counts.overlayOpaque += 1
-        return
-      }
-    }
+    if (await isOpaqueDir(fs, dir)) counts.overlayOpaque += 1
   }
   await checkOpaque(rootfs)
   for await (const e of walkTree(fs, rootfs)) {
     counts.entries += 1
     if (e.kind === 'dir') await checkOpaque(e.path)
-    else if (e.kind === 'char') {
-      const inode = await fs.lstat(e.path)
-      if (inode && inode.rdev.major === 0 && inode.rdev.minor === 0) counts.overlayWhiteouts += 1
-    }
+    else if (e.kind === 'char' && isWhiteoutDevice(await fs.lstat(e.path))) counts.overlayWhiteouts += 1
     const aufs = classifyAufsName(e.name)
     if (aufs === undefined) continue
     if (e.kind !== 'file') counts.aufsOther += 1

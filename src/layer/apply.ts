@@ -12,10 +12,8 @@
 import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { removeTree } from '../fs/remove.js'
-import { classifyAufsName } from './whiteout-names.js'
+import { classifyAufsName, isWhiteoutDevice, OVERLAY_XATTR } from './whiteout-names.js'
 import { isOpaqueDir, type WhiteoutForm } from './whiteout-codec.js'
-
-const OVERLAY_XATTR = /^(trusted|user)\.overlay\./
 
 export interface ApplyReport {
   copied: number
@@ -47,8 +45,7 @@ export async function applyLayer(fs: FsPort, layer: string, target: string, form
         continue
       }
       if (form === 'overlay' && e.kind === 'char') {
-        const inode = await fs.lstat(`${src}/${e.name}`)
-        if (inode && inode.rdev.major === 0 && inode.rdev.minor === 0) {
+        if (isWhiteoutDevice(await fs.lstat(`${src}/${e.name}`))) {
           await removeTree(fs, `${dst}/${e.name}`)
           report.hidden += 1
           continue

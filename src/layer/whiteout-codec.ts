@@ -16,7 +16,7 @@
 import { isErrno } from '../errors.js'
 import { writeFileAll } from '../fs/io.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
-import { classifyAufsName, isOpaqueValue, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
+import { classifyAufsName, isOpaqueValue, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
 export type WhiteoutForm = 'aufs' | 'overlay'
 export type OpaqueXattr = (typeof OPAQUE_XATTRS)[number]
@@ -99,11 +99,6 @@ export function planAufsDir(entries: readonly DirEntry[]): AufsAction[] {
 
 const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
 
-async function isWhiteoutDevice(fs: FsPort, path: string): Promise<boolean> {
-  const inode = await fs.lstat(path)
-  return inode?.kind === 'char' && inode.rdev.major === 0 && inode.rdev.minor === 0
-}
-
 /** True when the directory carries an opaque attribute of either namespace set to `y`. */
 export async function isOpaqueDir(fs: FsPort, dir: string): Promise<boolean> {
   const names = await fs.xattr.list(dir)
@@ -172,7 +167,7 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
             path: marker,
             message: `${a.target} is a new directory in this layer; it now hides the lower one (opaque)`,
           })
-        } else if (!(a.targetKind === 'char' && (await isWhiteoutDevice(fs, childPath(dir, a.target))))) {
+        } else if (!(a.targetKind === 'char' && (isWhiteoutDevice(await fs.lstat(childPath(dir, a.target)))))) {
           report.notes.push({
             code: 'whiteout-shadowed',
             path: marker,
@@ -214,7 +209,7 @@ export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertRe
         }
       }
       for (const e of entries) {
-        if (e.kind !== 'char' || !(await isWhiteoutDevice(fs, childPath(dir, e.name)))) continue
+        if (e.kind !== 'char' || !isWhiteoutDevice(await fs.lstat(childPath(dir, e.name)))) continue
         const marker = `${WHITEOUT_PREFIX}${e.name}`
         if (names.has(marker)) {
           const existing = await fs.lstat(childPath(dir, marker))

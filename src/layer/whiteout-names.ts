@@ -12,6 +12,14 @@ export const META_PREFIX = '.wh..wh.'
 
 export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque'] as const
 
+/** overlayfs's own attributes (opaque, redirect, origin, ...): meaningful only to this host's overlay mounts. */
+export const OVERLAY_XATTR = /^(trusted|user)\.overlay\./
+
+/** An overlay whiteout: a char device numbered 0/0. */
+export function isWhiteoutDevice(inode: { kind: string; rdev: { major: number; minor: number } } | undefined): boolean {
+  return inode?.kind === 'char' && inode.rdev.major === 0 && inode.rdev.minor === 0
+}
+
 export type AufsName =
   | { type: 'whiteout'; target: string }
   | { type: 'opaque' }

@@ -13,9 +13,8 @@ import { pack as tarPack, type Header, type Pack } from 'tar-stream'
 import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { walkPreorder } from '../fs/walk.js'
-import { OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
-import { isOpaqueValue, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
-import { OVERLAY_OWN_XATTR } from './import-layer.js'
+import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
+import { isWhiteoutDevice, OPAQUE_MARKER, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
 
 export interface LayerExportReport {
@@ -158,7 +157,7 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
   const xattrsOf = async (path: string): Promise<[string, Uint8Array][]> => {
     const out: [string, Uint8Array][] = []
     for (const attr of (await fs.xattr.list(path)).sort()) {
-      if (OVERLAY_OWN_XATTR.test(attr)) continue
+      if (OVERLAY_XATTR.test(attr)) continue
       const value = await fs.xattr.get(path, attr)
       if (value !== undefined) out.push([attr, value])
     }
@@ -169,13 +168,8 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
     const marker = await fs.lstat(`${path}/${OPAQUE_MARKER}`)
     let inode: Outgoing['inode'] | undefined
     if (marker?.kind === 'file') inode = marker
-    else {
-      const attrs = await fs.xattr.list(path)
-      for (const n of OPAQUE_XATTRS) {
-        // The overlay form keeps no marker file: write what image builders write.
-        if (attrs.includes(n) && isOpaqueValue(await fs.xattr.get(path, n))) inode = { mode: OPAQUE_MARKER_MODE, uid: 0, gid: 0, mtimeNs: 0n }
-      }
-    }
+    // The overlay form keeps no marker file: write what image builders write.
+    else if (await isOpaqueDir(fs, path)) inode = { mode: OPAQUE_MARKER_MODE, uid: 0, gid: 0, mtimeNs: 0n }
     if (inode === undefined) return
     await emit({ name: rel === '' ? OPAQUE_MARKER : `${rel}/${OPAQUE_MARKER}`, type: 'file', inode })
     report.opaqueDirs += 1
@@ -188,7 +182,7 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
     if (w.name === OPAQUE_MARKER && w.kind === 'file') continue // emitted right after its directory
     const inode = await fs.lstat(w.path)
     if (inode === undefined) continue
-    if (inode.kind === 'char' && inode.rdev.major === 0 && inode.rdev.minor === 0) {
+    if (isWhiteoutDevice(inode)) {
       const dir = w.rel.slice(0, w.rel.length - w.name.length)
       await emit({ name: `${dir}${WHITEOUT_PREFIX}${w.name}`, type: 'file', inode: { ...inode, mode: WHITEOUT_FILE_MODE } })
       report.whiteouts += 1

@@ -19,11 +19,11 @@ import { LayerfsckError } from '../errors.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
 import { convertLayer, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from '../layer/whiteout-codec.js'
+import { OVERLAY_XATTR } from '../layer/whiteout-names.js'
 import { openTarBytes, type Compression } from './open.js'
 import { xattrsFromPax } from './pax.js'
 import { RawPaxTap } from './raw-pax-tap.js'
 
-export const OVERLAY_OWN_XATTR = /^(trusted|user)\.overlay\./
 const PATH_MAX = 4096
 
 export interface LayerImportOptions {
@@ -196,7 +196,7 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
       // After chown, which clears setuid and setgid.
       if (kind !== 'symlink') await fs.chmod(path, (header.mode ?? 0o644) & 0o7777)
       for (const [attr, value] of xattrsFromPax(pax)) {
-        if (OVERLAY_OWN_XATTR.test(attr)) {
+        if (OVERLAY_XATTR.test(attr)) {
           report.warnings.push({ path: rel || '.', message: `dropped ${attr}: overlay's own attributes are never taken from a tar` })
           continue
         }

@@ -1,3 +1,4 @@
+import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
 import type { CheckSpec } from '../types.js'
 
 export const charDeviceNotWhiteout: CheckSpec = {
@@ -14,7 +15,7 @@ export const charDeviceNotWhiteout: CheckSpec = {
     for (const e of dir.entries) {
       if (e.kind !== 'char') continue
       const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)
-      if (inode && (inode.rdev.major !== 0 || inode.rdev.minor !== 0)) {
+      if (inode && !isWhiteoutDevice(inode)) {
         ctx.report({ path: `${dir.path}/${e.name}`, message: `char device ${inode.rdev.major}/${inode.rdev.minor}, not a whiteout` })
       }
     }

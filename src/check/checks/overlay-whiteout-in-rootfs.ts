@@ -1,5 +1,5 @@
-import { isOpaqueValue, OPAQUE_XATTRS } from '../../layer/whiteout-names.js'
-import { overlayToAufs } from '../../layer/whiteout-codec.js'
+import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
+import { isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
 import type { CheckSpec } from '../types.js'
 import { counter } from './counter.js'
 
@@ -23,14 +23,9 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
     if (dir.variant !== 'rootfs') return
     // Only directories can be opaque and only char devices can be whiteouts:
     // one listxattr per directory and one lstat per char device.
-    const attrs = await ctx.fs.xattr.list(dir.path)
-    for (const name of OPAQUE_XATTRS) {
-      if (attrs.includes(name) && isOpaqueValue(await ctx.fs.xattr.get(dir.path, name))) count.add(ctx, dir.root, dir.rel, '')
-    }
+    if (await isOpaqueDir(ctx.fs, dir.path)) count.add(ctx, dir.root, dir.rel, '')
     for (const e of dir.entries) {
-      if (e.kind !== 'char') continue
-      const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)
-      if (inode?.rdev.major === 0 && inode.rdev.minor === 0) count.add(ctx, dir.root, dir.rel, e.name)
+      if (e.kind === 'char' && isWhiteoutDevice(await ctx.fs.lstat(`${dir.path}/${e.name}`))) count.add(ctx, dir.root, dir.rel, e.name)
     }
   },
   async onLayerDone(ctx, layer) {
