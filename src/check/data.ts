@@ -6,6 +6,7 @@
  */
 import { isErrno } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
+import { byName } from '../fs/walk.js'
 import type { DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { containerKey, gcDir, layersDir, stagingDir, storedImagesPath } from '../mesos/paths.js'
 import { decodeContainerLayers, type ContainerLayers } from '../metadata/container-layers.js'
@@ -60,7 +61,7 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
 async function listIfDir(fs: FsPort, path: string): Promise<DirEntry[] | undefined> {
   const inode = await fs.lstat(path)
   if (inode?.kind !== 'dir') return undefined
-  return (await fs.readdir(path)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return (await fs.readdir(path)).sort(byName)
 }
 
 export class CheckData {

@@ -9,6 +9,7 @@ import type { Backend } from '../format/descriptor.js'
 import { readStamp } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
+import { walkDirectories } from '../fs/walk.js'
 import { layerIdShape, provisionerDir } from '../mesos/paths.js'
 import { CheckData } from './data.js'
 import { CHECKS, checkByCode } from './registry.js'
@@ -214,14 +215,10 @@ async function contentsPass(
   }
   for (const [i, v] of variants.entries()) {
     onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
-    const stack = [{ path: v.root, rel: '' }]
-    while (stack.length > 0) {
+    for await (const listing of walkDirectories(fs, v.root)) {
       cancelled()
-      const { path, rel } = stack.pop()!
-      const entries = await fs.readdir(path)
-      const dir: ContentDir = { ...v, path, rel, entries }
+      const dir: ContentDir = { ...v, ...listing }
       for (const { spec, ctx } of contexts) await spec.onDir(ctx, dir)
-      for (const e of entries) if (e.kind === 'dir') stack.push({ path: `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
     }
     for (const { spec, ctx } of contexts) await spec.onLayerDone?.(ctx, v)
   }

@@ -42,6 +42,27 @@ export async function* walkTree(fs: FsPort, root: string, options: WalkOptions =
   }
 }
 
+/**
+ * Each directory of a tree with its listing, the root first, for work that
+ * is decided per directory (whiteouts are judged by their siblings). The
+ * subdirectories come from the listing handed out, so a caller may change
+ * the files of the directory it holds before the walk goes on.
+ */
+export async function* walkDirectories(
+  fs: FsPort,
+  root: string,
+): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+  const stack = [{ path: root, rel: '' }]
+  while (stack.length > 0) {
+    const { path, rel } = stack.pop()!
+    const entries = await fs.readdir(path)
+    yield { path, rel, entries }
+    for (const e of entries) {
+      if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
+    }
+  }
+}
+
 /** Code-unit order: the C locale's byte order for ASCII names, and stable for any. */
 export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
@@ -58,7 +79,10 @@ export async function* walkPreorder(
 ): AsyncGenerator<WalkEntry> {
   const key = options.sortKey ?? ((e: DirEntry) => e.name)
   const listing = async (path: string): Promise<DirEntry[]> =>
-    (await fs.readdir(path)).map((e) => ({ e, k: key(e) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.e)
+    (await fs.readdir(path))
+      .map((e) => ({ e, name: key(e) }))
+      .sort(byName)
+      .map((x) => x.e)
   const stack: { path: string; rel: string; entries: DirEntry[]; next: number }[] = [
     { path: root, rel: '', entries: await listing(root), next: 0 },
   ]

@@ -15,6 +15,7 @@
  */
 import { isErrno } from '../errors.js'
 import { writeFileAll } from '../fs/io.js'
+import { walkDirectories } from '../fs/walk.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
 import { classifyAufsName, isOpaqueValue, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -122,22 +123,12 @@ async function preservingMtime(fs: FsPort, dir: string, edit: () => Promise<bool
   if (before) await fs.lutimes(dir, before.mtimeNs, before.mtimeNs)
 }
 
-async function* directories(fs: FsPort, root: string): AsyncGenerator<{ path: string; entries: DirEntry[] }> {
-  const stack = [root]
-  while (stack.length > 0) {
-    const path = stack.pop()!
-    const entries = await fs.readdir(path)
-    yield { path, entries }
-    for (const e of entries) if (e.kind === 'dir') stack.push(childPath(path, e.name))
-  }
-}
-
 /** aufs → overlay, in place. Needs CAP_MKNOD for the devices (and root for trusted.*). */
 export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOptions = {}): Promise<ConvertReport> {
   const xattr = options.opaqueXattr ?? 'trusted.overlay.opaque'
   const report: ConvertReport = { from: 'aufs', to: 'overlay', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
   const y = new Uint8Array([0x79])
-  for await (const { path: dir, entries } of directories(fs, root)) {
+  for await (const { path: dir, entries } of walkDirectories(fs, root)) {
     report.dirs += 1
     const actions = planAufsDir(entries)
     if (actions.length === 0) continue
@@ -189,7 +180,7 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
 /** overlay → aufs, in place. */
 export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertReport> {
   const report: ConvertReport = { from: 'overlay', to: 'aufs', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
-  for await (const { path: dir, entries } of directories(fs, root)) {
+  for await (const { path: dir, entries } of walkDirectories(fs, root)) {
     report.dirs += 1
     const names = new Set(entries.map((e) => e.name))
     await preservingMtime(fs, dir, async () => {
