@@ -5,7 +5,7 @@
  * next one sees. Returns one typed report; the CLI renders it.
  */
 import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
-import type { Backend } from '../format/descriptor.js'
+import { BACKENDS, type Backend } from '../format/descriptor.js'
 import { readStamp } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
@@ -82,7 +82,7 @@ function selectChecks(options: CheckOptions): CheckSpec[] {
 async function detectBackend(data: CheckData): Promise<Backend> {
   const votes = new Map<string, number>()
   for (const c of await data.containers()) for (const b of c.backends) votes.set(b.name, (votes.get(b.name) ?? 0) + 1)
-  const fromContainers = [...votes].filter(([n]) => ['overlay', 'aufs', 'copy', 'bind'].includes(n)).sort((a, b) => b[1] - a[1])[0]
+  const fromContainers = [...votes].filter(([n]) => (BACKENDS as readonly string[]).includes(n)).sort((a, b) => b[1] - a[1])[0]
   if (fromContainers) return fromContainers[0] as Backend
   let overlay = 0
   let rootfs = 0

@@ -4,6 +4,7 @@
  * so `layerfsck --help` does not import the whole library, and command
  * modules never see the argument parser.
  */
+import { BACKENDS } from '../format/descriptor.js'
 import type { FsPort } from '../fs/port.js'
 import type { OutputStream, Style } from './style.js'
 
@@ -16,7 +17,6 @@ export interface OptionSpec {
   choices?: readonly string[]
 }
 
-const BACKENDS = ['overlay', 'aufs', 'copy', 'bind'] as const
 
 export interface CommandContext {
   fs: FsPort

@@ -8,7 +8,7 @@
  * single read-only scan; nothing here writes.
  */
 import { isErrno } from '../errors.js'
-import type { Backend, EvidenceId, FormatDescriptor, LayerIdShape } from '../format/descriptor.js'
+import { BACKENDS, type Backend, type EvidenceId, type FormatDescriptor, type LayerIdShape } from '../format/descriptor.js'
 import { FORMATS, formatsOf } from '../format/registry.js'
 import { readStamp, type StampState } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
@@ -319,7 +319,7 @@ function noteProblems(out: DetectReport['metadataProblems'], path: string, state
   if (state.state === 'unreadable') out.push({ path, code: 'unreadable', message: state.reason })
 }
 
-const KNOWN_BACKENDS = new Set(['overlay', 'aufs', 'copy', 'bind'])
+const KNOWN_BACKENDS = new Set<string>(BACKENDS)
 
 async function scanProvisioner(
   fs: FsPort,

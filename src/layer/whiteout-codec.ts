@@ -14,12 +14,13 @@
  * ConvertRead/ConvertWrite rules).
  */
 import { isErrno } from '../errors.js'
+import type { WhiteoutForm } from '../format/descriptor.js'
 import { writeFileAll } from '../fs/io.js'
 import { walkDirectories } from '../fs/walk.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
 import { classifyAufsName, isOpaqueValue, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
-export type WhiteoutForm = 'aufs' | 'overlay'
+export type { WhiteoutForm }
 export type OpaqueXattr = (typeof OPAQUE_XATTRS)[number]
 
 /** What real image writers give a whiteout file and an opaque marker (../fixtures listings). */
