@@ -14,13 +14,14 @@ import { randomBytes } from 'node:crypto'
 import { isErrno, LayerfsckError } from '../errors.js'
 import { readStamp } from '../format/stamp.js'
 import type { Backend } from '../format/descriptor.js'
-import { ensureDir, makeDirs, readFileLimited, writeFileAll, writeFileDurable } from '../fs/io.js'
+import { ensureDir, makeDirs, writeFileAll, writeFileDurable } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
 import { removeTree } from '../fs/remove.js'
 import { resolveRoot } from '../fs/roots.js'
 import { basename, dirname } from '../fs/safe-path.js'
 import type { CodecNote } from '../layer/whiteout-codec.js'
 import { gcDir, layerDir, layersDir, rootfsName, stagingDir, storedImagesPath } from '../mesos/paths.js'
+import { readMetadata } from '../metadata/read.js'
 import { decodeStoredImages, encodeStoredImages, referenceKey, type ImageReference, type StoredImage } from '../metadata/stored-images.js'
 import { importLayerTar } from '../tar/import-layer.js'
 import { parseImageArgument, parseReference, planDockerArchive, planOciLayout, type ImagePlan, type SourceKind } from './source.js'
@@ -69,8 +70,6 @@ export interface ImportReport {
   storedImages: 'added' | 'replaced'
 }
 
-const METADATA_LIMIT = 64 * 1024 * 1024
-
 async function exists(fs: FsPort, path: string): Promise<boolean> {
   return (await fs.lstat(path)) !== undefined
 }
@@ -90,7 +89,8 @@ async function makeStagingDir(fs: FsPort, store: string): Promise<string> {
   }
 }
 
-async function detectKind(fs: FsPort, path: string): Promise<SourceKind> {
+/** A bare path: a directory is an OCI layout; a file is one of the two archive kinds, told apart once unpacked. */
+async function detectShape(fs: FsPort, path: string): Promise<'oci' | 'archive'> {
   const inode = await fs.lstat(path)
   if (inode?.kind === 'dir') return 'oci'
   if (inode?.kind !== 'file') {
@@ -98,8 +98,7 @@ async function detectKind(fs: FsPort, path: string): Promise<SourceKind> {
       hint: path.includes(':') ? 'a tag is read only after a transport: oci:DIR:TAG or oci-archive:FILE:TAG' : undefined,
     })
   }
-  // Both archive kinds are tars; which one is told after extraction.
-  return 'docker-archive'
+  return 'archive'
 }
 
 export async function importImage(fs: FsPort, options: ImportOptions): Promise<ImportReport> {
@@ -112,23 +111,24 @@ export async function importImage(fs: FsPort, options: ImportOptions): Promise<I
   for (const dir of [layersDir(store), stagingDir(store), gcDir(store)]) await ensureDir(fs, dir)
 
   const imagesPath = storedImagesPath(store)
-  let images: StoredImage[] = []
-  if (await exists(fs, imagesPath)) {
-    const decoded = decodeStoredImages(await readFileLimited(fs, imagesPath, METADATA_LIMIT))
-    if (decoded.problems.length > 0) {
-      throw new LayerfsckError('STORED_IMAGES_DAMAGED', `${imagesPath} is damaged (${decoded.problems[0]!.message}); refusing to rewrite it`, {
-        hint: 'run `layerfsck check` on the store first',
-      })
-    }
-    images = decoded.value
+  const stored = await readMetadata(fs, imagesPath, decodeStoredImages)
+  if (stored.state === 'damaged' || stored.state === 'unreadable') {
+    const why = stored.state === 'damaged' ? stored.problems[0]!.message : stored.reason
+    throw new LayerfsckError('STORED_IMAGES_DAMAGED', `${imagesPath} is damaged (${why}); refusing to rewrite it`, {
+      hint: 'run `layerfsck check` on the store first',
+    })
   }
+  const images: StoredImage[] = stored.state === 'ok' ? stored.value : []
 
   const stage = await makeStagingDir(fs, store)
   try {
-    let kind = arg.kind ?? (await detectKind(fs, sourcePath))
+    const shape = arg.kind ?? (await detectShape(fs, sourcePath))
+    let kind: SourceKind
     let plan: ImagePlan
-    if (kind === 'oci') plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
-    else {
+    if (shape === 'oci') {
+      kind = 'oci'
+      plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
+    } else {
       const archive = `${stage}/archive`
       await fs.mkdir(archive, 0o700)
       await importLayerTar(fs, await fs.openRead(sourcePath), archive, {
@@ -136,7 +136,7 @@ export async function importImage(fs: FsPort, options: ImportOptions): Promise<I
         preserveOwners: false,
         onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
       })
-      if (arg.kind === undefined) kind = (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
+      kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
       plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
     }
     const reference: ImageReference = options.reference ? parseReference(options.reference) : plan.reference
