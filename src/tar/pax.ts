@@ -54,6 +54,18 @@ function writeOctal(block: Buffer, offset: number, width: number, value: number)
   block.write(`${value.toString(8).padStart(width - 1, '0')}\0`, offset, 'latin1')
 }
 
+/** A header block's checksum: the byte sum with the checksum field itself read as spaces (POSIX ustar). */
+export function headerChecksum(block: Uint8Array): number {
+  let sum = 0
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!
+  return sum
+}
+
+/** Writes the checksum field of a header block in place. */
+export function sealHeader(block: Buffer): void {
+  block.write(`${headerChecksum(block).toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+}
+
 /** The 512-byte header of a typeflag `x` entry holding `size` bytes of records. */
 export function paxHeaderBlock(size: number): Uint8Array {
   const block = Buffer.alloc(BLOCK)
@@ -65,10 +77,7 @@ export function paxHeaderBlock(size: number): Uint8Array {
   writeOctal(block, 136, 12, 0)
   block[156] = 0x78 // 'x'
   block.write('ustar\x0000', 257, 'latin1')
-  block.fill(0x20, 148, 156)
-  let sum = 0
-  for (const b of block) sum += b
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+  sealHeader(block)
   return new Uint8Array(block)
 }
 

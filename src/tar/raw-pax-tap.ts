@@ -11,7 +11,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream'
 import { LayerfsckError } from '../errors.js'
-import { decodePaxRecords, type PaxRecords } from './pax.js'
+import { decodePaxRecords, headerChecksum, type PaxRecords } from './pax.js'
 
 const BLOCK = 512
 
@@ -36,9 +36,7 @@ function readNumber(block: Uint8Array, offset: number, length: number): number |
 }
 
 function checksumOk(block: Uint8Array): boolean {
-  let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!
-  return readNumber(block, 148, 8) === sum
+  return readNumber(block, 148, 8) === headerChecksum(block)
 }
 
 export interface TapLimits {
