@@ -421,7 +421,7 @@ class CannotBuild extends Error {}
 
 async function openBlob(fs: FsPort, digest: string): Promise<Readable> {
   const images = await imagesOn(fs)
-  return fs.openRead(blobPath('oci-overlay', digest).replace(/^.*\/fixtures\/images/, images))
+  return fs.openRead(blobPath('oci-overlay', digest, images))
 }
 
 for (const { name, make } of SUBJECTS) {

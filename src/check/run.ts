@@ -122,7 +122,6 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
     const contextFor = (spec: CheckSpec): CheckContext => ({
       fs,
       store,
-      workDir,
       provisioner,
       backend,
       data,

@@ -76,7 +76,6 @@ export type CheckSpec =
 export interface CheckContext {
   fs: FsPort
   store: string
-  workDir: string | undefined
   provisioner: string | undefined
   /** The backend whose layer variant references must exist for. */
   backend: Backend

@@ -17,7 +17,9 @@ export const WH_LAYERS = [
 ] as const
 export const WH_CONFIG = 'sha256:fefbce03962c5f162d292080ad4bddb2ad344f978ea6d2bd59637ab7b198386f'
 
-export const blobPath = (layout: string, digest: string): string => `${IMAGES}/${layout}/blobs/sha256/${digest.slice('sha256:'.length)}`
+/** A blob of an OCI layout under `images` (the real dir by default, or where imagesOn put a copy). */
+export const blobPath = (layout: string, digest: string, images: string = IMAGES): string =>
+  `${images}/${layout}/blobs/sha256/${digest.slice('sha256:'.length)}`
 
 export function openFixture(path: string): Promise<Readable> {
   return createNodeFs().openRead(path)
