@@ -4,11 +4,14 @@
  * a store can hold 10^5 of them, so one process spawn each is far too slow),
  * fchmodat(AT_SYMLINK_NOFOLLOW) (fs.chmod follows a symlink out of a store),
  * utimensat(AT_SYMLINK_NOFOLLOW) (fs.lutimes takes seconds as a double and loses nanoseconds),
- * umount2 (plain and MNT_DETACH), and a raw readdir to see whether a filesystem
- * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type).
+ * umount2 (plain and MNT_DETACH), a raw readdir to see whether a filesystem
+ * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type),
+ * the l*xattr calls (on the entry itself, with byte-exact names and values),
+ * syncfs, and flock on a file opened without following a symlink or blocking.
  *
- * Every function is synchronous and throws an Error whose `code` is the errno
- * name, so the adapter can treat it exactly like a node:fs error.
+ * A path is a Buffer (the exact bytes of a name that is not valid UTF-8) or a
+ * string. Every function is synchronous and throws an Error whose `code` is
+ * the errno name, so the adapter can treat it exactly like a node:fs error.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -20,7 +23,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +52,21 @@ static const char *errno_name(int e) {
     case EDQUOT: return "EDQUOT";
     case ENOMEM: return "ENOMEM";
     case EFAULT: return "EFAULT";
+    case ENODATA: return "ENODATA";
+    case ERANGE: return "ERANGE";
+    case E2BIG: return "E2BIG";
+    case ENXIO: return "ENXIO";
+    case EAGAIN: return "EAGAIN";
+    case EINTR: return "EINTR";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case ENOSYS: return "ENOSYS";
+    case ENOLCK: return "ENOLCK";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ETXTBSY: return "ETXTBSY";
+    case EMLINK: return "EMLINK";
+    case ESTALE: return "ESTALE";
     default: return "EUNKNOWN";
   }
 }
@@ -78,18 +98,47 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 1;
 }
 
-static int get_path(napi_env env, napi_value v, char *buf) {
+/* A path or a name: a Buffer's bytes as they are, or a string as UTF-8. A NUL inside would cut it short. */
+static int get_bytes(napi_env env, napi_value v, char *buf, size_t cap, const char *what) {
+  bool is_buffer = false;
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, buf, PATH_BUF, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "path must be a string");
-    return 0;
+  napi_is_buffer(env, v, &is_buffer);
+  if (is_buffer) {
+    void *data = NULL;
+    if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "unreadable buffer");
+      return 0;
+    }
+    if (len >= cap - 1) {
+      napi_throw_range_error(env, "ENAMETOOLONG", "path too long");
+      return 0;
+    }
+    if (len > 0) memcpy(buf, data, len);
+    buf[len] = '\0';
+  } else {
+    if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) {
+      char msg[64];
+      snprintf(msg, sizeof msg, "%s must be a string or a Buffer", what);
+      napi_throw_type_error(env, NULL, msg);
+      return 0;
+    }
+    if (len >= cap - 1) {
+      napi_throw_range_error(env, "ENAMETOOLONG", "path too long");
+      return 0;
+    }
   }
-  if (len >= PATH_BUF - 1) {
-    napi_throw_range_error(env, "ENAMETOOLONG", "path too long");
+  if (strlen(buf) != len) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "a path or name must not contain a NUL byte");
     return 0;
   }
   return 1;
 }
+
+static int get_path(napi_env env, napi_value v, char *buf) { return get_bytes(env, v, buf, PATH_BUF, "path"); }
+
+#define XATTR_NAME_BUF 256
+
+static int get_xattr_name(napi_env env, napi_value v, char *buf) { return get_bytes(env, v, buf, XATTR_NAME_BUF, "name"); }
 
 static int get_u32(napi_env env, napi_value v, uint32_t *out) {
   if (napi_get_value_uint32(env, v, out) != napi_ok) {
@@ -180,6 +229,170 @@ static napi_value js_dtype(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* lgetxattr(path, name): the value as a Buffer, or undefined when the entry has no such attribute. */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF], name[XATTR_NAME_BUF];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name)) return NULL;
+  /* The value may grow between asking its size and reading it: ask again on ERANGE. */
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) {
+      if (errno == ENODATA) {
+        napi_value undef;
+        napi_get_undefined(env, &undef);
+        return undef;
+      }
+      return throw_errno(env, errno, "lgetxattr", path);
+    }
+    char *value = malloc(size > 0 ? (size_t)size : 1);
+    if (value == NULL) return throw_errno(env, ENOMEM, "lgetxattr", path);
+    ssize_t got = lgetxattr(path, name, value, (size_t)size);
+    if (got < 0) {
+      int e = errno;
+      free(value);
+      if (e == ERANGE) continue;
+      if (e == ENODATA) {
+        napi_value undef;
+        napi_get_undefined(env, &undef);
+        return undef;
+      }
+      return throw_errno(env, e, "lgetxattr", path);
+    }
+    napi_value result;
+    napi_create_buffer_copy(env, (size_t)got, value, NULL, &result);
+    free(value);
+    return result;
+  }
+  return throw_errno(env, ERANGE, "lgetxattr", path);
+}
+
+/* llistxattr(path): the raw list, names each ended by a NUL. */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
+    char *list = malloc(size > 0 ? (size_t)size : 1);
+    if (list == NULL) return throw_errno(env, ENOMEM, "llistxattr", path);
+    ssize_t got = size > 0 ? llistxattr(path, list, (size_t)size) : 0;
+    if (got < 0) {
+      int e = errno;
+      free(list);
+      if (e == ERANGE) continue;
+      return throw_errno(env, e, "llistxattr", path);
+    }
+    napi_value result;
+    napi_create_buffer_copy(env, (size_t)got, list, NULL, &result);
+    free(list);
+    return result;
+  }
+  return throw_errno(env, ERANGE, "llistxattr", path);
+}
+
+/* lsetxattr(path, name, value): value is a Buffer or a Uint8Array, written byte for byte. */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF], name[XATTR_NAME_BUF];
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name)) return NULL;
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[2], &is_typed);
+  if (!is_typed) {
+    napi_throw_type_error(env, NULL, "value must be a Uint8Array");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL);
+  if (type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "value must be a Uint8Array");
+    return NULL;
+  }
+  if (lsetxattr(path, name, length > 0 ? data : "", length, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+/* lremovexattr(path, name): ENODATA when the attribute is absent. */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF], name[XATTR_NAME_BUF];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name)) return NULL;
+  if (lremovexattr(path, name) != 0) return throw_errno(env, errno, "lremovexattr", path);
+  return NULL;
+}
+
+/*
+ * Opens `path` for a call that only needs a descriptor of a file or a
+ * directory: never follows a symlink, never blocks on a fifo, and refuses
+ * (ENXIO) anything that is not a regular file or a directory, so a device
+ * is never touched beyond the open itself.
+ */
+static int open_plain(const char *path, int flags) {
+  int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    close(fd);
+    errno = ENXIO;
+    return -1;
+  }
+  return fd;
+}
+
+/* syncfs(path): every change on the filesystem holding path is on disk when this returns. */
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  int fd = open_plain(path, O_RDONLY);
+  if (fd < 0) return throw_errno(env, errno, "syncfs", path);
+  if (syncfs(fd) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "syncfs", path);
+  }
+  close(fd);
+  return NULL;
+}
+
+/*
+ * flock(path, exclusive, create): takes the lock without waiting and returns
+ * the open descriptor that holds it (closing it releases the lock), or -1
+ * when another open file holds a conflicting lock. A shared lock needs only
+ * read access, so a read-only command run by another user can take it.
+ */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF];
+  bool exclusive = false, create = false;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path)) return NULL;
+  napi_get_value_bool(env, argv[1], &exclusive);
+  napi_get_value_bool(env, argv[2], &create);
+  int fd = open_plain(path, (exclusive ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0));
+  if (fd < 0) return throw_errno(env, errno, "open", path);
+  int rc;
+  do rc = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK) fd = -1;
+    else return throw_errno(env, e, "flock", path);
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
@@ -187,6 +400,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
       {"lutimes", NULL, js_lutimes, NULL, NULL, NULL, napi_default, NULL},
       {"dtype", NULL, js_dtype, NULL, NULL, NULL, napi_default, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
+      {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
+      {"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
+      {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -82,6 +82,8 @@ const ERRNO_TEXT: Record<string, string> = {
   ERANGE: 'result too large',
   ENAMETOOLONG: 'name too long',
   EIO: 'i/o error',
+  ENXIO: 'no such device or address',
+  EAGAIN: 'resource temporarily unavailable',
 }
 
 /** Builds an error with node:fs's message format, so callers cannot tell the adapters apart. */

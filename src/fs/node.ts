@@ -1,7 +1,14 @@
 /**
  * The disk adapter: node:fs plus the calls Node 20 lacks (mknod, a chmod and
- * utimes that never follow symlinks, umount2) from the project's own N-API
- * addon, and xattrs from @napi-rs/xattr, which acts on a symlink itself.
+ * utimes that never follow symlinks, umount2, the l*xattr calls, syncfs,
+ * flock) from the project's own N-API addon.
+ *
+ * Names are bytes: a path whose string holds an escaped byte (a lone
+ * surrogate, see name-bytes.ts) goes to the kernel as a Buffer of its exact
+ * bytes, and directory entries, link targets, real paths and xattr names
+ * come back decoded losslessly. Plain text stays a string both ways, which
+ * is node:fs's fast path: a listing is read as bytes only when Node's own
+ * decoding shows it replaced something.
  *
  * Metadata calls (lstat, readdir, readlink, xattrs) use the synchronous
  * node:fs functions behind the async port: a sequential `await fsp.lstat`
@@ -13,22 +20,27 @@ import { createRequire } from 'node:module'
 import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
-import type { DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
+import { decodeName, encodeName, escapeName } from './name-bytes.js'
+import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, MountEntry, TryLockResult, WriteHandle, WriteOptions } from './port.js'
 import { kindFromMode, splitDev } from './port.js'
 
-interface NativeAddon {
-  mknod(path: string, mode: number, major: number, minor: number): void
-  lchmod(path: string, mode: number): void
-  umount(path: string, detach: boolean): void
-  lutimes(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void
-  dtype(path: string): boolean
-}
+type PathArg = string | Buffer
 
-interface XattrModule {
-  getAttributeSync(path: string, name: string): Buffer | null
-  listAttributesSync(path: string): string[]
-  setAttributeSync(path: string, name: string, value: Uint8Array): void
-  removeAttributeSync(path: string, name: string): void
+interface NativeAddon {
+  mknod(path: PathArg, mode: number, major: number, minor: number): void
+  lchmod(path: PathArg, mode: number): void
+  umount(path: PathArg, detach: boolean): void
+  lutimes(path: PathArg, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void
+  dtype(path: PathArg): boolean
+  /** undefined on ENODATA. */
+  lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
+  /** The names, each ended by a NUL. */
+  llistxattr(path: PathArg): Buffer
+  lsetxattr(path: PathArg, name: PathArg, value: Uint8Array): void
+  lremovexattr(path: PathArg, name: PathArg): void
+  syncfs(path: PathArg): void
+  /** The descriptor holding the lock, or -1 when another open file holds a conflicting one. */
+  flock(path: PathArg, exclusive: boolean, create: boolean): number
 }
 
 const require = createRequire(import.meta.url)
@@ -47,31 +59,60 @@ function loadNative(): NativeAddon {
       nativeError = err
     }
   }
-  throw new LayerfsckError('NATIVE_MISSING', 'the native helper (mknod, lchmod, umount) is not built', {
-    hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout); it needs make, g++ and the Node headers',
+  throw new LayerfsckError('NATIVE_MISSING', 'the native helper (mknod, lchmod, umount, xattrs, flock) is not built', {
+    hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout); it needs make, a C compiler and the Node headers',
     cause: nativeError,
   })
 }
 
-let xattrModule: XattrModule | undefined
-function xattrs(): XattrModule {
-  xattrModule ??= require('@napi-rs/xattr') as XattrModule
-  return xattrModule
+/** Any surrogate: only such a string can hold an escaped byte, so only it pays for encoding. */
+const SURROGATE = /[\ud800-\udfff]/
+
+/**
+ * Runs a call on the exact bytes of its paths. When a path holds escaped
+ * bytes, node:fs and the addon see a Buffer, and their error (whose `path`
+ * they decode lossily) gets the port's string back, escaped in the message.
+ */
+function onDisk<T>(path: string, call: (p: PathArg) => T): T {
+  if (!SURROGATE.test(path)) return call(path)
+  const bytes = encodeName(path)
+  try {
+    return call(bytes)
+  } catch (err) {
+    throw restorePaths(err, [[bytes, path, 'path']])
+  }
 }
 
-const ERRNO_BY_NUMBER = new Map<number, string>(
-  Object.entries(require('node:os').constants.errno as Record<string, number>).map(([name, n]) => [n, name]),
-)
-
-/** @napi-rs/xattr reports `GenericFailure` with "(os error N)" in the message; turn it back into errno form. */
-function xattrError(err: unknown, syscall: string, path: string): unknown {
-  const m = err instanceof Error ? /\(os error (\d+)\)/.exec(err.message) : null
-  if (!m) return err
-  const code = ERRNO_BY_NUMBER.get(Number(m[1])) ?? 'EIO'
-  return errnoError(code === 'EOPNOTSUPP' ? 'ENOTSUP' : code, syscall, path)
+function onDisk2<T>(a: string, b: string, call: (a: PathArg, b: PathArg) => T): T {
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return call(a, b)
+  const ab = encodeName(a)
+  const bb = encodeName(b)
+  try {
+    return call(ab, bb)
+  } catch (err) {
+    throw restorePaths(err, [
+      [ab, a, 'path'],
+      [bb, b, 'dest'],
+    ])
+  }
 }
 
-function direntKind(d: fs.Dirent, path: string): InodeKind {
+function restorePaths(err: unknown, paths: [Buffer, string, 'path' | 'dest'][]): unknown {
+  if (!isErrno(err)) return err
+  for (const [bytes, path, key] of paths) {
+    if (err[key] === undefined) continue
+    const lossy = `'${bytes.toString('utf8')}'`
+    const at = err.message.lastIndexOf(lossy)
+    if (at !== -1) err.message = `${err.message.slice(0, at)}'${escapeName(path)}'${err.message.slice(at + lossy.length)}`
+    err[key] = path
+  }
+  return err
+}
+
+/** An xattr name as the kernel takes it. */
+const xattrName = (name: string): PathArg => (SURROGATE.test(name) ? encodeName(name) : name)
+
+function direntKind(d: fs.Dirent<string | Buffer>, dir: string, name: string): InodeKind {
   if (d.isFile()) return 'file'
   if (d.isDirectory()) return 'dir'
   if (d.isSymbolicLink()) return 'symlink'
@@ -80,7 +121,7 @@ function direntKind(d: fs.Dirent, path: string): InodeKind {
   if (d.isFIFO()) return 'fifo'
   if (d.isSocket()) return 'socket'
   // DT_UNKNOWN (filesystems without d_type): the only case that costs an lstat.
-  const st = fs.lstatSync(`${path}/${d.name}`)
+  const st = onDisk(dir === '/' ? `/${name}` : `${dir}/${name}`, (p) => fs.lstatSync(p))
   return kindFromMode(st.mode) ?? 'file'
 }
 
@@ -116,44 +157,103 @@ class NodeWriteHandle implements WriteHandle {
   }
 }
 
-const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NOFOLLOW } = fs.constants
+// libuv adds O_CLOEXEC to every open.
+const { O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = fs.constants
+
+const SPECIAL: ReadonlySet<InodeKind> = new Set(['char', 'block', 'fifo', 'socket'])
+
+/** Capability bits of CapEff in /proc/<pid>/status (linux/capability.h). */
+const CAP_SYS_ADMIN = 21n
+const CAP_MKNOD = 27n
 
 export interface NodeFsOptions {
   /** Where to read the mount table; tests point it at a file of their own. */
   mountInfoPath?: string
+  /** Where to read flock holders; tests point it at a file of their own. */
+  locksPath?: string
+}
+
+/**
+ * Pids holding a flock on the inode, from /proc/locks lines such as
+ * `3: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF` (device numbers in hex).
+ * Waiters (`->`) hold nothing and are left out.
+ */
+export function flockHolders(procLocks: string, inode: Pick<Inode, 'dev' | 'ino'>): number[] {
+  const holders = new Set<number>()
+  for (const line of procLocks.split('\n')) {
+    const m = /^\d+:\s+FLOCK\s+\S+\s+(?:READ|WRITE)\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/i.exec(line)
+    if (!m) continue
+    const pid = Number(m[1])
+    if (pid <= 0) continue // a holder in a pid namespace this process cannot see
+    if (Number.parseInt(m[2]!, 16) === inode.dev.major && Number.parseInt(m[3]!, 16) === inode.dev.minor && BigInt(m[4]!) === inode.ino) {
+      holders.add(pid)
+    }
+  }
+  return [...holders].sort((a, b) => a - b)
 }
 
 export function createNodeFs(options: NodeFsOptions = {}): FsPort {
   const mountInfoPath = options.mountInfoPath ?? '/proc/self/mountinfo'
-  return {
+  const locksPath = options.locksPath ?? '/proc/locks'
+
+  const lstat = (path: string): fs.BigIntStats | undefined =>
+    onDisk(path, (p) => fs.lstatSync(p, { bigint: true, throwIfNoEntry: false }))
+
+  const port: FsPort = {
     kind: 'disk',
 
     async lstat(path) {
-      const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false })
+      const st = lstat(path)
       return st === undefined ? undefined : toInode(st)
     },
 
     async readdir(path) {
-      // readdir(3) follows a symlink; the port never does. One lstat per
-      // directory (about 1% of a layer's entries) keeps the walk in the store.
-      if (fs.lstatSync(path).isSymbolicLink()) throw errnoError('ELOOP', 'scandir', path)
-      const out: DirEntry[] = []
-      for (const d of fs.readdirSync(path, { withFileTypes: true })) out.push({ name: d.name, kind: direntKind(d, path) })
-      return out
+      return onDisk(path, (p) => {
+        // readdir(3) follows a symlink; the port never does. One lstat per
+        // directory (about 1% of a layer's entries) keeps the walk in the store.
+        if (fs.lstatSync(p).isSymbolicLink()) throw errnoError('ELOOP', 'scandir', path)
+        const out: DirEntry[] = []
+        const text = fs.readdirSync(p, { withFileTypes: true })
+        // Node decodes names as UTF-8, putting U+FFFD for what is not. A Buffer
+        // per name costs twice the read, so only a listing with a U+FFFD (rare;
+        // it may also be a real one) is read again as bytes, and that read is the answer.
+        if (!text.some((d) => d.name.includes('\ufffd'))) {
+          for (const d of text) out.push({ name: d.name, kind: direntKind(d, path, d.name) })
+          return out
+        }
+        for (const d of fs.readdirSync(p, { withFileTypes: true, encoding: 'buffer' })) {
+          const name = decodeName(d.name)
+          out.push({ name, kind: direntKind(d, path, name) })
+        }
+        return out
+      })
     },
 
     async readlink(path) {
-      return fs.readlinkSync(path)
+      const text = onDisk(path, (p) => fs.readlinkSync(p))
+      if (!text.includes('\ufffd')) return text
+      return decodeName(onDisk(path, (p) => fs.readlinkSync(p, { encoding: 'buffer' })))
     },
 
     async realpath(path) {
-      return fs.realpathSync(path)
+      // The native realpath(3): the JS one works on strings and would decode lossily.
+      return decodeName(onDisk(path, (p) => fs.realpathSync.native(p, { encoding: 'buffer' })))
     },
 
     async openRead(path) {
-      const fd = fs.openSync(path, O_RDONLY | O_NOFOLLOW)
+      // Decided from lstat before any open: opening a device can act on it
+      // (a tape rewinds) and a fifo open blocks until a writer comes.
+      const st = lstat(path)
+      if (st === undefined) throw errnoError('ENOENT', 'open', path)
+      if (st.isDirectory()) throw errnoError('EISDIR', 'open', path)
+      if (st.isSymbolicLink()) throw errnoError('ELOOP', 'open', path)
+      if (!st.isFile()) throw errnoError('ENXIO', 'open', path)
+      const fd = onDisk(path, (p) => fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
       try {
-        if (fs.fstatSync(fd).isDirectory()) throw errnoError('EISDIR', 'open', path)
+        // Whatever is there now (it may have been swapped since the lstat) must still be a regular file.
+        const now = fs.fstatSync(fd)
+        if (now.isDirectory()) throw errnoError('EISDIR', 'open', path)
+        if (!now.isFile()) throw errnoError('ENXIO', 'open', path)
       } catch (err) {
         fs.closeSync(fd)
         throw err
@@ -162,45 +262,58 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async openWrite(path, opts: WriteOptions = {}) {
-      const flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | (opts.exclusive ? O_EXCL : 0)
-      return new NodeWriteHandle(await fs.promises.open(path, flags, opts.mode ?? 0o666))
+      // O_NONBLOCK: a fifo planted where a file is expected fails (ENXIO) instead of hanging the open.
+      const flags =
+        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | (opts.append ? O_APPEND : O_TRUNC) | (opts.exclusive ? O_EXCL : 0)
+      const bytes = SURROGATE.test(path) ? encodeName(path) : undefined
+      const handle = await fs.promises.open(bytes ?? path, flags, opts.mode ?? 0o666).catch((err: unknown) => {
+        throw bytes === undefined ? err : restorePaths(err, [[bytes, path, 'path']])
+      })
+      if (!opts.exclusive) {
+        const st = await handle.stat()
+        if (!st.isFile()) {
+          await handle.close()
+          throw errnoError(st.isDirectory() ? 'EISDIR' : 'ENXIO', 'open', path)
+        }
+      }
+      return new NodeWriteHandle(handle)
     },
 
     async mkdir(path, mode = 0o777) {
-      fs.mkdirSync(path, { mode })
+      onDisk(path, (p) => fs.mkdirSync(p, { mode }))
     },
 
     async mknod(path, kind, mode, rdev = { major: 0, minor: 0 }) {
       const type = kind === 'char' ? 0o020000 : kind === 'block' ? 0o060000 : 0o010000
-      loadNative().mknod(path, type | (mode & 0o7777), rdev.major, rdev.minor)
+      onDisk(path, (p) => loadNative().mknod(p, type | (mode & 0o7777), rdev.major, rdev.minor))
     },
 
     async symlink(target, path) {
-      fs.symlinkSync(target, path)
+      onDisk2(target, path, (t, p) => fs.symlinkSync(t, p))
     },
 
     async link(existing, path) {
-      fs.linkSync(existing, path)
+      onDisk2(existing, path, (e, p) => fs.linkSync(e, p))
     },
 
     async rename(from, to) {
-      fs.renameSync(from, to)
+      onDisk2(from, to, (f, t) => fs.renameSync(f, t))
     },
 
     async unlink(path) {
-      fs.unlinkSync(path)
+      onDisk(path, (p) => fs.unlinkSync(p))
     },
 
     async rmdir(path) {
-      fs.rmdirSync(path)
+      onDisk(path, (p) => fs.rmdirSync(p))
     },
 
     async chmod(path, mode) {
-      loadNative().lchmod(path, mode & 0o7777)
+      onDisk(path, (p) => loadNative().lchmod(p, mode & 0o7777))
     },
 
     async lchown(path, uid, gid) {
-      fs.lchownSync(path, uid, gid)
+      onDisk(path, (p) => fs.lchownSync(p, uid, gid))
     },
 
     async lutimes(path, atimeNs, mtimeNs) {
@@ -213,48 +326,39 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
         }
         return [Number(sec), Number(nsec)]
       }
-      loadNative().lutimes(path, ...split(atimeNs), ...split(mtimeNs))
+      onDisk(path, (p) => loadNative().lutimes(p, ...split(atimeNs), ...split(mtimeNs)))
     },
 
     xattr: {
       async list(path) {
-        try {
-          return xattrs().listAttributesSync(path)
-        } catch (err) {
-          throw xattrError(err, 'llistxattr', path)
+        const raw = onDisk(path, (p) => loadNative().llistxattr(p))
+        const names: string[] = []
+        let start = 0
+        for (let i = 0; i < raw.length; i++) {
+          if (raw[i] !== 0) continue
+          if (i > start) names.push(decodeName(raw.subarray(start, i)))
+          start = i + 1
         }
+        return names
       },
       async get(path, name) {
-        let value: Buffer | null
-        try {
-          value = xattrs().getAttributeSync(path, name)
-        } catch (err) {
-          throw xattrError(err, 'lgetxattr', path)
-        }
-        if (value !== null) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-        // The library answers null for a missing path as well as for a missing
-        // attribute; only the rare null case pays for telling them apart.
-        if (fs.lstatSync(path, { throwIfNoEntry: false }) === undefined) throw errnoError('ENOENT', 'lgetxattr', path)
-        return undefined
+        const value = onDisk(path, (p) => loadNative().lgetxattr(p, xattrName(name)))
+        return value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
       },
       async set(path, name, value) {
-        try {
-          xattrs().setAttributeSync(path, name, value)
-        } catch (err) {
-          throw xattrError(err, 'lsetxattr', path)
-        }
+        onDisk(path, (p) => loadNative().lsetxattr(p, xattrName(name), value))
       },
       async remove(path, name) {
-        try {
-          xattrs().removeAttributeSync(path, name)
-        } catch (err) {
-          throw xattrError(err, 'lremovexattr', path)
-        }
+        onDisk(path, (p) => loadNative().lremovexattr(p, xattrName(name)))
       },
     },
 
     async fsync(path) {
-      const fd = fs.openSync(path, O_RDONLY | O_NOFOLLOW)
+      const st = lstat(path)
+      if (st === undefined) throw errnoError('ENOENT', 'fsync', path)
+      // A device, fifo or socket keeps no data in its inode; opening one could act on it or block.
+      if (SPECIAL.has(kindFromMode(Number(st.mode)) ?? 'file')) return
+      const fd = onDisk(path, (p) => fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
       try {
         fs.fsyncSync(fd)
       } finally {
@@ -262,15 +366,69 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
       }
     },
 
+    async syncfs(path) {
+      const st = lstat(path)
+      if (st === undefined) throw errnoError('ENOENT', 'syncfs', path)
+      // Any file or directory names the filesystem; for anything else its directory does, unopened.
+      const at = st.isFile() || st.isDirectory() ? path : path.slice(0, path.lastIndexOf('/')) || '/'
+      onDisk(at, (p) => loadNative().syncfs(p))
+    },
+
+    async tryLock(path, mode, lockOptions = {}): Promise<TryLockResult> {
+      const st = lstat(path)
+      // A fifo, device or socket is refused before the open; the addon checks again on the open file.
+      if (st !== undefined && !st.isFile()) throw errnoError(st.isDirectory() ? 'EISDIR' : st.isSymbolicLink() ? 'ELOOP' : 'ENXIO', 'open', path)
+      const fd = onDisk(path, (p) => loadNative().flock(p, mode === 'exclusive', lockOptions.create === true))
+      if (fd < 0) {
+        const held = lstat(path)
+        let holders: number[] = []
+        if (held !== undefined) {
+          try {
+            holders = flockHolders(fs.readFileSync(locksPath, 'latin1'), { dev: splitDev(held.dev), ino: held.ino })
+          } catch {
+            // No /proc/locks (not Linux, or /proc not mounted): the holders stay unknown.
+          }
+        }
+        return { ok: false, holders }
+      }
+      let open = true
+      return {
+        ok: true,
+        lock: {
+          mode,
+          async release() {
+            if (!open) return
+            open = false
+            fs.closeSync(fd)
+          },
+        },
+      }
+    },
+
+    async credentials(): Promise<Credentials> {
+      const uid = process.getuid?.() ?? -1
+      const gid = process.getgid?.() ?? -1
+      let capEff: bigint | undefined
+      try {
+        const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(fs.readFileSync('/proc/self/status', 'latin1'))
+        if (m) capEff = BigInt(`0x${m[1]}`)
+      } catch {
+        // No /proc: root is assumed to hold every capability, as without capabilities it does.
+      }
+      const has = (bit: bigint): boolean => (capEff === undefined ? uid === 0 : ((capEff >> bit) & 1n) === 1n)
+      return { uid, gid, capSysAdmin: has(CAP_SYS_ADMIN), capMknod: has(CAP_MKNOD) }
+    },
+
     async fsType(path): Promise<FsTypeInfo> {
-      const magic = fs.statfsSync(path).type
-      const isDir = fs.lstatSync(path).isDirectory()
-      return { magic, name: fsTypeName(magic), dtype: isDir ? loadNative().dtype(path) : true }
+      const magic = onDisk(path, (p) => fs.statfsSync(p)).type
+      const isDir = lstat(path)?.isDirectory() === true
+      return { magic, name: fsTypeName(magic), dtype: isDir ? onDisk(path, (p) => loadNative().dtype(p)) : true }
     },
 
     async mounts(): Promise<MountEntry[]> {
       try {
-        return parseMountInfo(fs.readFileSync(mountInfoPath, 'utf8'))
+        // Mount points are bytes too; the kernel escapes only space, tab, newline and backslash.
+        return parseMountInfo(decodeName(fs.readFileSync(mountInfoPath)))
       } catch (err) {
         if (isErrno(err, 'ENOENT')) return []
         throw err
@@ -278,9 +436,10 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async unmount(path, opts = {}) {
-      loadNative().umount(path, opts.detach === true)
+      onDisk(path, (p) => loadNative().umount(p, opts.detach === true))
     },
   }
+  return port
 }
 
 /**

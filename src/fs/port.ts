@@ -6,7 +6,12 @@
  * both, so a test that passes in memory means the same on Linux.
  *
  * Semantics, for both adapters:
- * - Paths are absolute POSIX paths. No method follows a symlink in the last
+ * - Paths are absolute POSIX paths. A file name is whatever bytes the kernel
+ *   holds: names and symlink targets are carried as strings in which each
+ *   byte that is not part of valid UTF-8 stands as the lone surrogate
+ *   U+DC80+byte (PEP 383's surrogateescape; `src/fs/name-bytes.ts`). The disk
+ *   adapter turns them back into the exact bytes; nothing decodes lossily.
+ * - No method follows a symlink in the last
  *   component; intermediate components are resolved like the kernel does.
  *   Callers that must not leave a root use `src/fs/safe-path.ts` first.
  * - Errors are errno-shaped (`code`, `syscall`, `path`), as node:fs throws
@@ -74,8 +79,29 @@ export interface FsTypeInfo {
 export interface WriteOptions {
   /** Permission bits for a created file; the umask applies as with open(2). */
   mode?: number
-  /** O_EXCL: fail with EEXIST instead of truncating an existing file. */
+  /** O_EXCL: fail with EEXIST instead of truncating an existing file (a symlink there is EEXIST too). */
   exclusive?: boolean
+  /** O_APPEND without O_TRUNC: writes go to the end of an existing file (journals). */
+  append?: boolean
+}
+
+/** An flock(2) held on an open file; the kernel drops it when the process dies. */
+export interface FileLock {
+  readonly mode: 'shared' | 'exclusive'
+  release(): Promise<void>
+}
+
+export type TryLockResult =
+  | { ok: true; lock: FileLock }
+  /** Held by another open file: the pids holding it, as /proc/locks names them (may be empty when unknown). */
+  | { ok: false; holders: number[] }
+
+/** What this process may see and do: trusted.* xattrs need CAP_SYS_ADMIN, device nodes CAP_MKNOD. */
+export interface Credentials {
+  uid: number
+  gid: number
+  capSysAdmin: boolean
+  capMknod: boolean
 }
 
 export interface WriteHandle {
@@ -110,7 +136,13 @@ export interface FsPort {
    */
   realpath(path: string): Promise<string>
 
-  /** A stream of the file's bytes; opened with O_NOFOLLOW (ELOOP on a symlink). */
+  /**
+   * A stream of a regular file's bytes; opened with O_NOFOLLOW (ELOOP on a
+   * symlink). Anything else that is not a regular file is refused without
+   * being opened for IO (EISDIR for a directory, ENXIO for a device, a fifo
+   * or a socket), so a hostile store can never make a read block or touch a
+   * device.
+   */
   openRead(path: string): Promise<Readable>
   /** Opens for writing with O_CREAT|O_TRUNC|O_NOFOLLOW (O_EXCL when `exclusive`). */
   openWrite(path: string, options?: WriteOptions): Promise<WriteHandle>
@@ -131,8 +163,23 @@ export interface FsPort {
   lutimes(path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void>
   readonly xattr: XattrPort
 
-  /** fsync(2) of a file or a directory (a directory fsync makes renames in it durable). */
+  /**
+   * fsync(2) of a file or a directory (a directory fsync makes creates,
+   * renames and unlinks in it durable). Never opens a special file: for a
+   * device, fifo or socket it does nothing (their inodes hold no data).
+   */
   fsync(path: string): Promise<void>
+  /** syncfs(2): every change on the filesystem holding `path` is durable when this resolves. */
+  syncfs(path: string): Promise<void>
+
+  /**
+   * flock(2) without blocking on the file at `path` (opened O_NOFOLLOW; created
+   * mode 0644 when `create`, ENOENT otherwise). Locks conflict between open
+   * files, not processes, so two calls in one process exclude each other too.
+   */
+  tryLock(path: string, mode: 'shared' | 'exclusive', options?: { create?: boolean }): Promise<TryLockResult>
+  /** This process's credentials and the capabilities the tool cares about. */
+  credentials(): Promise<Credentials>
 
   /** statfs(2) f_type of the filesystem holding the path. */
   fsType(path: string): Promise<FsTypeInfo>
@@ -159,6 +206,7 @@ export const MUTATING_CALLS = [
   'xattr.set',
   'xattr.remove',
   'fsync',
+  'syncfs',
   'unmount',
 ] as const
 export type MutatingCall = (typeof MUTATING_CALLS)[number]

@@ -8,8 +8,15 @@
  *
  * The order is fixed (pre-order, names sorted as their tar names), so the
  * same layer gives the same bytes in both forms, on any adapter.
+ *
+ * Names are written as the bytes they are. One that is not plain ASCII goes
+ * in a PAX `path` (or `linkpath`) record, and one that is not valid UTF-8
+ * adds `hdrcharset=BINARY`, POSIX's word for "these are raw bytes" (GNU tar,
+ * bsdtar and Go's archive/tar all keep them as they are).
  */
 import { pack as tarPack, type Header, type Pack } from 'tar-stream'
+import { errnoError } from '../errors.js'
+import { encodeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { walkPreorder } from '../fs/walk.js'
@@ -89,12 +96,15 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
     const text = (s: string | number): Uint8Array => Buffer.from(String(s))
     let name = o.name
     let linkname = o.linkname
+    if (hasEscapedBytes(name) || (linkname !== undefined && hasEscapedBytes(linkname))) {
+      records.push(['hdrcharset', text('BINARY')])
+    }
     if (!fitsUstar(name)) {
-      records.push(['path', text(name)])
+      records.push(['path', encodeName(name)])
       name = o.type === 'directory' ? 'layerfsck.long-name/' : 'layerfsck.long-name'
     }
     if (linkname !== undefined && !(fitsUstar(linkname) && linkname.length <= 100)) {
-      records.push(['linkpath', text(linkname)])
+      records.push(['linkpath', encodeName(linkname)])
       linkname = 'layerfsck.long-name'
     }
     let { uid, gid } = o.inode
@@ -181,7 +191,8 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
   for await (const w of walkPreorder(fs, root, { sortKey })) {
     if (w.name === OPAQUE_MARKER && w.kind === 'file') continue // emitted right after its directory
     const inode = await fs.lstat(w.path)
-    if (inode === undefined) continue
+    // Gone since its directory was read: the tar would silently lack it (how names read lossily went missing).
+    if (inode === undefined) throw errnoError('ENOENT', 'lstat', w.path)
     if (isWhiteoutDevice(inode)) {
       const dir = w.rel.slice(0, w.rel.length - w.name.length)
       await emit({ name: `${dir}${WHITEOUT_PREFIX}${w.name}`, type: 'file', inode: { ...inode, mode: WHITEOUT_FILE_MODE } })

@@ -9,20 +9,24 @@
  *
  * What is kept: types, permission bits (the type bits some writers put in
  * the mode are dropped), numeric owners, mtimes, xattrs from PAX
- * `SCHILY.xattr.*` byte for byte, hard-link structure, long names.
+ * `SCHILY.xattr.*` byte for byte, hard-link structure, long names, and
+ * names and link targets as their exact bytes (read by the header tap, not
+ * tar-stream's UTF-8 decoding, which would turn `caf\xe9` into `caf\uFFFD`).
  * Overlay's own xattrs are not taken from a tar: they would change what
  * the kernel hides.
  */
 import { extract as tarExtract, type Header } from 'tar-stream'
 import type { Readable } from 'node:stream'
+import { isUtf8 } from 'node:buffer'
 import { LayerfsckError } from '../errors.js'
+import { decodeName, escapeName, nameByteLength } from '../fs/name-bytes.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
 import { convertLayer, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from '../layer/whiteout-codec.js'
 import { OVERLAY_XATTR } from '../layer/whiteout-names.js'
 import { openTarBytes, type Compression } from './open.js'
 import { xattrsFromPax } from './pax.js'
-import { RawPaxTap } from './raw-pax-tap.js'
+import { RawPaxTap, TarHeaderError, type RawEntry } from './raw-pax-tap.js'
 
 const PATH_MAX = 4096
 
@@ -55,7 +59,7 @@ export interface LayerImportReport {
 
 export class HostileTarError extends LayerfsckError {
   constructor(entry: string, reason: string) {
-    super('TAR_REFUSED', `refusing tar entry ${JSON.stringify(entry)}: ${reason}`, {
+    super('TAR_REFUSED', `refusing tar entry "${escapeName(entry)}": ${reason}`, {
       hint: 'the tar tries to write outside the layer or holds something not allowed; nothing outside the target was written',
     })
   }
@@ -124,10 +128,12 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
   for await (const entry of extract) {
     index += 1
     const header = entry.header
-    const pax = tap.recordsFor(index)
-    const name = header.name
     try {
-      if (Buffer.byteLength(name) > PATH_MAX) throw new HostileTarError(name.slice(0, 80), `its name is longer than ${PATH_MAX} bytes`)
+      const raw = rawEntry(tap, index, header)
+      const pax = raw.records
+      const name = decodeName(raw.name)
+      const linkname = raw.linkname === undefined ? undefined : decodeName(raw.linkname)
+      if (nameByteLength(name) > PATH_MAX) throw new HostileTarError(name.slice(0, 80), `its name is longer than ${PATH_MAX} bytes`)
       const kind = TYPES[header.type]
       if (kind === undefined) throw new HostileTarError(name, `entry type ${String(header.type)} is not supported in a layer`)
       const trimmed = name.replace(/\/+$/, '')
@@ -148,9 +154,9 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
 
       if (kind === 'link') {
         // Stale linknames on plain files are a real quirk; only a link entry's linkname means anything.
-        const linkRel = checkRelative(header.linkname ?? '')
+        const linkRel = checkRelative(linkname ?? '')
         if (!linkRel.ok || !created.has(linkRel.path)) {
-          throw new HostileTarError(name, `hard link to ${JSON.stringify(header.linkname)}, which is not an earlier file of this layer`)
+          throw new HostileTarError(name, `hard link to "${escapeName(linkname ?? '')}", which is not an earlier file of this layer`)
         }
         await fs.link(abs(linkRel.path), path)
         created.add(rel)
@@ -179,10 +185,10 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
           break
         }
         case 'symlink': {
-          const linkname = header.linkname ?? ''
-          if (linkname === '' || linkname.includes('\0')) throw new HostileTarError(name, 'a symlink without a usable target')
+          const target = linkname ?? ''
+          if (target === '' || target.includes('\0')) throw new HostileTarError(name, 'a symlink without a usable target')
           // The target is data: stored as written, never followed by us.
-          await fs.symlink(linkname, path)
+          await fs.symlink(target, path)
           entry.resume()
           break
         }
@@ -222,6 +228,22 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
   for (const d of dirTimes) await fs.lutimes(d.path, d.ns, d.ns)
   if (options.sync) for (const rel of dirs) await fs.fsync(abs(rel))
   return report
+}
+
+/**
+ * The entry as the tap read its bytes. Where those bytes are valid UTF-8,
+ * tar-stream must have read the same text; if not, the two disagree on where
+ * this entry's headers are, and neither name can be trusted.
+ */
+function rawEntry(tap: RawPaxTap, index: number, header: Header): RawEntry {
+  const raw = tap.entry(index)
+  if (raw === undefined) throw new TarHeaderError(`lost track of the tar headers at entry ${index}`)
+  const differs = (bytes: Uint8Array | undefined, text: string | null | undefined): boolean =>
+    bytes !== undefined && isUtf8(bytes) && Buffer.from(bytes).toString('utf8') !== (text ?? '')
+  if (differs(raw.name, header.name) || differs(raw.linkname, header.linkname)) {
+    throw new TarHeaderError(`the headers of tar entry ${index} ("${escapeName(header.name)}") read differently twice`)
+  }
+  return raw
 }
 
 /** PAX `mtime` is decimal seconds with an optional fraction. */

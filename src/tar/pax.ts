@@ -5,8 +5,12 @@
  * `SCHILY.xattr.*` values stay byte-exact.
  *
  * A record is `<length> <key>=<value>\n`, where length counts the whole
- * record including its own digits (POSIX pax, "extended header").
+ * record including its own digits (POSIX pax, "extended header"). Keys are
+ * names too (`SCHILY.xattr.<xattr name>`), carried like file names
+ * (name-bytes.ts), so a key that is not valid UTF-8 survives the round trip.
  */
+import { decodeName, encodeName } from '../fs/name-bytes.js'
+
 export const XATTR_PREFIX = 'SCHILY.xattr.'
 
 export type PaxRecords = Map<string, Uint8Array>
@@ -22,7 +26,7 @@ export function decodePaxRecords(buf: Uint8Array): PaxRecords {
     if (!Number.isSafeInteger(length) || length <= space - at + 1 || at + length > buf.length) break
     const record = buf.subarray(space + 1, at + length - 1)
     const eq = record.indexOf(0x3d)
-    if (eq > 0) records.set(Buffer.from(record.subarray(0, eq)).toString('utf8'), record.slice(eq + 1))
+    if (eq > 0) records.set(decodeName(record.subarray(0, eq)), record.slice(eq + 1))
     at += length
   }
   return records
@@ -31,7 +35,7 @@ export function decodePaxRecords(buf: Uint8Array): PaxRecords {
 export function encodePaxRecords(records: Iterable<[string, Uint8Array]>): Uint8Array {
   const parts: Buffer[] = []
   for (const [key, value] of records) {
-    const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')])
+    const body = Buffer.concat([Buffer.from(' '), encodeName(key), Buffer.from('='), Buffer.from(value), Buffer.from('\n')])
     // The length includes its own digits: grow until it is stable.
     let length = body.length + 1
     while (String(length).length + body.length !== length) length = String(length).length + body.length
