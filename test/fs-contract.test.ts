@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isErrno } from '../src/errors.js'
 import { readFileLimited, writeFileDurable } from '../src/fs/io.js'
 import type { FsPort } from '../src/fs/port.js'
-import { inodeKey } from '../src/fs/port.js'
+import { devKey, inodeKey } from '../src/fs/port.js'
+import { createMemoryFs } from '../src/fs/memory.js'
 import { memorySubject, rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 
 async function errCode(p: Promise<unknown>): Promise<string> {
@@ -520,6 +521,358 @@ for (const { name, make } of SUBJECTS) {
         expect(await errCode(fs.unmount(`${r}/d`))).toBe('EINVAL')
       })
     })
+
+    describe('mounts as filesystems of their own', () => {
+      it('hides what was below a mount point until it is unmounted', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await put(fs, `${r}/m/below`, 'hidden')
+        await s.mountTmpfs(`${r}/m`)
+        expect(await fs.readdir(`${r}/m`)).toEqual([])
+        expect(await fs.lstat(`${r}/m/below`)).toBeUndefined()
+        await put(fs, `${r}/m/above`, 'gone with the mount')
+        await fs.unmount(`${r}/m`)
+        expect((await fs.readdir(`${r}/m`)).map((e) => e.name)).toEqual(['below'])
+        expect(await text(fs, `${r}/m/below`)).toBe('hidden')
+      })
+
+      it('gives every inode under a mount the mount’s own device number', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await s.mountTmpfs(`${r}/m`)
+        await fs.mkdir(`${r}/m/sub`)
+        await put(fs, `${r}/m/sub/f`, 'x')
+        await fs.symlink('f', `${r}/m/sub/l`)
+        const outside = devKey((await fs.lstat(r))!.dev)
+        const mount = (await fs.mounts()).find((m) => m.mountPoint === `${r}/m`)!
+        const devs = await Promise.all(['m', 'm/sub', 'm/sub/f', 'm/sub/l'].map(async (p) => devKey((await fs.lstat(`${r}/${p}`))!.dev)))
+        expect(new Set(devs)).toEqual(new Set([devKey(mount.dev)]))
+        expect(devs[0]).not.toBe(outside)
+      })
+
+      it('refuses links and renames across a mount in either direction with EXDEV', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await s.mountTmpfs(`${r}/m`)
+        await fs.mkdir(`${r}/m/sub`)
+        await put(fs, `${r}/m/sub/f`, 'in')
+        await put(fs, `${r}/out`, 'out')
+        expect(await errCode(fs.link(`${r}/m/sub/f`, `${r}/f2`))).toBe('EXDEV')
+        expect(await errCode(fs.rename(`${r}/m/sub/f`, `${r}/f2`))).toBe('EXDEV')
+        expect(await errCode(fs.rename(`${r}/m/sub`, `${r}/sub`))).toBe('EXDEV')
+        expect(await errCode(fs.rename(`${r}/out`, `${r}/m/sub/f`))).toBe('EXDEV')
+        expect(await text(fs, `${r}/m/sub/f`)).toBe('in')
+      })
+
+      it('refuses to remove, rename or replace a mount point with EBUSY', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await fs.mkdir(`${r}/empty`)
+        await s.mountTmpfs(`${r}/m`)
+        expect(await errCode(fs.rmdir(`${r}/m`))).toBe('EBUSY')
+        expect(await errCode(fs.rename(`${r}/m`, `${r}/m2`))).toBe('EBUSY')
+        expect(await errCode(fs.rename(`${r}/empty`, `${r}/m`))).toBe('EBUSY')
+        expect((await fs.mounts()).some((m) => m.mountPoint === `${r}/m`)).toBe(true)
+      })
+
+      it('shows a mount under the new path when a directory above it is renamed', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/a`)
+        await fs.mkdir(`${r}/a/b`)
+        await fs.mkdir(`${r}/a/b/m`)
+        await s.mountTmpfs(`${r}/a/b/m`)
+        await put(fs, `${r}/a/b/m/f`, 'on the mount')
+        const dev = (await fs.lstat(`${r}/a/b/m`))!.dev
+        await fs.rename(`${r}/a`, `${r}/z`)
+        const points = (await fs.mounts()).map((m) => m.mountPoint)
+        expect(points).toContain(`${r}/z/b/m`)
+        expect(points).not.toContain(`${r}/a/b/m`)
+        expect((await fs.lstat(`${r}/z/b/m/f`))?.dev).toEqual(dev)
+        expect(await text(fs, `${r}/z/b/m/f`)).toBe('on the mount')
+        await fs.unmount(`${r}/z/b/m`)
+        expect(await fs.readdir(`${r}/z/b/m`)).toEqual([])
+      })
+
+      it('leads .. out of a mount root to the directory that holds the mount point', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await s.mountTmpfs(`${r}/m`)
+        await fs.mkdir(`${r}/m/sub`)
+        await put(fs, `${r}/beside`, 'x')
+        expect(inodeKey((await fs.lstat(`${r}/m/sub/../..`))!)).toBe(inodeKey((await fs.lstat(r))!))
+        expect(await text(fs, `${r}/m/../beside`)).toBe('x')
+      })
+
+      it('covers an earlier mount with a later one on the same point until that is unmounted', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await s.mountTmpfs(`${r}/m`)
+        await put(fs, `${r}/m/first`, '1')
+        await s.mountTmpfs(`${r}/m`)
+        expect(await fs.readdir(`${r}/m`)).toEqual([])
+        await fs.unmount(`${r}/m`)
+        expect((await fs.readdir(`${r}/m`)).map((e) => e.name)).toEqual(['first'])
+        await fs.unmount(`${r}/m`)
+        expect(await errCode(fs.unmount(`${r}/m`))).toBe('EINVAL')
+      })
+
+      it('answers ENOENT when unmounting a path that does not exist', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        expect(await errCode(fs.unmount(`${r}/missing`))).toBe('ENOENT')
+      })
+    })
+
+    describe('trailing slashes', () => {
+      beforeEach(async () => {
+        await put(fs, `${r}/f`, 'x')
+        await fs.mkdir(`${r}/d`)
+        await fs.symlink('f', `${r}/lf`)
+        await fs.symlink('d', `${r}/ld`)
+      })
+
+      it('make a lookup of anything but a directory ENOTDIR, and follow a symlink to one', async () => {
+        expect(await errCode(fs.lstat(`${r}/f/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.lstat(`${r}/f/.`))).toBe('ENOTDIR')
+        expect(await errCode(fs.lstat(`${r}/lf/`))).toBe('ENOTDIR')
+        expect((await fs.lstat(`${r}/ld/`))?.kind).toBe('dir')
+        expect(await fs.lstat(`${r}/missing/`)).toBeUndefined()
+        expect(await errCode(fs.readdir(`${r}/f/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.readlink(`${r}/lf/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.readlink(`${r}/ld/`))).toBe('EINVAL')
+        expect(await errCode(fs.openRead(`${r}/f/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.chmod(`${r}/f/`, 0o600))).toBe('ENOTDIR')
+        expect(await errCode(fs.xattr.list(`${r}/f/`))).toBe('ENOTDIR')
+      })
+
+      it('make creating a file EISDIR, and a new non-directory name ENOENT', async () => {
+        expect(await errCode(fs.openWrite(`${r}/f/`))).toBe('EISDIR')
+        expect(await errCode(fs.openWrite(`${r}/new/`))).toBe('EISDIR')
+        expect(await errCode(fs.symlink('x', `${r}/new/`))).toBe('ENOENT')
+        expect(await errCode(fs.mknod(`${r}/new/`, 'fifo', 0o644))).toBe('ENOENT')
+        expect(await errCode(fs.link(`${r}/f`, `${r}/new/`))).toBe('ENOENT')
+        expect(await errCode(fs.link(`${r}/f/`, `${r}/new`))).toBe('ENOTDIR')
+        await fs.mkdir(`${r}/newdir/`)
+        expect((await fs.lstat(`${r}/newdir`))?.kind).toBe('dir')
+        expect(await text(fs, `${r}/f`)).toBe('x')
+      })
+
+      it('make removing or renaming a non-directory ENOTDIR, a symlink to a directory included', async () => {
+        expect(await errCode(fs.unlink(`${r}/f/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.unlink(`${r}/ld/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.rmdir(`${r}/ld/`))).toBe('ENOTDIR')
+        expect(await errCode(fs.rename(`${r}/f/`, `${r}/g`))).toBe('ENOTDIR')
+        expect(await errCode(fs.rename(`${r}/f`, `${r}/g/`))).toBe('ENOTDIR')
+        expect((await fs.lstat(`${r}/ld`))?.kind).toBe('symlink')
+        await fs.rename(`${r}/d/`, `${r}/d2/`)
+        await fs.rmdir(`${r}/d2/`)
+        expect(await fs.lstat(`${r}/d2`)).toBeUndefined()
+      })
+    })
+
+    describe('name and path limits', () => {
+      it('takes a name of 255 bytes and refuses one of 256 with ENAMETOOLONG, counting UTF-8 bytes', async () => {
+        await put(fs, `${r}/${'a'.repeat(255)}`, 'x')
+        expect(await errCode(fs.openWrite(`${r}/${'a'.repeat(256)}`))).toBe('ENAMETOOLONG')
+        expect(await errCode(fs.lstat(`${r}/${'a'.repeat(256)}`))).toBe('ENAMETOOLONG')
+        expect(await errCode(fs.mkdir(`${r}/${'a'.repeat(256)}`))).toBe('ENAMETOOLONG')
+        expect(await errCode(fs.lstat(`${r}/${'a'.repeat(256)}/below`))).toBe('ENAMETOOLONG')
+        // 127 two-byte characters fit, 128 do not: the limit is bytes, not characters.
+        await fs.mkdir(`${r}/${'é'.repeat(127)}`)
+        expect(await errCode(fs.mkdir(`${r}/${'é'.repeat(128)}`))).toBe('ENAMETOOLONG')
+      })
+
+      it('counts a byte that is not UTF-8 as one byte against the name limit', async () => {
+        await put(fs, `${r}/${'\udce9'.repeat(255)}`, 'x')
+        expect((await fs.readdir(r)).map((e) => e.name)).toEqual(['\udce9'.repeat(255)])
+        expect(await errCode(fs.openWrite(`${r}/${'\udce9'.repeat(256)}`))).toBe('ENAMETOOLONG')
+      })
+
+      it('refuses a path of 4096 bytes with ENAMETOOLONG, slashes counted, and resolves one of 4095', async () => {
+        await put(fs, `${r}/f`, 'x')
+        const padded = (bytes: number): string => `${r}${'/'.repeat(bytes - r.length - 1)}f`
+        expect(padded(4095)).toHaveLength(4095)
+        expect((await fs.lstat(padded(4095)))?.kind).toBe('file')
+        expect(await errCode(fs.lstat(padded(4096)))).toBe('ENAMETOOLONG')
+        expect(await errCode(fs.openRead(padded(4096)))).toBe('ENAMETOOLONG')
+      })
+
+      it('stores a symlink target of 4095 bytes and refuses one of 4096', async () => {
+        await fs.symlink('t'.repeat(4095), `${r}/long`)
+        expect(await fs.readlink(`${r}/long`)).toHaveLength(4095)
+        expect(await errCode(fs.symlink('t'.repeat(4096), `${r}/longer`))).toBe('ENAMETOOLONG')
+      })
+    })
+
+    describe('modes and owners as the kernel sets them', () => {
+      it('clears setuid on lchown, and setgid where group-exec is set, on anything but a directory', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        const cases: [string, number, number][] = [
+          ['both', 0o6755, 0o755],
+          ['setgid-no-exec', 0o6745, 0o2745],
+          ['setuid', 0o4700, 0o700],
+        ]
+        for (const [name, before, after] of cases) {
+          await put(fs, `${r}/${name}`, 'x')
+          await fs.chmod(`${r}/${name}`, before)
+          // Even to the owner it already has.
+          await fs.lchown(`${r}/${name}`, 0, 0)
+          expect([name, (await fs.lstat(`${r}/${name}`))?.mode]).toEqual([name, after])
+        }
+        await fs.mknod(`${r}/p`, 'fifo', 0o644)
+        await fs.chmod(`${r}/p`, 0o6755)
+        await fs.lchown(`${r}/p`, 5, 6)
+        expect((await fs.lstat(`${r}/p`))?.mode).toBe(0o755)
+        await fs.mkdir(`${r}/d`)
+        await fs.chmod(`${r}/d`, 0o6755)
+        await fs.lchown(`${r}/d`, 5, 6)
+        expect((await fs.lstat(`${r}/d`))?.mode).toBe(0o6755)
+      })
+
+      it('makes a directory with mode & 01777 & ~umask: sticky stays, setuid and setgid go', async () => {
+        await fs.mkdir(`${r}/all`, 0o7777)
+        await fs.mkdir(`${r}/setgid`, 0o2777)
+        expect((await fs.lstat(`${r}/all`))?.mode).toBe(0o1755)
+        expect((await fs.lstat(`${r}/setgid`))?.mode).toBe(0o755)
+      })
+
+      it('gives what is made in a setgid directory its group, and a new directory the setgid bit', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/sg`)
+        await fs.lchown(`${r}/sg`, 0, 1234)
+        await fs.chmod(`${r}/sg`, 0o2775)
+        await fs.mkdir(`${r}/sg/sub`, 0o755)
+        await fs.mkdir(`${r}/sg/all`, 0o7777)
+        await put(fs, `${r}/sg/f`, 'x', 0o644)
+        await fs.symlink('f', `${r}/sg/l`)
+        expect(await fs.lstat(`${r}/sg/sub`)).toMatchObject({ mode: 0o2755, gid: 1234 })
+        expect(await fs.lstat(`${r}/sg/all`)).toMatchObject({ mode: 0o3755, gid: 1234 })
+        expect(await fs.lstat(`${r}/sg/f`)).toMatchObject({ mode: 0o644, gid: 1234 })
+        expect((await fs.lstat(`${r}/sg/l`))?.gid).toBe(1234)
+      })
+    })
+
+    describe('special files', () => {
+      it('refuses an exclusive create over a symlink with EEXIST, dangling or not', async () => {
+        await put(fs, `${r}/t`, 'keep')
+        await fs.symlink('t', `${r}/l`)
+        await fs.symlink('nowhere', `${r}/dangling`)
+        expect(await errCode(fs.openWrite(`${r}/l`, { exclusive: true }))).toBe('EEXIST')
+        expect(await errCode(fs.openWrite(`${r}/dangling`, { exclusive: true }))).toBe('EEXIST')
+        expect(await fs.lstat(`${r}/nowhere`)).toBeUndefined()
+        expect(await text(fs, `${r}/t`)).toBe('keep')
+      })
+
+      it('never opens a char or block device 0/0 for IO: ENXIO', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mknod(`${r}/c`, 'char', 0o600, { major: 0, minor: 0 })
+        await fs.mknod(`${r}/b`, 'block', 0o600, { major: 0, minor: 0 })
+        for (const dev of ['c', 'b']) {
+          expect(await errCode(fs.openRead(`${r}/${dev}`))).toBe('ENXIO')
+          expect(await errCode(fs.openWrite(`${r}/${dev}`))).toBe('ENXIO')
+          await fs.fsync(`${r}/${dev}`)
+        }
+        expect((await fs.lstat(`${r}/c`))?.kind).toBe('char')
+      })
+
+      it('answers at once for a fifo: openRead and openWrite refuse it with ENXIO, fsync does nothing', async () => {
+        await fs.mknod(`${r}/p`, 'fifo', 0o644)
+        expect(await errCode(fs.openRead(`${r}/p`))).toBe('ENXIO')
+        expect(await errCode(fs.openWrite(`${r}/p`))).toBe('ENXIO')
+        await fs.fsync(`${r}/p`)
+        expect((await fs.lstat(`${r}/p`))?.kind).toBe('fifo')
+      })
+    })
+
+    describe('append, syncfs, locks and credentials', () => {
+      it('appends to an existing file without truncating it, and creates a missing one', async () => {
+        await put(fs, `${r}/journal`, 'one\n')
+        const h = await fs.openWrite(`${r}/journal`, { append: true })
+        await h.write(Buffer.from('two\n'))
+        await h.write(Buffer.from('three\n'))
+        await h.close()
+        expect(await text(fs, `${r}/journal`)).toBe('one\ntwo\nthree\n')
+        const n = await fs.openWrite(`${r}/new`, { append: true, mode: 0o600 })
+        await n.write(Buffer.from('first'))
+        await n.close()
+        expect(await text(fs, `${r}/new`)).toBe('first')
+        expect((await fs.lstat(`${r}/new`))?.mode).toBe(0o600)
+      })
+
+      it('syncs the filesystem holding a file or a directory, and fails with ENOENT on a missing path', async () => {
+        await put(fs, `${r}/f`, 'x')
+        await fs.syncfs(`${r}/f`)
+        await fs.syncfs(r)
+        expect(await errCode(fs.syncfs(`${r}/missing`))).toBe('ENOENT')
+      })
+
+      it('keeps every other lock out of an exclusive lock, naming this process as the holder', async () => {
+        const first = await fs.tryLock(`${r}/lock`, 'exclusive', { create: true })
+        expect(first.ok).toBe(true)
+        expect(await fs.tryLock(`${r}/lock`, 'exclusive')).toEqual({ ok: false, holders: [process.pid] })
+        expect(await fs.tryLock(`${r}/lock`, 'shared')).toEqual({ ok: false, holders: [process.pid] })
+        if (first.ok) await first.lock.release()
+      })
+
+      it('lets shared locks in together and keeps an exclusive one out until all are released', async () => {
+        await put(fs, `${r}/lock`, '')
+        const a = await fs.tryLock(`${r}/lock`, 'shared')
+        const b = await fs.tryLock(`${r}/lock`, 'shared')
+        expect([a.ok, b.ok]).toEqual([true, true])
+        expect((await fs.tryLock(`${r}/lock`, 'exclusive')).ok).toBe(false)
+        if (a.ok) await a.lock.release()
+        expect((await fs.tryLock(`${r}/lock`, 'exclusive')).ok).toBe(false)
+        if (b.ok) {
+          await b.lock.release()
+          await b.lock.release()
+        }
+        const c = await fs.tryLock(`${r}/lock`, 'exclusive')
+        expect(c.ok && c.lock.mode).toBe('exclusive')
+        if (c.ok) await c.lock.release()
+      })
+
+      it('creates a missing lock file mode 0644 when asked, and answers ENOENT otherwise', async () => {
+        expect(await errCode(fs.tryLock(`${r}/lock`, 'shared'))).toBe('ENOENT')
+        expect(await errCode(fs.tryLock(`${r}/lock`, 'shared', { create: false }))).toBe('ENOENT')
+        expect(await fs.lstat(`${r}/lock`)).toBeUndefined()
+        const held = await fs.tryLock(`${r}/lock`, 'shared', { create: true })
+        expect(await fs.lstat(`${r}/lock`)).toMatchObject({ kind: 'file', mode: 0o644, size: 0 })
+        if (held.ok) await held.lock.release()
+      })
+
+      it('reports the credentials of this process and the capabilities root holds', async () => {
+        const c = await fs.credentials()
+        expect(c.uid).toBe(s.name === 'memory' ? 0 : process.getuid?.())
+        expect(c.gid).toBe(s.name === 'memory' ? 0 : process.getgid?.())
+        expect([c.capSysAdmin, c.capMknod]).toEqual([s.privileged, s.privileged])
+      })
+    })
+
+    describe('names that are not UTF-8', () => {
+      it('creates, lists, renames, links, points to and removes them byte for byte', async () => {
+        const cafe = 'caf\udce9'
+        const bad = 'bad\udcff\udcfe'
+        await put(fs, `${r}/${cafe}`, 'latin-1')
+        await fs.mkdir(`${r}/${cafe}.d`)
+        await put(fs, `${r}/${cafe}.d/${bad}`, 'inside')
+        expect((await fs.readdir(r)).map((e) => e.name).sort()).toEqual([cafe, `${cafe}.d`])
+        expect((await fs.readdir(`${r}/${cafe}.d`)).map((e) => e.name)).toEqual([bad])
+        await fs.rename(`${r}/${cafe}`, `${r}/${bad}`)
+        expect(await fs.lstat(`${r}/${cafe}`)).toBeUndefined()
+        await fs.link(`${r}/${bad}`, `${r}/${bad}.2`)
+        expect((await fs.lstat(`${r}/${bad}`))?.nlink).toBe(2)
+        await fs.symlink(bad, `${r}/l`)
+        expect(await fs.readlink(`${r}/l`)).toBe(bad)
+        // The target is five bytes on disk: "bad" and two bytes that are not UTF-8.
+        expect((await fs.lstat(`${r}/l`))?.size).toBe(5)
+        expect(await text(fs, `${r}/${bad}.2`)).toBe('latin-1')
+        expect(await fs.realpath(`${r}/${cafe}.d/${bad}`)).toBe(`${await fs.realpath(r)}/${cafe}.d/${bad}`)
+        await fs.unlink(`${r}/${bad}`)
+        await fs.unlink(`${r}/${bad}.2`)
+        await fs.unlink(`${r}/${cafe}.d/${bad}`)
+        await fs.rmdir(`${r}/${cafe}.d`)
+        expect((await fs.readdir(r)).map((e) => e.name)).toEqual(['l'])
+      })
+    })
   })
 }
 
@@ -533,6 +886,105 @@ describe('the memory adapter as an unprivileged process', () => {
     await fs.mkdir('/work/d')
     expect(await errCode(fs.xattr.set('/work/d', 'trusted.overlay.opaque', Buffer.from('y')))).toBe('EPERM')
     expect(await errCode(fs.lchown('/work/d', 0, 0))).toBe('EPERM')
+    expect(await fs.credentials()).toEqual({ uid: 1000, gid: 0, capSysAdmin: false, capMknod: false })
+  })
+
+  it('drops setgid from a group-exec file it creates in a setgid directory of a group it is not in', async () => {
+    const root = createMemoryFs()
+    await root.mkdir('/shared')
+    await root.lchown('/shared', 0, 2000)
+    await root.chmod('/shared', 0o2777)
+    const fs = createMemoryFs({ volume: root.volume, uid: 1000, gid: 1000 })
+    await put(fs, '/shared/run', 'x', 0o2755)
+    expect(await fs.lstat('/shared/run')).toMatchObject({ mode: 0o755, gid: 2000 })
+  })
+})
+
+describe('the memory adapter with capabilities that do not follow uid 0', () => {
+  it('hides trusted.* and refuses devices to root without CAP_SYS_ADMIN and CAP_MKNOD', async () => {
+    const fs = createMemoryFs({ capabilities: { sysAdmin: false, mknod: false } })
+    const privileged = createMemoryFs({ volume: fs.volume })
+    await fs.mkdir('/d')
+    await privileged.xattr.set('/d', 'trusted.overlay.opaque', Buffer.from('y'))
+    expect(await fs.xattr.list('/d')).toEqual([])
+    expect(await fs.xattr.get('/d', 'trusted.overlay.opaque')).toBeUndefined()
+    expect(await errCode(fs.xattr.set('/d', 'trusted.other', Buffer.from('y')))).toBe('EPERM')
+    expect(await errCode(fs.mknod('/c', 'char', 0, { major: 0, minor: 0 }))).toBe('EPERM')
+    await fs.mknod('/p', 'fifo', 0o644)
+    expect(await fs.credentials()).toEqual({ uid: 0, gid: 0, capSysAdmin: false, capMknod: false })
+  })
+
+  it('lets a non-root process with CAP_SYS_ADMIN and CAP_MKNOD set trusted.* and make devices', async () => {
+    const fs = createMemoryFs({ uid: 1000, gid: 1000, capabilities: { sysAdmin: true, mknod: true } })
+    await fs.mkdir('/d')
+    await fs.xattr.set('/d', 'trusted.overlay.opaque', Buffer.from('y'))
+    expect(await fs.xattr.list('/d')).toEqual(['trusted.overlay.opaque'])
+    await fs.mknod('/d/wh', 'char', 0, { major: 0, minor: 0 })
+    expect((await fs.lstat('/d/wh'))?.kind).toBe('char')
+  })
+})
+
+describe('the memory adapter as two processes on one volume', () => {
+  it('names the other process as the holder of a lock, and lets it in once released', async () => {
+    const agent = createMemoryFs({ pid: 4242 })
+    const tool = createMemoryFs({ volume: agent.volume, pid: 5151 })
+    const held = await agent.tryLock('/lock', 'exclusive', { create: true })
+    expect(await tool.tryLock('/lock', 'shared')).toEqual({ ok: false, holders: [4242] })
+    if (held.ok) await held.lock.release()
+    const mine = await tool.tryLock('/lock', 'shared')
+    expect(mine.ok).toBe(true)
+    expect(await agent.tryLock('/lock', 'exclusive')).toEqual({ ok: false, holders: [5151] })
+  })
+
+  it('does not carry a lock over to a new file put in place of the locked one', async () => {
+    const fs = createMemoryFs()
+    const held = await fs.tryLock('/lock', 'exclusive', { create: true })
+    expect(held.ok).toBe(true)
+    await fs.unlink('/lock')
+    expect((await fs.tryLock('/lock', 'exclusive', { create: true })).ok).toBe(true)
+  })
+})
+
+describe('the memory adapter’s mount table lines that only describe a host', () => {
+  it('keeps what a describe-only mount covers visible, under the mount’s dev and type', async () => {
+    const fs = createMemoryFs()
+    await fs.mkdir('/store')
+    await put(fs, '/store/kept', 'x')
+    const entry = fs.mount({ mountPoint: '/store', fsType: 'xfs', source: '/dev/sdb1', dtype: false, describeOnly: true })
+    expect(await text(fs, '/store/kept')).toBe('x')
+    expect((await fs.lstat('/store/kept'))?.dev).toEqual(entry.dev)
+    expect(await fs.fsType('/store')).toMatchObject({ name: 'xfs', dtype: false })
+    expect(await errCode(fs.rename('/store/kept', '/kept'))).toBe('EXDEV')
+    await fs.unmount('/store')
+    expect((await fs.mounts()).map((m) => m.mountPoint)).toEqual(['/'])
+  })
+
+  it('describes a host with setMounts without touching the tree, and finds each path’s mount', async () => {
+    const fs = createMemoryFs()
+    await fs.mkdir('/var')
+    await put(fs, '/var/f', 'x')
+    fs.setMounts([
+      { mountPoint: '/', fsType: 'ext4', source: '/dev/sda1', dev: { major: 8, minor: 1 } },
+      { mountPoint: '/var', fsType: 'xfs', source: '/dev/sdb1', dev: { major: 8, minor: 17 } },
+      { mountPoint: '/proc', fsType: 'proc' },
+    ])
+    expect(await text(fs, '/var/f')).toBe('x')
+    expect((await fs.lstat('/var/f'))?.dev).toEqual({ major: 8, minor: 17 })
+    expect((await fs.lstat('/'))?.dev).toEqual({ major: 8, minor: 1 })
+    expect((await fs.mounts()).map((m) => [m.id, m.parentId, m.mountPoint])).toEqual([
+      [1, 0, '/'],
+      [2, 1, '/var'],
+      [3, 1, '/proc'],
+    ])
+  })
+
+  it('hands back copies of the table, so a caller cannot change it', async () => {
+    const fs = createMemoryFs()
+    await fs.mkdir('/m')
+    const entry = fs.mount({ mountPoint: '/m', fsType: 'tmpfs' })
+    entry.mountPoint = '/elsewhere'
+    ;(await fs.mounts())[1]!.options.push('ro')
+    expect((await fs.mounts())[1]).toMatchObject({ mountPoint: '/m', options: ['rw', 'relatime'] })
   })
 })
 

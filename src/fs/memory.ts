@@ -5,19 +5,29 @@
  * (aesthetics.md §3): rename follows a symlink source, replaces non-empty
  * directories and never drops the replaced inode's nlink; link() accepts
  * directories; there is no mknod, rdev, xattr, umask, root bypass, distinct
- * device number or mount table. `test/fs-contract.test.ts` holds this file
- * to the disk's behaviour case by case.
+ * device number, mount, name limit or flock. `test/fs-contract.test.ts` holds
+ * this file to the disk's behaviour case by case.
+ *
+ * A mount is a filesystem of its own, as on Linux: a fresh tree of memfs
+ * links that hides what was below the mount point until it is unmounted,
+ * with its own device number, so links and renames across it fail with
+ * EXDEV and a removal that forgets the mount table still sees the boundary.
+ * Mount-table lines that only describe a host (`setMounts`, `describeOnly`)
+ * change no tree.
  *
  * A downstream suite can hand in the memfs Volume it already has: files made
- * through memfs show up here and the other way round.
+ * through memfs show up here and the other way round (outside mounts, which
+ * memfs does not know).
  */
 import { Readable } from 'node:stream'
 import { Volume } from 'memfs'
 import { errnoError } from '../errors.js'
 import { fsTypeMagic } from './fstype.js'
 import { mountContaining } from './mountinfo.js'
-import type { DevNo, DirEntry, FsPort, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
+import { nameByteLength } from './name-bytes.js'
+import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
 import { joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
+import { isInside } from './safe-path.js'
 
 /** The part of memfs's core this adapter relies on; memfs is pinned to an exact version for it. */
 interface CoreNode {
@@ -46,6 +56,7 @@ interface CoreLink {
   steps: string[]
   children: Map<string, CoreLink | undefined>
   getNode(): CoreNode
+  setNode(node: CoreNode): void
   createChild(name: string, node?: CoreNode): CoreLink
   setChild(name: string, link?: CoreLink): CoreLink
   deleteChild(link: CoreLink): void
@@ -55,6 +66,8 @@ interface CoreSuperblock {
   root: CoreLink
   createNode(mode: number): CoreNode
   deleteNode(node: CoreNode): void
+  /** A parentless link: the root of a mounted tree. */
+  createLink(): CoreLink
 }
 
 export interface MemoryMount {
@@ -69,6 +82,15 @@ export interface MemoryMount {
   root?: string
   /** false simulates a filesystem without d_type (xfs made with ftype=0). */
   dtype?: boolean
+  /**
+   * Only a line in the mount table: the mount point keeps showing what it
+   * held (under this mount's dev). For tests that describe a host's mounts
+   * rather than use one, such as an overlay whose merged content the test
+   * builds in place, or a filesystem type under an existing store.
+   */
+  describeOnly?: boolean
+  /** Permission bits of a new filesystem's root: 01777 for tmpfs (its default), 0755 otherwise. */
+  rootMode?: number
 }
 
 export interface MemoryFsOptions {
@@ -77,76 +99,191 @@ export interface MemoryFsOptions {
   /** Credentials of the simulated process; 0/0 (root) by default, as the tool runs in production. */
   uid?: number
   gid?: number
+  /**
+   * CAP_SYS_ADMIN (trusted.* and writing security.* xattrs) and CAP_MKNOD
+   * (devices). Held by uid 0 alone unless given, so a test can be root
+   * without them (a container without CAP_SYS_ADMIN) or the other way round.
+   */
+  capabilities?: { sysAdmin?: boolean; mknod?: boolean }
+  /**
+   * The pid tryLock reports as a holder; process.pid by default. Locks live
+   * with the volume, so two adapters on one volume with different pids act as
+   * two processes contending for a lock.
+   */
+  pid?: number
   /** Applied to the mode of every created inode, as the kernel does; 0o022 by default. */
   umask?: number
-  /** The mount table; one memfs filesystem at / when not given. */
+  /** The mount table; one memfs filesystem at / when not given. Every line describes only. */
   mounts?: MemoryMount[]
 }
 
 export interface MemoryFs extends FsPort {
   readonly kind: 'memory'
   readonly volume: Volume
-  /** Adds a mount on top of the table (the path must be a directory), as mount(8) would. */
+  /**
+   * Mounts on a directory as mount(8) would: a new empty filesystem there
+   * (unless `describeOnly`), on top of whatever is mounted there already.
+   */
   mount(mount: MemoryMount): MountEntry
-  /** Replaces the whole mount table; for tests that describe a host. */
+  /** Replaces the whole mount table with lines that only describe a host; mounted trees go. */
   setMounts(mounts: MemoryMount[]): void
 }
 
+/** A filesystem a walk can be in: the volume's own tree, or one that `mount()` made. */
+interface Tree {
+  root: CoreLink
+  /** The mount table line of a mounted tree; undefined for the volume's tree. */
+  record?: MountRecord
+  /** The directory the tree covers and the tree that holds it: where `..` leads out of the root. */
+  covers?: { link: CoreLink; tree: Tree }
+}
+
+interface MountRecord {
+  entry: MountEntry
+  /** The mounted tree; undefined for a line that only describes the host. */
+  tree?: Tree
+  dtype: boolean
+}
+
+/** Where a path led: the link, the tree it is in, and the path with every symlink resolved. */
+interface At {
+  link: CoreLink
+  tree: Tree
+  path: string
+}
+
+interface LockHolder {
+  mode: 'shared' | 'exclusive'
+  pid: number
+}
+
+// flock(2) state lives with the volume, not the adapter, so that adapters
+// sharing a volume contend like processes sharing a disk. Keyed by the inode
+// object: a file replaced under the same name is a new inode with no locks.
+const LOCK_TABLES = new WeakMap<CoreSuperblock, WeakMap<CoreNode, LockHolder[]>>()
+
 const MAX_SYMLINK_HOPS = 40
+const NAME_MAX = 255
+/** Counts the terminating NUL, as the kernel does: a path of 4096 bytes is already too long. */
+const PATH_MAX = 4096
 const XATTR_NAMESPACES = ['user.', 'trusted.', 'security.', 'system.']
 const XATTR_NAME_MAX = 255
 const XATTR_SIZE_MAX = 65536
+
+// The errno each call gives when its last component is "." or ".." (or the
+// path is "/"): the name of no entry it could create or remove. As Linux
+// answers them (checked on ext4).
+const DOTS_EXIST = (): string => 'EEXIST'
+const DOTS_OPEN = (): string => 'EISDIR'
+const DOTS_RENAME = (): string => 'EBUSY'
+const DOTS_RMDIR = (which: string): string => (which === '.' ? 'EINVAL' : which === '..' ? 'ENOTEMPTY' : 'EBUSY')
 
 export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
   const volume = options.volume ?? new Volume()
   const core = (volume as unknown as { _core: CoreSuperblock })._core
   const uid = options.uid ?? 0
   const gid = options.gid ?? 0
+  const pid = options.pid ?? process.pid
+  // Permission bypass (search, read, write, ownership) stays with uid 0;
+  // what the tool asks of capabilities follows the options.
   const isRoot = uid === 0
+  const capSysAdmin = options.capabilities?.sysAdmin ?? isRoot
+  const capMknod = options.capabilities?.mknod ?? isRoot
   const umask = options.umask ?? 0o022
 
   // Side tables keyed by the inode object itself, so they die with it and a
   // reused inode number never inherits another file's xattrs or times.
   const xattrTable = new WeakMap<CoreNode, Map<string, Uint8Array>>()
   const nsTable = new WeakMap<CoreNode, { ms: number; ns: bigint }>()
-  const openWriters = new Map<CoreNode, number>()
+  /** Open writers and lock files: an unlinked inode lives until the last one closes. */
+  const openFiles = new Map<CoreNode, number>()
+  let locks = LOCK_TABLES.get(core)
+  if (locks === undefined) LOCK_TABLES.set(core, (locks = new WeakMap()))
+  const lockTable = locks
 
-  let mountTable: MountEntry[] = []
-  const dtypeByMount = new Map<string, boolean>()
+  // --- mounts ----------------------------------------------------------------
+
+  const volumeTree: Tree = { root: core.root }
+  /** Mounted trees by the directory link they cover; a mount on a mount covers the lower tree's root. */
+  const mountedOn = new Map<CoreLink, Tree>()
+  let records: MountRecord[] = []
   let nextMountId = 1
   let nextMinor = 100
-  const toEntry = (m: MemoryMount, parentId: number): MountEntry => {
-    if (m.dtype !== undefined) dtypeByMount.set(m.mountPoint, m.dtype)
-    return {
-      id: nextMountId++,
-      parentId,
-      dev: m.dev ?? { major: 0, minor: nextMinor++ },
-      root: m.root ?? '/',
-      mountPoint: m.mountPoint,
-      options: m.options ?? ['rw', 'relatime'],
-      fsType: m.fsType,
-      source: m.source ?? m.fsType,
-      superOptions: m.superOptions ?? ['rw'],
-    }
-  }
+  const toEntry = (m: MemoryMount, mountPoint: string, parentId: number): MountEntry => ({
+    id: nextMountId++,
+    parentId,
+    dev: m.dev ?? { major: 0, minor: nextMinor++ },
+    root: m.root ?? '/',
+    mountPoint,
+    options: m.options ?? ['rw', 'relatime'],
+    fsType: m.fsType,
+    source: m.source ?? m.fsType,
+    superOptions: m.superOptions ?? ['rw'],
+  })
+  const copyEntry = (e: MountEntry): MountEntry => ({ ...e, dev: { ...e.dev }, options: [...e.options], superOptions: [...e.superOptions] })
+
   const setMounts = (mounts: MemoryMount[]): void => {
     nextMountId = 1
-    mountTable = []
+    records = []
+    mountedOn.clear()
     for (const m of mounts) {
-      const parent = mountContaining(mountTable, m.mountPoint)
-      mountTable.push(toEntry(m, parent?.id ?? 0))
+      const parent = mountContaining(
+        records.map((r) => r.entry),
+        m.mountPoint,
+      )
+      records.push({ entry: toEntry(m, m.mountPoint, parent?.id ?? 0), dtype: m.dtype ?? true })
     }
   }
   setMounts(options.mounts ?? [{ mountPoint: '/', fsType: 'memfs', source: 'memfs' }])
 
-  const devOf = (path: string): DevNo => mountContaining(mountTable, path)?.dev ?? { major: 0, minor: 0 }
-  const isMountPoint = (path: string): boolean => mountTable.some((m) => m.mountPoint === path && path !== '/')
+  /**
+   * The mount table line a place belongs to: the mount of the tree it is in,
+   * unless a describe-only line stacked later covers it more closely (that
+   * line says what the host has there).
+   */
+  const recordAt = (tree: Tree, path: string): MountRecord | undefined => {
+    const base = tree.record
+    let best = base
+    for (let i = base === undefined ? 0 : records.indexOf(base) + 1; i < records.length; i++) {
+      const r = records[i]!
+      if (r.tree !== undefined || !isInside(r.entry.mountPoint, path)) continue
+      if (base !== undefined && !isInside(base.entry.mountPoint, r.entry.mountPoint)) continue
+      if (best === undefined || r.entry.mountPoint.length >= best.entry.mountPoint.length) best = r
+    }
+    return best
+  }
+  const devOf = (at: Pick<At, 'tree' | 'path'>): DevNo => recordAt(at.tree, at.path)?.entry.dev ?? { major: 0, minor: 0 }
+  const sameFilesystem = (a: At, b: At): boolean => {
+    const da = devOf(a)
+    const db = devOf(b)
+    return a.tree === b.tree && da.major === db.major && da.minor === db.minor
+  }
+  const isMountPoint = (link: CoreLink, path: string): boolean =>
+    mountedOn.has(link) || (path !== '/' && records.some((r) => r.tree === undefined && r.entry.mountPoint === path))
+
+  /** Steps onto whatever is mounted on `link`, topmost mount last. */
+  const enter = (link: CoreLink, tree: Tree): { link: CoreLink; tree: Tree } => {
+    for (let t = mountedOn.get(link); t !== undefined; t = mountedOn.get(link)) {
+      tree = t
+      link = t.root
+    }
+    return { link, tree }
+  }
+
+  /** `..`: out of a mount root to the directory it covers first, as follow_dotdot does. */
+  const up = (link: CoreLink, tree: Tree): { link: CoreLink; tree: Tree } => {
+    while (link === tree.root && tree.covers !== undefined) ({ link, tree } = tree.covers)
+    // memfs's root link is its own parent; a mounted root has none.
+    const parent = link.parent
+    return { link: parent !== undefined ? parent : link, tree }
+  }
 
   // --- path resolution ----------------------------------------------------
 
-  const split = (path: string, syscall: string): string[] => {
+  const components = (path: string, syscall: string): string[] => {
     if (!path.startsWith('/')) throw errnoError('EINVAL', syscall, path)
-    return path.split('/').filter((s) => s !== '' && s !== '.')
+    if (nameByteLength(path) >= PATH_MAX) throw errnoError('ENAMETOOLONG', syscall, path)
+    return path.split('/')
   }
 
   const canSearch = (node: CoreNode): boolean => permits(node, 0o1)
@@ -157,50 +294,74 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return (node.mode & bit) !== 0
   }
 
-  /** Walks `steps`, resolving symlinks in every component but (unless `followLast`) the last. */
-  const walk = (path: string, syscall: string, followLast: boolean): CoreLink => {
-    let pending = split(path, syscall)
-    let cur = core.root
+  /**
+   * Resolves a path like the kernel's lookup: symlinks in every component but
+   * (unless `followLast`) the last, mounts crossed on the way down and `..`
+   * out of them. A trailing slash (or "/.") asks for a directory: it follows
+   * a last symlink and makes anything but a directory ENOTDIR.
+   */
+  const resolve = (path: string, syscall: string, followLast: boolean): At => {
+    const raw = components(path, syscall)
+    const last = raw[raw.length - 1]
+    const wantDir = last === '' || last === '.'
+    let pending = raw.filter((s) => s !== '' && s !== '.')
+    let { link, tree } = enter(core.root, volumeTree)
+    let names: string[] = []
     let hops = 0
     while (pending.length > 0) {
-      const step = pending[0]!
-      pending = pending.slice(1)
-      const node = cur.getNode()
+      const step = pending.shift()!
+      const node = link.getNode()
       if (!node.isDirectory()) throw errnoError('ENOTDIR', syscall, path)
       if (!canSearch(node)) throw errnoError('EACCES', syscall, path)
       if (step === '..') {
-        cur = cur.parent ?? core.root
+        ;({ link, tree } = up(link, tree))
+        names.pop()
         continue
       }
-      const child = cur.children.get(step)
+      if (nameByteLength(step) > NAME_MAX) throw errnoError('ENAMETOOLONG', syscall, path)
+      const child = link.children.get(step)
       if (child === undefined) throw errnoError('ENOENT', syscall, path)
       const childNode = child.getNode()
-      if (childNode.isSymlink() && (pending.length > 0 || followLast)) {
+      if (childNode.isSymlink() && (pending.length > 0 || followLast || wantDir)) {
         if (++hops > MAX_SYMLINK_HOPS) throw errnoError('ELOOP', syscall, path)
         const target = childNode.symlink
-        const targetSteps = target.split('/').filter((s) => s !== '' && s !== '.')
-        pending = [...targetSteps, ...pending]
-        if (target.startsWith('/')) cur = core.root
+        if (target === '') throw errnoError('ENOENT', syscall, path)
+        pending = [...target.split('/').filter((s) => s !== '' && s !== '.'), ...pending]
+        if (target.startsWith('/')) {
+          ;({ link, tree } = enter(core.root, volumeTree))
+          names = []
+        }
         continue
       }
-      cur = child
+      ;({ link, tree } = enter(child, tree))
+      names.push(step)
     }
-    return cur
+    if (wantDir && !link.getNode().isDirectory()) throw errnoError('ENOTDIR', syscall, path)
+    return { link, tree, path: `/${names.join('/')}` }
   }
 
-  /** The directory that would hold `path`, and the name in it. */
-  const walkParent = (path: string, syscall: string): { dir: CoreLink; name: string } => {
-    const steps = split(path, syscall)
-    const name = steps.pop()
-    if (name === undefined) throw errnoError('EBUSY', syscall, path)
-    if (name === '..') throw errnoError('EINVAL', syscall, path)
-    const dir = walk(`/${steps.join('/')}`, syscall, true)
-    if (!dir.getNode().isDirectory()) throw errnoError('ENOTDIR', syscall, path)
-    if (!canSearch(dir.getNode())) throw errnoError('EACCES', syscall, path)
-    return { dir, name }
+  /**
+   * The directory that would hold `path`, the name in it, and whether the
+   * path ended in a slash. A last component that names no entry ("." or
+   * "..", or the root itself) gets the call's own errno from `dots`.
+   */
+  const walkParent = (path: string, syscall: string, dots: (which: string) => string): { dir: At; name: string; trailing: boolean } => {
+    const raw = components(path, syscall)
+    const named = raw.filter((s) => s !== '')
+    const name = named.pop()
+    if (name === undefined || name === '.' || name === '..') {
+      // A missing or non-directory path answers as such first.
+      resolve(path, syscall, true)
+      throw errnoError(dots(name ?? '/'), syscall, path)
+    }
+    const dir = resolve(`/${named.join('/')}`, syscall, true)
+    if (!dir.link.getNode().isDirectory()) throw errnoError('ENOTDIR', syscall, path)
+    if (!canSearch(dir.link.getNode())) throw errnoError('EACCES', syscall, path)
+    if (nameByteLength(name) > NAME_MAX) throw errnoError('ENAMETOOLONG', syscall, path)
+    return { dir, name, trailing: raw[raw.length - 1] === '' }
   }
 
-  const pathOf = (link: CoreLink): string => `/${link.steps.filter((p) => p !== '').join('/')}`
+  const childPath = (dir: At, name: string): string => (dir.path === '/' ? `/${name}` : `${dir.path}/${name}`)
 
   const requireWritableDir = (dir: CoreLink, syscall: string, path: string): void => {
     if (!permits(dir.getNode(), 0o2)) throw errnoError('EACCES', syscall, path)
@@ -211,10 +372,19 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
   const kindOf = (node: CoreNode): InodeKind => kindFromMode(node.mode) ?? 'file'
 
   const release = (node: CoreNode): void => {
-    if (node.nlink <= 0 && !openWriters.has(node)) core.deleteNode(node)
+    if (node.nlink <= 0 && !openFiles.has(node)) core.deleteNode(node)
+  }
+  const opened = (node: CoreNode): void => {
+    openFiles.set(node, (openFiles.get(node) ?? 0) + 1)
+  }
+  const closed = (node: CoreNode): void => {
+    const n = (openFiles.get(node) ?? 1) - 1
+    if (n === 0) openFiles.delete(node)
+    else openFiles.set(node, n)
+    release(node)
   }
 
-  /** Drops one name of a non-directory; the inode goes when its last name and writer do. */
+  /** Drops one name of a non-directory; the inode goes when its last name and opener do. */
   const dropName = (dir: CoreLink, link: CoreLink): void => {
     const node = link.getNode()
     dir.deleteChild(link)
@@ -231,11 +401,25 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     release(node)
   }
 
-  const createInode = (dir: CoreLink, name: string, typeBits: number, perm: number): CoreLink => {
-    const node = core.createNode(typeBits | (perm & ~umask & 0o7777))
+  /**
+   * A new inode as Linux's inode_init_owner makes it: the umask applies; a
+   * directory keeps only `01777` of the mode it asked for; in a setgid
+   * directory everything takes the directory's group and a new directory
+   * the setgid bit too.
+   */
+  const createInode = (dir: At, name: string, kind: InodeKind, perm: number): CoreLink => {
+    const parent = dir.link.getNode()
+    const inherit = (parent.mode & 0o2000) !== 0
+    let mode = perm & ~umask & (kind === 'dir' ? 0o1777 : 0o7777)
+    if (kind === 'dir' && inherit) mode |= 0o2000
+    const group = inherit ? parent.gid : gid
+    // A setgid-and-group-exec file in a group its creator is not in would be
+    // a privilege it never had: the kernel drops the bit (no CAP_FSETID).
+    if (kind !== 'dir' && (mode & 0o2010) === 0o2010 && !isRoot && group !== gid) mode &= ~0o2000
+    const node = core.createNode(kindBits(kind) | mode)
     node.uid = uid
-    node.gid = gid
-    return dir.createChild(name, node)
+    node.gid = group
+    return dir.link.createChild(name, node)
   }
 
   const mtimeNs = (node: CoreNode): bigint => {
@@ -245,10 +429,10 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return BigInt(ms) * 1_000_000n
   }
 
-  const toInode = (link: CoreLink, path: string): Inode => {
-    const node = link.getNode()
+  const toInode = (at: At): Inode => {
+    const node = at.link.getNode()
     const kind = kindOf(node)
-    const size = kind === 'file' ? node.getSize() : kind === 'symlink' ? Buffer.byteLength(node.symlink) : kind === 'dir' ? 4096 : 0
+    const size = kind === 'file' ? node.getSize() : kind === 'symlink' ? nameByteLength(node.symlink) : kind === 'dir' ? 4096 : 0
     return {
       kind,
       mode: node.mode & 0o7777,
@@ -256,7 +440,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       gid: node.gid,
       size,
       nlink: node.nlink,
-      dev: devOf(path),
+      dev: devOf(at),
       ino: BigInt(node.ino),
       rdev: kind === 'char' || kind === 'block' ? splitDev(BigInt(node.rdev)) : { major: 0, minor: 0 },
       mtimeNs: mtimeNs(node),
@@ -279,8 +463,8 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
   /** Who may see or change an attribute, as Linux decides it. */
   const xattrAllowed = (node: CoreNode, name: string, write: boolean): 'ok' | 'EPERM' | 'hidden' | 'ENOTSUP' => {
     if (name.startsWith('system.')) return 'ENOTSUP'
-    if (name.startsWith('trusted.')) return isRoot ? 'ok' : write ? 'EPERM' : 'hidden'
-    if (name.startsWith('security.')) return isRoot || !write ? 'ok' : 'EPERM'
+    if (name.startsWith('trusted.')) return capSysAdmin ? 'ok' : write ? 'EPERM' : 'hidden'
+    if (name.startsWith('security.')) return capSysAdmin || !write ? 'ok' : 'EPERM'
     // user.* is only for regular files and directories (xattr(7)).
     const kind = kindOf(node)
     if (kind !== 'file' && kind !== 'dir') return write ? 'EPERM' : 'hidden'
@@ -293,18 +477,29 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     volume,
 
     mount(m) {
-      const target = walk(m.mountPoint, 'mount', true)
-      if (!target.getNode().isDirectory()) throw errnoError('ENOTDIR', 'mount', m.mountPoint)
-      const entry = toEntry(m, mountContaining(mountTable, m.mountPoint)?.id ?? 0)
-      mountTable.push(entry)
-      return entry
+      const at = resolve(m.mountPoint, 'mount', true)
+      if (!at.link.getNode().isDirectory()) throw errnoError('ENOTDIR', 'mount', m.mountPoint)
+      const record: MountRecord = { entry: toEntry(m, at.path, recordAt(at.tree, at.path)?.entry.id ?? 0), dtype: m.dtype ?? true }
+      if (m.describeOnly !== true) {
+        const node = core.createNode(kindBits('dir') | ((m.rootMode ?? (m.fsType === 'tmpfs' ? 0o1777 : 0o755)) & 0o7777))
+        node.uid = uid
+        node.gid = gid
+        const root = core.createLink()
+        root.setNode(node)
+        root.children.set('.', root)
+        node.nlink += 1
+        record.tree = { root, record, covers: { link: at.link, tree: at.tree } }
+        mountedOn.set(at.link, record.tree)
+      }
+      records.push(record)
+      return copyEntry(record.entry)
     },
 
     setMounts,
 
     async lstat(path) {
       try {
-        return toInode(walk(path, 'lstat', false), path)
+        return toInode(resolve(path, 'lstat', false))
       } catch (err) {
         if ((err as { code?: string }).code === 'ENOENT') return undefined
         throw err
@@ -312,7 +507,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async readdir(path) {
-      const link = walk(path, 'scandir', false)
+      const link = resolve(path, 'scandir', false).link
       const node = link.getNode()
       if (node.isSymlink()) throw errnoError('ELOOP', 'scandir', path)
       if (!node.isDirectory()) throw errnoError('ENOTDIR', 'scandir', path)
@@ -326,19 +521,23 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async readlink(path) {
-      const node = walk(path, 'readlink', false).getNode()
+      const node = resolve(path, 'readlink', false).link.getNode()
       if (!node.isSymlink()) throw errnoError('EINVAL', 'readlink', path)
       return node.symlink
     },
 
     async realpath(path) {
-      return pathOf(walk(path, 'realpath', true))
+      return resolve(path, 'realpath', true).path
     },
 
     async openRead(path) {
-      const node = walk(path, 'open', false).getNode()
-      if (node.isSymlink()) throw errnoError('ELOOP', 'open', path)
-      if (node.isDirectory()) throw errnoError('EISDIR', 'open', path)
+      const node = resolve(path, 'open', false).link.getNode()
+      const kind = kindOf(node)
+      if (kind === 'symlink') throw errnoError('ELOOP', 'open', path)
+      if (kind === 'dir') throw errnoError('EISDIR', 'open', path)
+      // Nothing here has a driver or a writer; the disk adapter never opens
+      // these for IO either, so a hostile store cannot make a read block.
+      if (kind !== 'file') throw errnoError('ENXIO', 'open', path)
       if (!permits(node, 0o4)) throw errnoError('EACCES', 'open', path)
       // A snapshot at open time: what a reader of a file that is then replaced
       // by rename sees on Linux too.
@@ -355,65 +554,75 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async openWrite(path, opts: WriteOptions = {}) {
-      const { dir, name } = walkParent(path, 'open')
-      let link = dir.children.get(name)
+      const { dir, name, trailing } = walkParent(path, 'open', DOTS_OPEN)
+      // O_CREAT with a trailing slash is EISDIR whatever the name holds.
+      if (trailing) throw errnoError('EISDIR', 'open', path)
+      let link = dir.link.children.get(name)
       if (link !== undefined) {
         const node = link.getNode()
-        if (node.isSymlink()) throw errnoError('ELOOP', 'open', path)
+        // O_EXCL never follows a symlink: one there, dangling or not, is EEXIST.
         if (opts.exclusive) throw errnoError('EEXIST', 'open', path)
+        if (node.isSymlink()) throw errnoError('ELOOP', 'open', path)
         if (node.isDirectory()) throw errnoError('EISDIR', 'open', path)
         if (!permits(node, 0o2)) throw errnoError('EACCES', 'open', path)
-        node.truncate(0)
+        // No drivers here, and a fifo without a reader would block: ENXIO,
+        // as a 0/0 device (an overlay whiteout) and O_NONBLOCK answer on Linux.
+        if (kindOf(node) !== 'file') throw errnoError('ENXIO', 'open', path)
+        if (!opts.append) node.truncate(0)
       } else {
-        requireWritableDir(dir, 'open', path)
-        link = createInode(dir, name, kindBits('file'), opts.mode ?? 0o666)
+        requireWritableDir(dir.link, 'open', path)
+        link = createInode(dir, name, 'file', opts.mode ?? 0o666)
       }
       const node = link.getNode()
-      openWriters.set(node, (openWriters.get(node) ?? 0) + 1)
+      opened(node)
       let pos = 0
-      let closed = false
+      let isClosed = false
       const handle: WriteHandle = {
         async write(chunk) {
-          if (closed) throw errnoError('EBADF', 'write', path)
+          if (isClosed) throw errnoError('EBADF', 'write', path)
+          // O_APPEND: every write lands at the end as it is then.
+          if (opts.append) pos = node.getSize()
           node.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), 0, chunk.byteLength, pos)
           pos += chunk.byteLength
         },
         async sync() {
-          if (closed) throw errnoError('EBADF', 'fsync', path)
+          if (isClosed) throw errnoError('EBADF', 'fsync', path)
         },
         async close() {
-          if (closed) return
-          closed = true
-          const n = (openWriters.get(node) ?? 1) - 1
-          if (n === 0) openWriters.delete(node)
-          else openWriters.set(node, n)
-          release(node)
+          if (isClosed) return
+          isClosed = true
+          closed(node)
         },
       }
       return handle
     },
 
     async mkdir(path, mode = 0o777) {
-      const { dir, name } = walkParent(path, 'mkdir')
-      if (dir.children.has(name)) throw errnoError('EEXIST', 'mkdir', path)
-      requireWritableDir(dir, 'mkdir', path)
-      createInode(dir, name, kindBits('dir'), mode)
+      const { dir, name } = walkParent(path, 'mkdir', DOTS_EXIST)
+      if (dir.link.children.has(name)) throw errnoError('EEXIST', 'mkdir', path)
+      requireWritableDir(dir.link, 'mkdir', path)
+      createInode(dir, name, 'dir', mode)
     },
 
     async mknod(path, kind, mode, rdev = { major: 0, minor: 0 }) {
-      const { dir, name } = walkParent(path, 'mknod')
-      if (dir.children.has(name)) throw errnoError('EEXIST', 'mknod', path)
-      if (kind !== 'fifo' && !isRoot) throw errnoError('EPERM', 'mknod', path)
-      requireWritableDir(dir, 'mknod', path)
-      const link = createInode(dir, name, kindBits(kind), mode)
+      const { dir, name, trailing } = walkParent(path, 'mknod', DOTS_EXIST)
+      if (dir.link.children.has(name)) throw errnoError('EEXIST', 'mknod', path)
+      // Only mkdir may name a new entry with a trailing slash.
+      if (trailing) throw errnoError('ENOENT', 'mknod', path)
+      if (kind !== 'fifo' && !capMknod) throw errnoError('EPERM', 'mknod', path)
+      requireWritableDir(dir.link, 'mknod', path)
+      const link = createInode(dir, name, kind, mode)
       if (kind !== 'fifo') link.getNode().rdev = Number(joinDev(rdev))
     },
 
     async symlink(target, path) {
-      const { dir, name } = walkParent(path, 'symlink')
-      if (dir.children.has(name)) throw errnoError('EEXIST', 'symlink', target, path)
-      requireWritableDir(dir, 'symlink', path)
-      const link = createInode(dir, name, kindBits('symlink'), 0o777)
+      if (nameByteLength(target) >= PATH_MAX) throw errnoError('ENAMETOOLONG', 'symlink', target, path)
+      if (target === '') throw errnoError('ENOENT', 'symlink', target, path)
+      const { dir, name, trailing } = walkParent(path, 'symlink', DOTS_EXIST)
+      if (dir.link.children.has(name)) throw errnoError('EEXIST', 'symlink', target, path)
+      if (trailing) throw errnoError('ENOENT', 'symlink', target, path)
+      requireWritableDir(dir.link, 'symlink', path)
+      const link = createInode(dir, name, 'symlink', 0o777)
       const node = link.getNode()
       node.makeSymlink(target)
       // Symlink permission bits are always 0777 on Linux, whatever the umask.
@@ -421,35 +630,38 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async link(existing, path) {
-      const src = walk(existing, 'link', false)
-      const node = src.getNode()
+      const src = resolve(existing, 'link', false)
+      const node = src.link.getNode()
+      // Linux's order: the new name, then the mounts, then the inode's kind.
+      const { dir, name, trailing } = walkParent(path, 'link', DOTS_EXIST)
+      if (dir.link.children.has(name)) throw errnoError('EEXIST', 'link', existing, path)
+      if (trailing) throw errnoError('ENOENT', 'link', existing, path)
+      if (!sameFilesystem(src, dir)) throw errnoError('EXDEV', 'link', existing, path)
       if (node.isDirectory()) throw errnoError('EPERM', 'link', existing, path)
-      const { dir, name } = walkParent(path, 'link')
-      if (dir.children.has(name)) throw errnoError('EEXIST', 'link', existing, path)
-      const srcDev = devOf(existing)
-      const dstDev = devOf(path)
-      if (srcDev.major !== dstDev.major || srcDev.minor !== dstDev.minor) throw errnoError('EXDEV', 'link', existing, path)
-      requireWritableDir(dir, 'link', path)
-      dir.createChild(name, node)
+      requireWritableDir(dir.link, 'link', path)
+      dir.link.createChild(name, node)
       node.nlink += 1
       node.ctime = new Date()
     },
 
     async rename(from, to) {
-      const srcParent = walkParent(from, 'rename')
-      const src = srcParent.dir.children.get(srcParent.name)
+      const srcParent = walkParent(from, 'rename', DOTS_RENAME)
+      const dstParent = walkParent(to, 'rename', DOTS_RENAME)
+      // Linux compares the parents' mounts before it looks at either name.
+      if (!sameFilesystem(srcParent.dir, dstParent.dir)) throw errnoError('EXDEV', 'rename', from, to)
+      const src = srcParent.dir.link.children.get(srcParent.name)
       if (src === undefined) throw errnoError('ENOENT', 'rename', from, to)
-      const dstParent = walkParent(to, 'rename')
-      const dst = dstParent.dir.children.get(dstParent.name)
+      const dst = dstParent.dir.link.children.get(dstParent.name)
       const srcNode = src.getNode()
-      if (isMountPoint(pathOf(src)) || (dst !== undefined && isMountPoint(pathOf(dst)))) throw errnoError('EBUSY', 'rename', from, to)
-      const a = devOf(pathOf(srcParent.dir))
-      const b = devOf(`${pathOf(dstParent.dir)}/${dstParent.name}`.replace(/^\/\//, '/'))
-      if (a.major !== b.major || a.minor !== b.minor) throw errnoError('EXDEV', 'rename', from, to)
+      // A trailing slash on either name says the source is a directory.
+      if ((srcParent.trailing || dstParent.trailing) && !srcNode.isDirectory()) throw errnoError('ENOTDIR', 'rename', from, to)
+      const fromPath = childPath(srcParent.dir, srcParent.name)
+      const toPath = childPath(dstParent.dir, dstParent.name)
+      if (isMountPoint(src, fromPath) || (dst !== undefined && isMountPoint(dst, toPath))) throw errnoError('EBUSY', 'rename', from, to)
       // Same link, or two names of one inode: rename(2) does nothing at all.
       if (dst !== undefined && dst.getNode() === srcNode) return
       if (srcNode.isDirectory()) {
-        if (isAncestor(src, dstParent.dir)) throw errnoError('EINVAL', 'rename', from, to)
+        if (isAncestor(src, dstParent.dir.link)) throw errnoError('EINVAL', 'rename', from, to)
         if (dst !== undefined) {
           const dstNode = dst.getNode()
           if (!dstNode.isDirectory()) throw errnoError('ENOTDIR', 'rename', from, to)
@@ -458,41 +670,50 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       } else if (dst !== undefined && dst.getNode().isDirectory()) {
         throw errnoError('EISDIR', 'rename', from, to)
       }
-      requireWritableDir(srcParent.dir, 'rename', from)
-      requireWritableDir(dstParent.dir, 'rename', to)
+      requireWritableDir(srcParent.dir.link, 'rename', from)
+      requireWritableDir(dstParent.dir.link, 'rename', to)
       if (dst !== undefined) {
-        if (dst.getNode().isDirectory()) dropDir(dstParent.dir, dst)
-        else dropName(dstParent.dir, dst)
+        if (dst.getNode().isDirectory()) dropDir(dstParent.dir.link, dst)
+        else dropName(dstParent.dir.link, dst)
       }
-      srcParent.dir.deleteChild(src)
+      srcParent.dir.link.deleteChild(src)
       src.name = dstParent.name
-      dstParent.dir.setChild(dstParent.name, src)
-      src.steps = [...dstParent.dir.steps, dstParent.name]
+      dstParent.dir.link.setChild(dstParent.name, src)
+      src.steps = [...dstParent.dir.link.steps, dstParent.name]
       srcNode.ctime = new Date()
+      // Mounts hang on directories, not paths: /proc/self/mountinfo shows
+      // them under the directory's new name.
+      if (srcNode.isDirectory()) {
+        for (const r of records) {
+          if (r.entry.mountPoint.startsWith(`${fromPath}/`)) r.entry.mountPoint = toPath + r.entry.mountPoint.slice(fromPath.length)
+        }
+      }
     },
 
     async unlink(path) {
-      const { dir, name } = walkParent(path, 'unlink')
-      const link = dir.children.get(name)
+      const { dir, name, trailing } = walkParent(path, 'unlink', DOTS_OPEN)
+      const link = dir.link.children.get(name)
       if (link === undefined) throw errnoError('ENOENT', 'unlink', path)
       if (link.getNode().isDirectory()) throw errnoError('EISDIR', 'unlink', path)
-      requireWritableDir(dir, 'unlink', path)
-      dropName(dir, link)
+      // unlink never follows: a trailing slash on a symlink, even to a directory, is ENOTDIR.
+      if (trailing) throw errnoError('ENOTDIR', 'unlink', path)
+      requireWritableDir(dir.link, 'unlink', path)
+      dropName(dir.link, link)
     },
 
     async rmdir(path) {
-      const { dir, name } = walkParent(path, 'rmdir')
-      const link = dir.children.get(name)
+      const { dir, name } = walkParent(path, 'rmdir', DOTS_RMDIR)
+      const link = dir.link.children.get(name)
       if (link === undefined) throw errnoError('ENOENT', 'rmdir', path)
       if (!link.getNode().isDirectory()) throw errnoError('ENOTDIR', 'rmdir', path)
-      if (isMountPoint(pathOf(link))) throw errnoError('EBUSY', 'rmdir', path)
+      if (isMountPoint(link, childPath(dir, name))) throw errnoError('EBUSY', 'rmdir', path)
       if ([...link.children.keys()].some((k) => k !== '.' && k !== '..')) throw errnoError('ENOTEMPTY', 'rmdir', path)
-      requireWritableDir(dir, 'rmdir', path)
-      dropDir(dir, link)
+      requireWritableDir(dir.link, 'rmdir', path)
+      dropDir(dir.link, link)
     },
 
     async chmod(path, mode) {
-      const node = walk(path, 'chmod', false).getNode()
+      const node = resolve(path, 'chmod', false).link.getNode()
       if (node.isSymlink()) throw errnoError('ENOTSUP', 'lchmod', path)
       if (!isRoot && node.uid !== uid) throw errnoError('EPERM', 'chmod', path)
       node.mode = (node.mode & S_IFMT) | (mode & 0o7777)
@@ -500,15 +721,24 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async lchown(path, newUid, newGid) {
-      const node = walk(path, 'lchown', false).getNode()
+      const node = resolve(path, 'lchown', false).link.getNode()
       if (!isRoot && (newUid !== node.uid || newGid !== node.gid)) throw errnoError('EPERM', 'lchown', path)
+      // chown(2) drops setuid from anything but a directory, even for root
+      // and an unchanged owner; setgid only where it means "run as group"
+      // (group-exec set) or the caller is outside the group without
+      // CAP_FSETID. Linux 6.x, checked on ext4.
+      if (!node.isDirectory()) {
+        let mode = node.mode & ~0o4000
+        if ((node.mode & 0o2000) !== 0 && ((node.mode & 0o010) !== 0 || (!isRoot && node.gid !== gid))) mode &= ~0o2000
+        node.mode = mode
+      }
       node.uid = newUid
       node.gid = newGid
       node.ctime = new Date()
     },
 
     async lutimes(path, atimeNs, mtimeNs) {
-      const node = walk(path, 'lutimes', false).getNode()
+      const node = resolve(path, 'lutimes', false).link.getNode()
       if (!isRoot && node.uid !== uid) throw errnoError('EPERM', 'lutimes', path)
       const ms = Number(mtimeNs / 1_000_000n) - (mtimeNs % 1_000_000n < 0n ? 1 : 0)
       node.atime = new Date(Number(atimeNs / 1_000_000n))
@@ -518,13 +748,13 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
 
     xattr: {
       async list(path) {
-        const node = walk(path, 'llistxattr', false).getNode()
+        const node = resolve(path, 'llistxattr', false).link.getNode()
         const table = xattrTable.get(node)
         if (!table) return []
         return [...table.keys()].filter((name) => xattrAllowed(node, name, false) === 'ok')
       },
       async get(path, name) {
-        const node = walk(path, 'lgetxattr', false).getNode()
+        const node = resolve(path, 'lgetxattr', false).link.getNode()
         checkXattrName(name, 'lgetxattr', path)
         const allowed = xattrAllowed(node, name, false)
         if (allowed === 'ENOTSUP') throw errnoError('ENOTSUP', 'lgetxattr', path)
@@ -533,7 +763,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
         return value === undefined ? undefined : value.slice()
       },
       async set(path, name, value) {
-        const node = walk(path, 'lsetxattr', false).getNode()
+        const node = resolve(path, 'lsetxattr', false).link.getNode()
         checkXattrName(name, 'lsetxattr', path)
         if (value.byteLength > XATTR_SIZE_MAX) throw errnoError('E2BIG', 'lsetxattr', path)
         const allowed = xattrAllowed(node, name, true)
@@ -544,7 +774,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
         node.ctime = new Date()
       },
       async remove(path, name) {
-        const node = walk(path, 'lremovexattr', false).getNode()
+        const node = resolve(path, 'lremovexattr', false).link.getNode()
         checkXattrName(name, 'lremovexattr', path)
         const allowed = xattrAllowed(node, name, true)
         if (allowed !== 'ok') throw errnoError(allowed === 'hidden' ? 'EPERM' : allowed, 'lremovexattr', path)
@@ -554,34 +784,98 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       },
     },
 
+    // Memory is always durable; what fsync and syncfs make durable is the
+    // crash decorator's model, which wraps this adapter.
     async fsync(path) {
-      const node = walk(path, 'open', false).getNode()
+      const node = resolve(path, 'open', false).link.getNode()
       if (node.isSymlink()) throw errnoError('ELOOP', 'open', path)
     },
 
+    async syncfs(path) {
+      resolve(path, 'syncfs', false)
+    },
+
+    async tryLock(path, mode, lockOptions = {}) {
+      const { dir, name, trailing } = walkParent(path, 'open', DOTS_OPEN)
+      if (trailing) throw errnoError('EISDIR', 'open', path)
+      let link = dir.link.children.get(name)
+      if (link === undefined) {
+        if (lockOptions.create !== true) throw errnoError('ENOENT', 'open', path)
+        requireWritableDir(dir.link, 'open', path)
+        link = createInode(dir, name, 'file', 0o644)
+      }
+      const node = link.getNode()
+      const kind = kindOf(node)
+      if (kind === 'symlink') throw errnoError('ELOOP', 'open', path)
+      if (kind === 'dir') throw errnoError('EISDIR', 'open', path)
+      if (kind !== 'file') throw errnoError('ENXIO', 'open', path)
+      if (!permits(node, 0o4)) throw errnoError('EACCES', 'open', path)
+      let holders = lockTable.get(node)
+      if (holders === undefined) lockTable.set(node, (holders = []))
+      // Each call is an open file of its own: flock(2) makes two of them
+      // exclude each other even within one process.
+      const conflicting = holders.filter((h) => mode === 'exclusive' || h.mode === 'exclusive')
+      if (conflicting.length > 0) return { ok: false, holders: [...new Set(conflicting.map((h) => h.pid))] }
+      const mine: LockHolder = { mode, pid }
+      holders.push(mine)
+      opened(node)
+      let held = true
+      const lock: FileLock = {
+        mode,
+        async release() {
+          if (!held) return
+          held = false
+          const list = lockTable.get(node) ?? []
+          const at = list.indexOf(mine)
+          if (at >= 0) list.splice(at, 1)
+          closed(node)
+        },
+      }
+      return { ok: true, lock }
+    },
+
+    async credentials() {
+      return { uid, gid, capSysAdmin, capMknod }
+    },
+
     async fsType(path) {
-      walk(path, 'statfs', true)
-      const mount = mountContaining(mountTable, path)
-      const name = mount?.fsType ?? 'memfs'
-      const dtype = mount === undefined ? true : (dtypeByMount.get(mount.mountPoint) ?? true)
-      return { magic: fsTypeMagic(name), name, dtype }
+      const at = resolve(path, 'statfs', true)
+      const record = recordAt(at.tree, at.path)
+      const name = record?.entry.fsType ?? 'memfs'
+      return { magic: fsTypeMagic(name), name, dtype: record?.dtype ?? true }
     },
 
     async mounts() {
-      return mountTable.map((m) => ({ ...m, options: [...m.options], superOptions: [...m.superOptions] }))
+      return records.map((r) => copyEntry(r.entry))
     },
 
     async unmount(path, opts = {}) {
-      const index = mountTable.map((m) => m.mountPoint).lastIndexOf(path)
-      const entry = mountTable[index]
-      if (entry === undefined || path === '/') throw errnoError('EINVAL', 'umount', path)
-      const below = (m: MountEntry): boolean => m !== entry && m.mountPoint.startsWith(path === '/' ? '/' : `${path}/`)
-      if (opts.detach) {
-        mountTable = mountTable.filter((m) => m !== entry && !below(m))
-        return
+      const at = resolve(path, 'umount', false)
+      // The topmost mount whose root this is: a mounted tree by its root
+      // link, a describe-only line by its path.
+      let index = -1
+      for (let i = records.length - 1; i >= 0 && index < 0; i--) {
+        const r = records[i]!
+        if (r.tree !== undefined ? r.tree.root === at.link : r.entry.mountPoint === at.path) index = i
       }
-      if (mountTable.some(below)) throw errnoError('EBUSY', 'umount', path)
-      mountTable.splice(index, 1)
+      const record = records[index]
+      if (record === undefined || at.path === '/') throw errnoError('EINVAL', 'umount', path)
+      const gone = new Set([record.entry.id])
+      for (let grew = true; grew; ) {
+        grew = false
+        for (const r of records) {
+          if (!gone.has(r.entry.id) && gone.has(r.entry.parentId)) {
+            gone.add(r.entry.id)
+            grew = true
+          }
+        }
+      }
+      if (gone.size > 1 && opts.detach !== true) throw errnoError('EBUSY', 'umount', path)
+      for (const r of records) {
+        const covers = r.tree?.covers
+        if (gone.has(r.entry.id) && covers !== undefined && mountedOn.get(covers.link) === r.tree) mountedOn.delete(covers.link)
+      }
+      records = records.filter((r) => !gone.has(r.entry.id))
     },
   }
   return fs

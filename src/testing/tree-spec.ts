@@ -192,8 +192,9 @@ export async function materialize(fs: FsPort, root: string, entries: readonly Tr
         throw new LayerfsckError('TREE_SPEC', `${e.path}: sockets cannot be created from a spec`)
     }
     if (e.type === 'link') continue
-    if (e.type !== 'symlink') await fs.chmod(path, e.mode ?? DEFAULT_MODES[e.type])
+    // Owner before mode: chown clears setuid and setgid, as tar knows.
     if (e.uid !== undefined || e.gid !== undefined) await fs.lchown(path, e.uid ?? 0, e.gid ?? 0)
+    if (e.type !== 'symlink') await fs.chmod(path, e.mode ?? DEFAULT_MODES[e.type])
     for (const [name, value] of Object.entries(e.xattrs ?? {})) await fs.xattr.set(path, name, value)
     if (e.mtimeNs !== undefined) times.push({ path, ns: e.mtimeNs })
   }
