@@ -5,7 +5,7 @@
  * synthetic store generator, and the crash-injection decorator.
  */
 export { createMemoryFs, type MemoryFs, type MemoryFsOptions, type MemoryMount } from '../fs/memory.js'
-export { CrashError, withCrashAfter, type CrashFs } from '../fs/crash.js'
+export { CrashError, withCrashAfter, type CrashFs, type CrashModel, type CrashOptions } from '../fs/crash.js'
 export {
   describeTree,
   formatTreeSpec,
