@@ -49,12 +49,30 @@ export function tempNameFor(path: string): string {
 }
 
 /**
+ * The one temp name a durable write of `path` uses. Fixed rather than
+ * unique, because every durable write to a store happens under the store
+ * lock: a crash between create and rename leaves this name, and the re-run
+ * of the same step writes through the same name and renames it away, so an
+ * interrupted run leaves no stray file behind.
+ */
+export function durableTempFor(path: string): string {
+  return `${dirname(path)}/.${basename(path)}.layerfsck-tmp`
+}
+
+/**
  * temp → write → fsync → rename → fsync(dir). After a crash at any point the
- * file holds either the old or the new bytes, never a mix; a stray temp file
- * may remain, which gc removes by its name.
+ * file holds either the old or the new bytes, never a mix. Whatever sits at
+ * the temp name is unlinked first and the temp is created exclusively: a
+ * leftover of our own is truncated garbage, and a hard link planted there
+ * must not have its inode (someone else's file) written through.
  */
 export async function writeFileDurable(fs: FsPort, path: string, data: Uint8Array, mode = 0o644): Promise<void> {
-  const temp = tempNameFor(path)
+  const temp = durableTempFor(path)
+  try {
+    await fs.unlink(temp)
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err
+  }
   const handle = await fs.openWrite(temp, { exclusive: true, mode })
   try {
     await handle.write(data)
@@ -92,7 +110,12 @@ export async function makeDirs(fs: FsPort, path: string, mode = 0o755): Promise<
   if (inode !== undefined) throw new LayerfsckError('NOT_A_DIRECTORY', `${path} exists and is not a directory`)
   const parent = dirname(path)
   if (parent !== path) await makeDirs(fs, parent, mode)
-  await fs.mkdir(path, mode)
+  try {
+    await fs.mkdir(path, mode)
+  } catch (err) {
+    // Another process made it between our look and our mkdir: mkdir -p is content.
+    if (!isErrno(err, 'EEXIST') || (await fs.lstat(path))?.kind !== 'dir') throw err
+  }
 }
 
 /** mkdir that accepts an existing directory and makes the new entry durable. */

@@ -1,28 +1,87 @@
 /**
- * rm -r through the port, never following a symlink: a symlink is unlinked,
- * not descended into. Missing paths are success, so a re-run after a crash
- * half-way through finishes the job.
+ * The one `rm -r` of the code base, through the port. It never follows a
+ * symlink (a symlink is unlinked, not descended into) and never crosses a
+ * mount: deleting the files of a mounted filesystem would reach outside the
+ * store, into a live container's upper dir or a bind-mounted host path.
+ *
+ * Two guards, because either alone can be fooled: the mount table is read
+ * first and anything at or below a mount point is refused before a single
+ * entry is removed; then each directory's device is compared with the
+ * root's before descending, for a mount the table does not show (another
+ * mount namespace, a table read before someone mounted). Missing paths are
+ * success, so a re-run after a crash half-way through finishes the job.
+ * Nothing is ever opened: unlink and rmdir never touch a device or a fifo.
  */
-import { isErrno } from '../errors.js'
-import type { FsPort } from './port.js'
+import { isErrno, LayerfsckError } from '../errors.js'
+import { escapeName } from './name-bytes.js'
+import type { DevNo, FsPort, MountEntry } from './port.js'
+import { isInside } from './safe-path.js'
 
-export async function removeTree(fs: FsPort, path: string): Promise<void> {
+export class MountedBelowError extends LayerfsckError {
+  constructor(
+    readonly path: string,
+    readonly mountPoint: string,
+  ) {
+    super(
+      'MOUNTED_BELOW',
+      mountPoint === path
+        ? `${escapeName(path)} is a mount point; not removing through a mount`
+        : `${escapeName(mountPoint)} is mounted inside ${escapeName(path)}; not removing through a mount`,
+      { hint: 'unmount it first, children first (layerfsck check -y and gc unmount what nothing owns)' },
+    )
+  }
+}
+
+export interface RemoveOptions {
+  /** The mount table, when the caller has just read it; read here otherwise. */
+  mounts?: readonly MountEntry[]
+}
+
+const sameDev = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor
+
+/** The deepest-first mount points at or below `path`; the table's own escapes (`\040`) are already decoded. */
+export function mountsAtOrBelow(mounts: readonly MountEntry[], path: string): MountEntry[] {
+  return mounts
+    .filter((m) => isInside(path, m.mountPoint.replace(/ \(deleted\)$/, '')))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)
+}
+
+export async function removeTree(fs: FsPort, path: string, options: RemoveOptions = {}): Promise<void> {
   const inode = await fs.lstat(path)
   if (inode === undefined) return
   if (inode.kind !== 'dir') {
     await unlinkIfPresent(fs, path)
     return
   }
+  const below = mountsAtOrBelow(options.mounts ?? (await fs.mounts()), path)
+  if (below.length > 0) throw new MountedBelowError(path, below[below.length - 1]!.mountPoint)
+
   // Depth-first with an explicit stack: deep trees must not overflow.
   const stack: { path: string; listed: boolean }[] = [{ path, listed: false }]
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!
     if (!top.listed) {
       top.listed = true
-      for (const e of await fs.readdir(top.path)) {
+      let entries
+      try {
+        entries = await fs.readdir(top.path)
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) {
+          stack.pop()
+          continue
+        }
+        throw err
+      }
+      for (const e of entries) {
         const child = `${top.path}/${e.name}`
-        if (e.kind === 'dir') stack.push({ path: child, listed: false })
-        else await unlinkIfPresent(fs, child)
+        if (e.kind !== 'dir') {
+          await unlinkIfPresent(fs, child)
+          continue
+        }
+        const sub = await fs.lstat(child)
+        if (sub === undefined) continue
+        if (!sameDev(sub.dev, inode.dev)) throw new MountedBelowError(path, child)
+        stack.push({ path: child, listed: false })
       }
       continue
     }

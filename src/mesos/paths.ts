@@ -58,3 +58,6 @@ export const SCRATCH_BACKENDS: readonly Backend[] = ['overlay', 'aufs']
 
 /** Container ids as `parent/child` strings, the form `--known-containers` files use. */
 export const containerKey = (ids: readonly string[]): string => ids.join('/')
+
+/** The agent's process names: a store is not changed under a running agent unless the operator forces it. */
+export const AGENT_PROCESSES: readonly string[] = ['mesos-agent', 'mesos-slave']

@@ -1,0 +1,140 @@
+/**
+ * The journal, `<store>/.layerfsck/journal`: one JSON record a line, each
+ * appended and fsynced before the change it announces and after it lands.
+ * It is what tells a re-run that a run was interrupted, what it was doing,
+ * and which temp paths it had claimed (those are removed before anything
+ * else happens, so an interrupted run leaves nothing behind once re-run).
+ *
+ * Records carry `v`. A reader accepts every version up to its own and
+ * ignores fields it does not know, so a newer layerfsck resumes an older
+ * journal; a journal from a newer layerfsck is refused like a newer stamp.
+ * A torn last line (power lost mid-append) is dropped: its change had not
+ * started, since every change waits for its record to be durable.
+ */
+import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
+import { readTextLimited } from '../fs/io.js'
+import type { FsPort, WriteHandle } from '../fs/port.js'
+import { dirname } from '../fs/safe-path.js'
+
+export const JOURNAL_VERSION = 1
+const JOURNAL_LIMIT = 64 * 1024 * 1024
+
+export type JournalRecord =
+  | { v: number; type: 'run'; run: string; command: string; pid: number; at: string }
+  | { v: number; type: 'claim'; run: string; path: string }
+  | { v: number; type: 'begin'; run: string; step: string; describe: string }
+  | { v: number; type: 'done'; run: string; step: string; status: string }
+  | { v: number; type: 'end'; run: string }
+
+/** What an interrupted run left in the journal. */
+export interface InterruptedRun {
+  run: string
+  command: string
+  pid: number
+  at: string
+  /** Temp paths it made; removed before the new run starts. */
+  claims: string[]
+  /** The step it had begun and not finished, if any. */
+  inProgress: { step: string; describe: string } | undefined
+  stepsDone: number
+}
+
+export async function readJournal(fs: FsPort, path: string): Promise<JournalRecord[]> {
+  let text: string
+  try {
+    text = await readTextLimited(fs, path, JOURNAL_LIMIT)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return []
+    throw err
+  }
+  const records: JournalRecord[] = []
+  const lines = text.split('\n')
+  for (const [i, line] of lines.entries()) {
+    if (line === '') continue
+    let rec: unknown
+    try {
+      rec = JSON.parse(line)
+    } catch {
+      // Only the last line can be torn by a crash; anything else is damage.
+      if (i >= lines.length - 2) break
+      throw new LayerfsckError('JOURNAL_DAMAGED', `${path}: line ${i + 1} is not a journal record`, {
+        hint: 'move the journal aside to run anyway; check then reports what an interrupted run left',
+      })
+    }
+    const r = rec as Partial<JournalRecord>
+    if (typeof r.v !== 'number' || typeof r.type !== 'string') continue
+    if (r.v > JOURNAL_VERSION) {
+      throw new LayerfsckError('JOURNAL_TOO_NEW', `${path} was written by a newer layerfsck (journal version ${r.v}; this one reads up to ${JOURNAL_VERSION})`, {
+        exitCode: ExitCode.operational,
+        hint: 'finish the interrupted run with the layerfsck that started it',
+      })
+    }
+    records.push(r as JournalRecord)
+  }
+  return records
+}
+
+/** The last run of a journal, if it never reached its end record. */
+export function interruptedRun(records: readonly JournalRecord[]): InterruptedRun | undefined {
+  let current: InterruptedRun | undefined
+  for (const r of records) {
+    switch (r.type) {
+      case 'run':
+        current = { run: r.run, command: r.command, pid: r.pid, at: r.at, claims: [], inProgress: undefined, stepsDone: 0 }
+        break
+      case 'claim':
+        if (current?.run === r.run) current.claims.push(r.path)
+        break
+      case 'begin':
+        if (current?.run === r.run) current.inProgress = { step: r.step, describe: r.describe }
+        break
+      case 'done':
+        if (current?.run === r.run) {
+          current.inProgress = undefined
+          current.stepsDone += 1
+        }
+        break
+      case 'end':
+        if (current?.run === r.run) current = undefined
+        break
+    }
+  }
+  return current
+}
+
+/** An open journal: each append is durable before it returns. */
+export class JournalWriter {
+  private constructor(
+    private readonly fs: FsPort,
+    readonly path: string,
+    private readonly handle: WriteHandle,
+  ) {}
+
+  /** Starts a fresh journal (replacing one whose runs all ended or were recovered). */
+  static async create(fs: FsPort, path: string): Promise<JournalWriter> {
+    const handle = await fs.openWrite(path, { mode: 0o644 })
+    await handle.sync()
+    await fs.fsync(dirname(path))
+    return new JournalWriter(fs, path, handle)
+  }
+
+  async append(record: JournalRecord): Promise<void> {
+    await this.handle.write(Buffer.from(`${JSON.stringify(record)}\n`))
+    await this.handle.sync()
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close()
+  }
+
+  /** A run that ended leaves no journal: the next run has nothing to resume. */
+  async remove(): Promise<void> {
+    await this.handle.close()
+    try {
+      await this.fs.unlink(this.path)
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err
+    }
+    await this.fs.fsync(dirname(this.path))
+  }
+}

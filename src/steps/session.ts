@@ -1,0 +1,246 @@
+/**
+ * The one engine every change to a store runs through. A session holds the
+ * store lock for its whole life; a changing session also owns the journal:
+ *
+ *   open:    lock; if the journal shows an interrupted run, remove the temp
+ *            paths it claimed (they hold nothing committed) and note it;
+ *   run:     for each step, append `begin` (durable), skip it if isDone,
+ *            else apply; append `done` (durable);
+ *   commit:  make every change durable (syncfs), write the format stamp,
+ *            durably, last; then drop the journal;
+ *   close:   release the lock (the kernel does it too if we are killed).
+ *
+ * A crash anywhere leaves either a journal (the next session recovers and
+ * the same plan's steps report already-done up to where it stopped) or a
+ * finished store. Error policy, one place: EBUSY is retried, then the step is
+ * deferred for the next run; a LayerfsckError from a step is a refusal that
+ * changes nothing; any other errno stops the plan naming the step; anything
+ * else is a bug, reported as an internal error and never as a finding.
+ */
+import { randomBytes } from 'node:crypto'
+import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
+import type { FormatDescriptor } from '../format/descriptor.js'
+import { writeStamp } from '../format/stamp.js'
+import { CrashError } from '../fs/crash.js'
+import { escapeName } from '../fs/name-bytes.js'
+import type { FileLock, FsPort } from '../fs/port.js'
+import { removeTree } from '../fs/remove.js'
+import { dirname } from '../fs/safe-path.js'
+import { interruptedRun, JOURNAL_VERSION, JournalWriter, readJournal, type InterruptedRun } from './journal.js'
+import { findProcesses, journalPath, lockStore } from './lock.js'
+import type { Step, StepOutcome } from './step.js'
+
+export type { InterruptedRun }
+
+export const BUSY_RETRIES = 3
+const BUSY_DELAY_MS = 50
+
+export interface SessionOptions {
+  store: string
+  /** The command line's verb, recorded in the journal: "import", "check -p". */
+  command: string
+  intent: 'read' | 'change'
+  waitSeconds?: number
+  /** Processes that must not run while the store changes (the family's agent or daemon). */
+  guardProcesses?: readonly string[]
+  /** Change the store even while a guarded process runs. */
+  force?: boolean
+  procRoot?: string
+  /** The clock for the stamp; tests fix it to compare runs byte for byte. */
+  now?: () => Date
+  signal?: AbortSignal
+}
+
+export type StepEvent = { index: number; total: number; outcome: StepOutcome }
+
+export class StepFailedError extends LayerfsckError {
+  constructor(
+    readonly step: string,
+    readonly describe: string,
+    cause: unknown,
+  ) {
+    super('STEP_FAILED', `step ${escapeName(step)} (${describe}) failed: ${(cause as Error).message}`, {
+      cause,
+      exitCode: ExitCode.operational,
+      hint: 'steps before it are complete and durable; fix the cause and run the same command again to continue',
+    })
+  }
+}
+
+export class InternalError extends LayerfsckError {
+  constructor(where: string, cause: unknown) {
+    super('INTERNAL', `internal error in ${where}: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`, {
+      cause,
+      exitCode: ExitCode.operational,
+      hint: 'this is a bug in layerfsck; please report it with the command line and this message',
+    })
+  }
+}
+
+export class GuardedProcessError extends LayerfsckError {
+  constructor(store: string, found: { pid: number; name: string }[]) {
+    const list = found.map((p) => `${p.name} (pid ${p.pid})`).join(', ')
+    super('PROCESS_RUNNING', `${list} is running on this host; not changing ${escapeName(store)} under it`, {
+      exitCode: ExitCode.operational,
+      hint: 'stop it first, or pass --force if it does not use this store',
+    })
+  }
+}
+
+/** Errors a crash test injects are passed through untouched, so the test sees the crash itself. */
+const isCrash = (err: unknown): boolean => err instanceof CrashError
+
+export class StoreSession {
+  private journal: JournalWriter | undefined
+  private readonly run: string
+  private closed = false
+  private planned = false
+
+  private constructor(
+    readonly fs: FsPort,
+    readonly options: SessionOptions,
+    private readonly lock: FileLock | undefined,
+    /** The run this session found interrupted and recovered, if any. */
+    readonly resumed: InterruptedRun | undefined,
+  ) {
+    this.run = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  }
+
+  get store(): string {
+    return this.options.store
+  }
+
+  static async open(fs: FsPort, options: SessionOptions): Promise<StoreSession> {
+    const { store } = options
+    if (options.intent === 'change' && !options.force) {
+      const found = await findProcesses(fs, options.guardProcesses ?? [], options.procRoot)
+      if (found.length > 0) throw new GuardedProcessError(store, found)
+    }
+    const lock = await lockStore(fs, store, {
+      mode: options.intent === 'change' ? 'exclusive' : 'shared',
+      ...(options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    try {
+      const interrupted = interruptedRun(await readJournal(fs, journalPath(store)))
+      if (interrupted && options.intent === 'change') {
+        // What the interrupted run claimed holds nothing committed: its
+        // results were renamed out of these paths before being recorded.
+        for (const path of interrupted.claims) await removeTree(fs, path)
+        for (const dir of new Set(interrupted.claims.map(dirname))) {
+          if ((await fs.lstat(dir))?.kind === 'dir') await fs.fsync(dir)
+        }
+      }
+      return new StoreSession(fs, options, lock, interrupted)
+    } catch (err) {
+      await lock?.release()
+      throw err
+    }
+  }
+
+  private async ensureJournal(): Promise<JournalWriter> {
+    if (this.options.intent !== 'change') throw new InternalError('StoreSession', new Error('a read-only session cannot change the store'))
+    if (this.journal === undefined) {
+      this.journal = await JournalWriter.create(this.fs, journalPath(this.store))
+      await this.journal.append({ v: JOURNAL_VERSION, type: 'run', run: this.run, command: this.options.command, pid: process.pid, at: new Date().toISOString() })
+    }
+    return this.journal
+  }
+
+  /**
+   * A temp path this run is about to create (a staging dir). Recorded
+   * durably first, so that whatever a crash leaves there is removed by the
+   * next session rather than left for a person to judge.
+   */
+  async claim(path: string): Promise<string> {
+    const journal = await this.ensureJournal()
+    await journal.append({ v: JOURNAL_VERSION, type: 'claim', run: this.run, path })
+    return path
+  }
+
+  async runSteps(steps: readonly Step[], onStep?: (event: StepEvent) => void): Promise<StepOutcome[]> {
+    const outcomes: StepOutcome[] = []
+    if (steps.length === 0) return outcomes
+    const journal = await this.ensureJournal()
+    this.planned = true
+    const ctx = { fs: this.fs, store: this.store }
+    for (const [index, step] of steps.entries()) {
+      if (this.options.signal?.aborted) break
+      const describe = step.describe()
+      await journal.append({ v: JOURNAL_VERSION, type: 'begin', run: this.run, step: step.id, describe })
+      const outcome = await this.runOne(step, describe, ctx)
+      await journal.append({ v: JOURNAL_VERSION, type: 'done', run: this.run, step: step.id, status: outcome.status })
+      outcomes.push(outcome)
+      onStep?.({ index, total: steps.length, outcome })
+    }
+    return outcomes
+  }
+
+  private async runOne(step: Step, describe: string, ctx: { fs: FsPort; store: string }): Promise<StepOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (await step.isDone(ctx)) return { id: step.id, describe, status: 'already-done' }
+        await step.apply(ctx)
+        return { id: step.id, describe, status: 'applied' }
+      } catch (err) {
+        if (isCrash(err)) throw err
+        if (isErrno(err, 'EBUSY')) {
+          if (attempt < BUSY_RETRIES) {
+            await new Promise((r) => setTimeout(r, BUSY_DELAY_MS * 2 ** attempt))
+            continue
+          }
+          return { id: step.id, describe, status: 'deferred', reason: `${(err as Error).message} (busy after ${BUSY_RETRIES + 1} tries; left for the next run)` }
+        }
+        if (err instanceof LayerfsckError) return { id: step.id, describe, status: 'refused', reason: err.message }
+        if (isErrno(err)) throw new StepFailedError(step.id, describe, err)
+        throw new InternalError(`step ${step.id}`, err)
+      }
+    }
+  }
+
+  /**
+   * Stamps a store this command has just created, before anything goes into
+   * it: an empty store in the newest format is trivially in that format, and
+   * the stamp is the evidence that lets the next command (a re-run after a
+   * crash among them) recognise the directory as a store at all.
+   */
+  async initialize(format: Readonly<FormatDescriptor>): Promise<void> {
+    if (this.options.intent !== 'change') throw new InternalError('StoreSession', new Error('a read-only session cannot create a store'))
+    await writeStamp(this.fs, this.store, format, this.options.now?.() ?? new Date())
+  }
+
+  /**
+   * The store is whole again: stamp it with the format it is now in (last,
+   * durably), then drop the journal. A session that ran no step and
+   * recovered nothing leaves the store exactly as it found it.
+   */
+  async commit(format: Readonly<FormatDescriptor>): Promise<void> {
+    if (this.options.intent !== 'change') return
+    if (!this.planned && this.journal === undefined && this.resumed === undefined) return
+    const journal = await this.ensureJournal()
+    // Whatever a step left unsynced becomes durable before the stamp says
+    // the store is in this format: the stamp must never outlive the changes.
+    await this.fs.syncfs(this.store)
+    await writeStamp(this.fs, this.store, format, this.options.now?.() ?? new Date())
+    await journal.remove()
+    this.journal = undefined
+  }
+
+  /** Releases the lock; a journal left open means the run did not commit, and the next session recovers it. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.journal?.close()
+    await this.lock?.release()
+  }
+}
+
+/** Opens a session, hands it to `body`, and always closes it. */
+export async function withSession<T>(fs: FsPort, options: SessionOptions, body: (session: StoreSession) => Promise<T>): Promise<T> {
+  const session = await StoreSession.open(fs, options)
+  try {
+    return await body(session)
+  } finally {
+    await session.close()
+  }
+}
