@@ -3,15 +3,23 @@
  * listings of the store's fixed places, storedImages, the containers of the
  * provisioner dir, the mount table, which containers are live, what the host
  * kernel supports. Reading never follows a symlink found inside the store.
+ *
+ * A directory this process may not read is a fact too: it is recorded (the
+ * `dir-unreadable` check reports it) and read as holding nothing, so one
+ * unreadable directory neither aborts the check nor passes silently.
  */
-import { isErrno } from '../errors.js'
+import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
+import { escapeName } from '../fs/name-bytes.js'
+import { dirname } from '../fs/safe-path.js'
 import { byName } from '../fs/walk.js'
-import type { DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
+import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { containerKey, gcDir, layersDir, stagingDir, storedImagesPath } from '../mesos/paths.js'
+import { judgeCheckpointTemp, tempCandidate, type CheckpointKind, type TempVerdict } from '../metadata/checkpoint-temp.js'
 import { decodeContainerLayers, type ContainerLayers } from '../metadata/container-layers.js'
 import { decodeStoredImages, type StoredImage } from '../metadata/stored-images.js'
 import { readMetadata, type MetadataState } from '../metadata/read.js'
+import { DEFAULT_PROC_ROOT, readProcessUses, usersOfMount, type ProcessUse } from './process-use.js'
 
 export type { MetadataState }
 
@@ -43,6 +51,8 @@ export interface ContainerInfo {
 export interface Liveness {
   source: 'known-containers' | 'runtime-dir' | 'unknown'
   live: Set<string>
+  /** Why liveness is unknown, in words that name the options that would give it. */
+  reason?: string
 }
 
 export interface DataOptions {
@@ -51,6 +61,37 @@ export interface DataOptions {
   /** Whether runtimeDir was named by the operator (a missing default says nothing). */
   runtimeDirGiven?: boolean
   procFilesystems?: string
+  /** Where processes are listed, for the mounts they stand in; '/proc' by default. */
+  procRoot?: string
+}
+
+export const DEFAULT_RUNTIME_DIR = '/var/run/mesos'
+const LIVENESS_OPTIONS = 'give --runtime-dir (the agent\'s --runtime_dir) or --known-containers FILE'
+
+/** A liveness source the operator named and that cannot be read: the check cannot be trusted to unmount anything. */
+export class LivenessSourceError extends LayerfsckError {
+  constructor(what: string, path: string, why: string) {
+    super('LIVENESS_SOURCE', `${what} ${escapeName(path)} ${why}; without it nothing can be judged live, so check stops before changing anything`, {
+      exitCode: ExitCode.operational,
+      hint: `name the agent's runtime dir or a readable container list; leave the option out only if no agent ran here`,
+    })
+  }
+}
+
+/** A directory that could not be listed, and the errno that said so. */
+export interface Unreadable {
+  path: string
+  code: string
+}
+
+/** A file named like a checkpoint temp file, judged by its content. */
+export interface TempFile {
+  path: string
+  name: string
+  checkpoint: CheckpointKind
+  /** The container whose dir holds it; undefined at the store's top. */
+  container: string | undefined
+  verdict: TempVerdict
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -58,13 +99,11 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   return () => (p ??= load())
 }
 
-async function listIfDir(fs: FsPort, path: string): Promise<DirEntry[] | undefined> {
-  const inode = await fs.lstat(path)
-  if (inode?.kind !== 'dir') return undefined
-  return (await fs.readdir(path)).sort(byName)
-}
+const UNREADABLE = ['EACCES', 'EPERM']
 
 export class CheckData {
+  private readonly unreadableDirs = new Map<string, string>()
+
   constructor(
     private readonly fs: FsPort,
     readonly store: string,
@@ -72,16 +111,83 @@ export class CheckData {
     private readonly options: DataOptions,
   ) {}
 
-  readonly top = once(async () => (await listIfDir(this.fs, this.store)) ?? [])
-  readonly staging = once(async () => (await listIfDir(this.fs, stagingDir(this.store))) ?? [])
-  readonly gc = once(async () => (await listIfDir(this.fs, gcDir(this.store))) ?? [])
+  /** A directory's sorted listing, or undefined when it is not a directory or cannot be read (recorded). */
+  private async listIfDir(path: string): Promise<DirEntry[] | undefined> {
+    try {
+      const inode = await this.fs.lstat(path)
+      if (inode?.kind !== 'dir') return undefined
+      return (await this.fs.readdir(path)).sort(byName)
+    } catch (err) {
+      if (!isErrno(err, ...UNREADABLE)) throw err
+      this.noteUnreadable(path, err)
+      return undefined
+    }
+  }
+
+  /**
+   * lstat for checks that ask whether something exists: 'unreadable' when a
+   * directory on the way may not be searched (that directory is recorded),
+   * so that a check never reports "missing" for what it could not look at.
+   */
+  async lstat(path: string): Promise<Inode | undefined | 'unreadable'> {
+    try {
+      return await this.fs.lstat(path)
+    } catch (err) {
+      // A file or a symlink loop on the way: nothing is there, as for lstat of a missing path.
+      if (isErrno(err, 'ENOTDIR', 'ELOOP')) return undefined
+      if (!isErrno(err, ...UNREADABLE)) throw err
+      // The deepest ancestor that can be looked at is the one that may not be searched.
+      let dir = dirname(path)
+      while (dir !== '/' && (await this.fs.lstat(dir).then(() => false, () => true))) dir = dirname(dir)
+      this.noteUnreadable(dir, err)
+      return 'unreadable'
+    }
+  }
+
+  /** Records a directory the walk or a read could not list (the `dir-unreadable` check reports them). */
+  noteUnreadable(path: string, err: unknown): void {
+    if (!this.unreadableDirs.has(path)) this.unreadableDirs.set(path, isErrno(err) ? err.code : String(err))
+  }
+
+  /** The directories that could not be read so far, in path order. */
+  unreadable(): Unreadable[] {
+    return [...this.unreadableDirs].map(([path, code]) => ({ path, code })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  }
+
+  /**
+   * Each directory of a layer variant with its listing, the root first, as
+   * `walkDirectories` gives them; a directory that cannot be listed is
+   * recorded and skipped with what is below it, and the walk goes on.
+   */
+  async *walk(root: string): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+    const stack = [{ path: root, rel: '' }]
+    while (stack.length > 0) {
+      const { path, rel } = stack.pop()!
+      let entries: DirEntry[]
+      try {
+        entries = await this.fs.readdir(path)
+      } catch (err) {
+        if (!isErrno(err, ...UNREADABLE)) throw err
+        this.noteUnreadable(path, err)
+        continue
+      }
+      yield { path, rel, entries }
+      for (const e of entries) {
+        if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
+      }
+    }
+  }
+
+  readonly top = once(async () => (await this.listIfDir(this.store)) ?? [])
+  readonly staging = once(async () => (await this.listIfDir(stagingDir(this.store))) ?? [])
+  readonly gc = once(async () => (await this.listIfDir(gcDir(this.store))) ?? [])
 
   readonly layers = once(async (): Promise<LayerEntry[]> => {
     const root = layersDir(this.store)
     const out: LayerEntry[] = []
-    for (const e of (await listIfDir(this.fs, root)) ?? []) {
+    for (const e of (await this.listIfDir(root)) ?? []) {
       const path = `${root}/${e.name}`
-      out.push({ name: e.name, kind: e.kind, path, children: e.kind === 'dir' ? await listIfDir(this.fs, path) : undefined })
+      out.push({ name: e.name, kind: e.kind, path, children: e.kind === 'dir' ? await this.listIfDir(path) : undefined })
     }
     return out
   })
@@ -94,21 +200,21 @@ export class CheckData {
     const pending: { path: string; ids: string[] }[] = [{ path: `${this.provisioner}/containers`, ids: [] }]
     while (pending.length > 0) {
       const { path: containersPath, ids: parentIds } = pending.pop()!
-      for (const c of (await listIfDir(this.fs, containersPath)) ?? []) {
+      for (const c of (await this.listIfDir(containersPath)) ?? []) {
         if (c.kind !== 'dir') continue
         const path = `${containersPath}/${c.name}`
         const ids = [...parentIds, c.name]
-        const entries = (await listIfDir(this.fs, path)) ?? []
+        const entries = (await this.listIfDir(path)) ?? []
         if (entries.some((e) => e.name === 'containers' && e.kind === 'dir')) pending.push({ path: `${path}/containers`, ids })
         const backends: BackendInfo[] = []
-        for (const b of (await listIfDir(this.fs, `${path}/backends`)) ?? []) {
+        for (const b of (await this.listIfDir(`${path}/backends`)) ?? []) {
           const bpath = `${path}/backends/${b.name}`
           const info: BackendInfo = { name: b.name, path: bpath, kind: b.kind, rootfses: [], scratch: [] }
           if (b.kind === 'dir') {
-            info.rootfses = ((await listIfDir(this.fs, `${bpath}/rootfses`)) ?? []).map((e) => e.name)
-            for (const s of (await listIfDir(this.fs, `${bpath}/scratch`)) ?? []) {
+            info.rootfses = ((await this.listIfDir(`${bpath}/rootfses`)) ?? []).map((e) => e.name)
+            for (const s of (await this.listIfDir(`${bpath}/scratch`)) ?? []) {
               const spath = `${bpath}/scratch/${s.name}`
-              info.scratch.push({ id: s.name, path: spath, links: s.kind === 'dir' ? await this.fs.lstat(`${spath}/links`) : undefined })
+              info.scratch.push({ id: s.name, path: spath, links: s.kind === 'dir' ? await this.fs.lstat(`${spath}/links`).catch(() => undefined) : undefined })
             }
           }
           backends.push(info)
@@ -126,32 +232,72 @@ export class CheckData {
     return out.sort((a, b) => (a.key < b.key ? -1 : 1))
   })
 
+  /**
+   * Files named like checkpoint temp files beside storedImages and in each
+   * container dir, each judged by what it holds (metadata/checkpoint-temp.ts).
+   */
+  readonly tempFiles = once(async (): Promise<TempFile[]> => {
+    const out: TempFile[] = []
+    const judge = async (dir: string, entries: DirEntry[], checkpoint: CheckpointKind, container: string | undefined): Promise<void> => {
+      for (const e of entries) {
+        if (!tempCandidate(e.name, e.kind, checkpoint)) continue
+        const path = `${dir}/${e.name}`
+        out.push({ path, name: e.name, checkpoint, container, verdict: await judgeCheckpointTemp(this.fs, path, checkpoint) })
+      }
+    }
+    await judge(this.store, await this.top(), 'storedImages', undefined)
+    for (const c of await this.containers()) await judge(c.path, c.entries, 'layers', c.key)
+    return out
+  })
+
   readonly mounts = once((): Promise<MountEntry[]> => this.fs.mounts())
 
+  readonly credentials = once((): Promise<Credentials> => this.fs.credentials())
+
+  /**
+   * Which containers are live. A source the operator named must be readable
+   * (LivenessSourceError otherwise: a typo must never read as "nothing is
+   * live"); the default runtime dir missing means no source, and then
+   * nothing that depends on liveness is changed.
+   */
   readonly liveness = once(async (): Promise<Liveness> => {
-    if (this.options.knownContainers !== undefined) {
-      const text = await readTextLimited(this.fs, this.options.knownContainers, 16 * 1024 * 1024)
-      const live = new Set(
-        text
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((l) => l !== '' && !l.startsWith('#')),
-      )
-      return { source: 'known-containers', live }
+    if (this.options.knownContainers !== undefined) return this.knownContainers(this.options.knownContainers)
+    const given = this.options.runtimeDirGiven === true || (this.options.runtimeDir !== undefined && this.options.runtimeDirGiven === undefined)
+    const named = this.options.runtimeDir ?? DEFAULT_RUNTIME_DIR
+    // The operator names it, so it may be a symlink (as /var/run is to /run).
+    let runtime = named
+    let inode: Inode | undefined
+    try {
+      runtime = await this.fs.realpath(named)
+      inode = await this.fs.lstat(runtime)
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', ...UNREADABLE)) throw err
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) {
+        if (given) throw new LivenessSourceError('runtime dir', named, `cannot be read (${(err as Error).message})`)
+        return { source: 'unknown', live: new Set(), reason: `no liveness source: ${named} cannot be read (${(err as Error).message}); ${LIVENESS_OPTIONS}` }
+      }
     }
-    const runtime = this.options.runtimeDir ?? '/var/run/mesos'
-    const root = `${runtime}/containers`
-    const inode = await this.fs.lstat(runtime).catch(() => undefined)
     if (inode?.kind !== 'dir') {
-      // A runtime dir the operator named and that is gone means nothing runs
-      // (it lives on tmpfs and a reboot empties it); a missing default says nothing.
-      return this.options.runtimeDirGiven ? { source: 'runtime-dir', live: new Set() } : { source: 'unknown', live: new Set() }
+      const why = inode === undefined ? 'does not exist' : `is a ${inode.kind}, not a directory`
+      if (given) throw new LivenessSourceError('runtime dir', named, why)
+      return { source: 'unknown', live: new Set(), reason: `no liveness source: the default runtime dir ${named} ${why}; ${LIVENESS_OPTIONS}` }
     }
     const live = new Set<string>()
-    const pending: { path: string; ids: string[] }[] = [{ path: root, ids: [] }]
+    // `containers/` appears with the first container; an empty runtime dir (after a reboot) means nothing runs.
+    const pending: { path: string; ids: string[] }[] = [{ path: `${runtime}/containers`, ids: [] }]
     while (pending.length > 0) {
       const { path, ids } = pending.pop()!
-      for (const e of (await listIfDir(this.fs, path)) ?? []) {
+      let entries: DirEntry[]
+      try {
+        const dir = await this.fs.lstat(path)
+        if (dir?.kind !== 'dir') continue
+        entries = await this.fs.readdir(path)
+      } catch (err) {
+        if (!isErrno(err, ...UNREADABLE)) throw err
+        if (given) throw new LivenessSourceError('runtime dir', runtime, `cannot be read: ${(err as Error).message}`)
+        return { source: 'unknown', live: new Set(), reason: `no liveness source: ${path} cannot be read (${(err as Error).message}); ${LIVENESS_OPTIONS}` }
+      }
+      for (const e of entries) {
         if (e.kind !== 'dir') continue
         live.add(containerKey([...ids, e.name]))
         pending.push({ path: `${path}/${e.name}/containers`, ids: [...ids, e.name] })
@@ -159,6 +305,54 @@ export class CheckData {
     }
     return { source: 'runtime-dir', live }
   })
+
+  private async knownContainers(file: string): Promise<Liveness> {
+    let text: string
+    try {
+      let real: string
+      try {
+        real = await this.fs.realpath(file)
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new LivenessSourceError('--known-containers', file, 'does not exist')
+        throw err
+      }
+      const inode = await this.fs.lstat(real)
+      if (inode?.kind !== 'file') throw new LivenessSourceError('--known-containers', file, `is a ${inode?.kind ?? 'missing entry'}, not a file`)
+      text = await readTextLimited(this.fs, real, 16 * 1024 * 1024)
+    } catch (err) {
+      if (err instanceof LayerfsckError) throw err
+      if (isErrno(err)) throw new LivenessSourceError('--known-containers', file, `cannot be read (${(err as Error).message})`)
+      throw err
+    }
+    const live = new Set(
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#')),
+    )
+    return { source: 'known-containers', live }
+  }
+
+  /**
+   * Reads the liveness sources the operator named, so that a bad one stops
+   * the check before any pass (and any fix) runs. The runner calls this
+   * first; checks that need liveness read it lazily either way.
+   */
+  async validateInputs(): Promise<void> {
+    await this.liveness()
+  }
+
+  /** Every process's root and cwd, read once for the report; fixes read them again right before acting. */
+  readonly processUses = once((): Promise<ProcessUse[]> => readProcessUses(this.fs, this.procRoot))
+
+  get procRoot(): string {
+    return this.options.procRoot ?? DEFAULT_PROC_ROOT
+  }
+
+  /** The processes standing in the mount at `mountPoint` (or below it), from the snapshot this check took. */
+  async mountUsers(mountPoint: string): Promise<ProcessUse[]> {
+    return usersOfMount(this.fs, await this.processUses(), await this.mounts(), mountPoint)
+  }
 
   /** Filesystems the kernel offers (/proc/filesystems), or undefined where that cannot be read. */
   readonly filesystems = once(async (): Promise<Set<string> | undefined> => {

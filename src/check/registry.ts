@@ -10,7 +10,9 @@ import { layerNoRootfs } from './checks/layer-no-rootfs.js'
 import { layerJsonUnreadable } from './checks/layer-json-unreadable.js'
 import { stagingLeftover } from './checks/staging-leftover.js'
 import { gcLeftover } from './checks/gc-leftover.js'
+import { gcUnknownEntry } from './checks/gc-unknown-entry.js'
 import { checkpointTemp } from './checks/checkpoint-temp.js'
+import { checkpointTempUnknown } from './checks/checkpoint-temp-unknown.js'
 import { probeLeftover } from './checks/probe-leftover.js'
 import { aufsWhiteoutInOverlay } from './checks/aufs-whiteout-in-overlay.js'
 import { overlayWhiteoutInRootfs } from './checks/overlay-whiteout-in-rootfs.js'
@@ -27,6 +29,7 @@ import { containerLayersMissing } from './checks/container-layers-missing.js'
 import { containerLayerPathMissing } from './checks/container-layer-path-missing.js'
 import { layerUnreferenced } from './checks/layer-unreferenced.js'
 import { orphanMount } from './checks/orphan-mount.js'
+import { mountLivenessUnknown } from './checks/mount-liveness-unknown.js'
 import { backendUnsupported } from './checks/backend-unsupported.js'
 import { rootfsNotMounted } from './checks/rootfs-not-mounted.js'
 import { lowerdirMissing } from './checks/lowerdir-missing.js'
@@ -34,6 +37,8 @@ import { linksNotSymlink } from './checks/links-not-symlink.js'
 import { linksDangling } from './checks/links-dangling.js'
 import { hostFsUnsupported } from './checks/host-fs-unsupported.js'
 import { hostNoDtype } from './checks/host-no-dtype.js'
+import { xattrsUnreadable } from './checks/xattrs-unreadable.js'
+import { dirUnreadable } from './checks/dir-unreadable.js'
 import type { CheckSpec } from './types.js'
 
 export const CHECKS: readonly CheckSpec[] = [
@@ -44,7 +49,9 @@ export const CHECKS: readonly CheckSpec[] = [
   layerJsonUnreadable,
   stagingLeftover,
   gcLeftover,
+  gcUnknownEntry,
   checkpointTemp,
+  checkpointTempUnknown,
   probeLeftover,
   aufsWhiteoutInOverlay,
   overlayWhiteoutInRootfs,
@@ -61,6 +68,7 @@ export const CHECKS: readonly CheckSpec[] = [
   containerLayerPathMissing,
   layerUnreferenced,
   orphanMount,
+  mountLivenessUnknown,
   backendUnsupported,
   rootfsNotMounted,
   lowerdirMissing,
@@ -68,6 +76,9 @@ export const CHECKS: readonly CheckSpec[] = [
   linksDangling,
   hostFsUnsupported,
   hostNoDtype,
+  xattrsUnreadable,
+  // Last: it reports what every earlier check could not read.
+  dirUnreadable,
 ]
 
 export const checkByCode = new Map(CHECKS.map((c) => [c.code, c]))

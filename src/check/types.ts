@@ -28,6 +28,8 @@ export type FixSpec =
       describe: string
       /** Safe fixes are applied by -p: they cannot lose data or disturb a running agent. */
       safe: boolean
+      /** Whether the fix has already landed (a re-run after a crash); assumed not when absent, so apply must be idempotent. */
+      isDone?(ctx: CheckContext, finding: Finding): Promise<boolean>
       apply(ctx: CheckContext, finding: Finding): Promise<void>
     }
   | { by: 'operator'; describe: string }

@@ -10,14 +10,14 @@
 import { isErrno } from '../errors.js'
 import { BACKENDS, type Backend, type EvidenceId, type FormatDescriptor, type LayerIdShape } from '../format/descriptor.js'
 import { FORMATS, formatsOf } from '../format/registry.js'
-import { readStamp, type StampState } from '../format/stamp.js'
+import type { StampState } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
+import { requireStore, storeEntries, type StoreEvidence } from './identify.js'
 import { isOpaqueDir } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice } from '../layer/whiteout-names.js'
 import {
-  CHECKPOINT_TEMP,
   gcDir,
   layerIdShape,
   layersDir,
@@ -26,6 +26,7 @@ import {
   stagingDir,
   storedImagesPath,
 } from '../mesos/paths.js'
+import { judgeCheckpointTemp, tempCandidate, type CheckpointKind } from '../metadata/checkpoint-temp.js'
 import { decodeContainerLayers } from '../metadata/container-layers.js'
 import { decodeStoredImages } from '../metadata/stored-images.js'
 import { readMetadata, type MetadataState } from '../metadata/read.js'
@@ -72,6 +73,13 @@ export interface DetectReport {
   store: string
   workDir: string | undefined
   adapter: 'disk' | 'memory'
+  /**
+   * Why the directory is taken for a store (layers/ holding layers, a
+   * storedImages that decodes, a layerfsck stamp). A directory without any is
+   * no report at all: detect exits 8 with an error document whose
+   * `error.looksLike` says what the directory looks like instead.
+   */
+  storeEvidence: StoreEvidence[]
   stamp: { state: 'absent' } | { state: 'ok'; family: string; version: string; writtenBy: string } | { state: 'garbled'; reason: string }
   format: { family: string; version: string; title: string; introducedBy: string }
   evidence: EvidenceSeen[]
@@ -163,9 +171,11 @@ function stampSummary(s: StampState): DetectReport['stamp'] {
 export async function detect(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
   const store = await resolveRoot(fs, options.store, 'store')
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
-  // The stamp first: a store left in a newer major format is refused before
-  // any of it is interpreted.
-  const stamp = await readStamp(fs, store)
+  // Identity first (the stamp inside it first of all: a store left in a newer
+  // major format is refused before any of it is interpreted); a directory
+  // that is no store is not scanned as one.
+  const identity = await requireStore(fs, store, 'detect')
+  const stamp = identity.stamp
 
   const obs = new Observations()
   const unclassified: Unclassified[] = []
@@ -180,11 +190,12 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
   const counts = { layers: 0, configBlobs: 0, images: 0, containers: 0, rootfses: 0, staging: 0, gc: 0 }
 
   // --- the store's top level ----------------------------------------------
-  const known = new Set(['layers', 'staging', 'storedImages', 'gc', '.layerfsck'])
+  const { dirs, files, own } = storeEntries()
   for (const e of await fs.readdir(store)) {
-    if (known.has(e.name)) continue
-    const reason = CHECKPOINT_TEMP.test(e.name) && e.kind === 'file' ? 'checkpoint temp file left by a crash' : 'not part of any Mesos store format'
-    unclassified.push({ path: `${store}/${e.name}`, kind: e.kind, reason })
+    if ((e.kind === 'dir' && (dirs.has(e.name) || e.name === own)) || (e.kind === 'file' && files.has(e.name))) continue
+    const path = `${store}/${e.name}`
+    const reason = tempCandidate(e.name, e.kind, 'storedImages') ? await tempReason(fs, path, 'storedImages') : 'not part of any Mesos store format'
+    unclassified.push({ path, kind: e.kind, reason })
   }
 
   // --- layers/ -------------------------------------------------------------
@@ -302,6 +313,7 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
     store,
     workDir,
     adapter: fs.kind,
+    storeEvidence: identity.evidence,
     stamp: stampSummary(stamp),
     format: { family: format.family, version: format.version, title: format.title, introducedBy: format.introducedBy },
     evidence,
@@ -312,6 +324,12 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
     metadataProblems,
     unclassified,
   }
+}
+
+/** A temp-shaped name is a crash's leftover only if it holds what it would have replaced. */
+async function tempReason(fs: FsPort, path: string, checkpoint: CheckpointKind): Promise<string> {
+  const verdict = await judgeCheckpointTemp(fs, path, checkpoint)
+  return verdict.temp ? `checkpoint temp file left by a crash (${verdict.describe})` : `named like a ${checkpoint} temp file, but ${verdict.reason}`
 }
 
 function noteProblems(out: DetectReport['metadataProblems'], path: string, state: MetadataState<unknown>): void {
@@ -369,8 +387,8 @@ async function scanProvisioner(
           noteProblems(metadataProblems, path, layers)
         } else if (child.name === 'backends' && child.kind === 'dir') {
           await scanBackends(fs, path, obs, counts, unclassified)
-        } else if (CHECKPOINT_TEMP.test(child.name) && child.kind === 'file') {
-          unclassified.push({ path, kind: child.kind, reason: 'checkpoint temp file left by a crash' })
+        } else if (tempCandidate(child.name, child.kind, 'layers')) {
+          unclassified.push({ path, kind: child.kind, reason: await tempReason(fs, path, 'layers') })
         } else {
           unclassified.push({ path, kind: child.kind, reason: 'not part of a container dir' })
         }

@@ -1,10 +1,15 @@
 /**
  * Which directory of a store holds a layer for export: the variant a backend
- * names, or whichever exists (rootfs first: it needs no conversion).
+ * names, or whichever exists (rootfs first: it needs no conversion). And
+ * whether this process can see all of it: a tar written without the opaque
+ * markers it cannot read would be a wrong layer that looks right.
  */
-import { LayerfsckError } from '../errors.js'
+import { ExitCode, LayerfsckError } from '../errors.js'
 import type { Backend } from '../format/descriptor.js'
+import { FORMATS } from '../format/registry.js'
+import { escapeName } from '../fs/name-bytes.js'
 import type { FsPort } from '../fs/port.js'
+import { basename } from '../fs/safe-path.js'
 import { layerDir, layerIdShape, rootfsName } from '../mesos/paths.js'
 
 export async function layerRootfs(fs: FsPort, store: string, id: string, backend?: Backend): Promise<string> {
@@ -19,4 +24,35 @@ export async function layerRootfs(fs: FsPort, store: string, id: string, backend
   throw new LayerfsckError('LAYER_MISSING', `layer ${id} has no ${candidates.join(' or ')} in ${store}/layers`, {
     hint: backend ? 'a layer pulled for another backend lives in the other variant; try without --backend' : undefined,
   })
+}
+
+/** Variants some format fills with overlay-form whiteouts, whose opaque markers are trusted.* xattrs. */
+const OVERLAY_FORM = new Set<string>(FORMATS.flatMap((f) => f.rootfsVariants.filter((v) => v.whiteouts === 'overlay').map((v) => v.dir)))
+
+export class IncompleteExportError extends LayerfsckError {
+  constructor(rootfs: string, uid: number) {
+    super(
+      'EXPORT_INCOMPLETE',
+      `cannot export ${escapeName(rootfs)} whole: its opaque directories are marked with trusted.overlay.opaque, which ` +
+        `uid ${uid} without CAP_SYS_ADMIN cannot read, so the tar would lack their .wh..wh..opq markers`,
+      {
+        exitCode: ExitCode.operational,
+        hint: 'run export as root; or pass --allow-incomplete to write the tar anyway, without those markers',
+      },
+    )
+  }
+}
+
+/**
+ * Refuses (IncompleteExportError) to export an overlay-form variant when
+ * this process cannot read trusted.* xattrs; with `allowIncomplete`, returns
+ * the warning to print instead. Undefined when the export will be whole.
+ */
+export async function exportCompleteness(fs: FsPort, rootfs: string, options: { allowIncomplete?: boolean } = {}): Promise<string | undefined> {
+  if (!OVERLAY_FORM.has(basename(rootfs))) return undefined
+  const creds = await fs.credentials()
+  if (creds.capSysAdmin) return undefined
+  const err = new IncompleteExportError(rootfs, creds.uid)
+  if (!options.allowIncomplete) throw err
+  return `${err.message}; writing it anyway (--allow-incomplete)`
 }

@@ -2,6 +2,7 @@ import { aufsToOverlay } from '../../layer/whiteout-codec.js'
 import { classifyAufsName } from '../../layer/whiteout-names.js'
 import type { CheckSpec } from '../types.js'
 import { counter } from './counter.js'
+import { FixRefusedError } from './refuse.js'
 
 const count = counter('aufs-whiteout-in-overlay')
 
@@ -18,7 +19,14 @@ export const aufsWhiteoutInOverlay: CheckSpec = {
     by: 'check',
     describe: 'convert the variant\'s whiteouts to overlay form in place',
     safe: true,
-    apply: async (ctx, f) => void (await aufsToOverlay(ctx.fs, f.path)),
+    apply: async (ctx, f) => {
+      // Without the capabilities the conversion would stop half-way, or leave opaque dirs unmarked.
+      const creds = await ctx.data.credentials()
+      if (!creds.capSysAdmin || !creds.capMknod) {
+        throw new FixRefusedError('not converted: writing trusted.overlay.opaque needs CAP_SYS_ADMIN and the 0/0 devices CAP_MKNOD; run as root')
+      }
+      await aufsToOverlay(ctx.fs, f.path)
+    },
   },
   async onDir(ctx, dir) {
     if (dir.variant !== 'rootfs.overlay') return

@@ -1,16 +1,7 @@
-import { CHECKPOINT_TEMP } from '../../mesos/paths.js'
-import { removeLeftover } from '../../steps/remove-leftover.js'
+import { judgeCheckpointTemp, type CheckpointKind } from '../../metadata/checkpoint-temp.js'
+import { isRemoved, removeLeftover } from '../../steps/remove-leftover.js'
 import type { CheckSpec } from '../types.js'
-
-/**
- * Names Mesos itself uses in the places temp files appear; six characters
- * like a mkstemp suffix, but never temp files (a container's `layers`
- * checkpoint is exactly six letters).
- */
-const OWN_NAMES = new Set(['layers', 'backends', 'containers', 'staging'])
-
-/** layerfsck's own temp names (fs/io.ts tempNameFor). */
-export const isOurTemp = (name: string): boolean => /^\..+\.layerfsck-tmp-\d+-\d+$/.test(name)
+import { FixRefusedError } from './refuse.js'
 
 export const checkpointTemp: CheckSpec = {
   code: 'checkpoint-temp',
@@ -20,23 +11,25 @@ export const checkpointTemp: CheckSpec = {
   explain:
     'Mesos writes storedImages and each container\'s layers file to a six-character temp name and renames it ' +
     '(state::checkpoint); layerfsck uses .<name>.layerfsck-tmp-*. A crash between the two leaves the temp file. ' +
-    'It holds no committed data.',
+    'Only a file that is empty or decodes as exactly the checkpoint it would have replaced is taken for one ' +
+    '(checkpoint-temp-unknown reports the rest); it holds nothing the renamed checkpoint does not.',
   fix: {
     by: 'check',
     describe: 'remove the temp file',
     safe: true,
-    apply: (ctx, f) => removeLeftover(ctx.fs, f.path),
+    isDone: async (ctx, f) => isRemoved(ctx.fs, f.path),
+    apply: async (ctx, f) => {
+      // Judged again right before removal: the file may have changed since the check read it.
+      const verdict = await judgeCheckpointTemp(ctx.fs, f.path, String(f.detail?.['checkpoint']) as CheckpointKind)
+      if (!verdict.temp) throw new FixRefusedError(`not removed: ${verdict.reason}`)
+      await removeLeftover(ctx.fs, f.path)
+    },
   },
   async run(ctx) {
-    const temp = (name: string, kind: string): boolean =>
-      kind === 'file' && ((CHECKPOINT_TEMP.test(name) && !OWN_NAMES.has(name)) || isOurTemp(name))
-    for (const e of await ctx.data.top()) {
-      if (temp(e.name, e.kind)) ctx.report({ path: `${ctx.store}/${e.name}`, message: 'temp file of an interrupted checkpoint' })
-    }
-    for (const c of await ctx.data.containers()) {
-      for (const e of c.entries) {
-        if (temp(e.name, e.kind)) ctx.report({ path: `${c.path}/${e.name}`, message: `temp file of an interrupted layers checkpoint of ${c.key}` })
-      }
+    for (const t of await ctx.data.tempFiles()) {
+      if (!t.verdict.temp) continue
+      const of = t.container === undefined ? 'storedImages' : 'the container\'s layers checkpoint'
+      ctx.report({ path: t.path, message: `temp file of an interrupted write of ${of} (${t.verdict.describe})`, detail: { checkpoint: t.checkpoint } })
     }
   },
 }

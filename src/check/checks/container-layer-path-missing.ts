@@ -13,10 +13,12 @@ export const containerLayerPathMissing: CheckSpec = {
     for (const c of await ctx.data.containers()) {
       if (c.layers.state !== 'ok' && c.layers.state !== 'damaged') continue
       for (const p of c.layers.value.paths) {
-        if ((await ctx.fs.lstat(p))?.kind !== 'dir') ctx.report({ path: p, message: `named by ${c.key}'s layers checkpoint, but missing` })
+        const inode = await ctx.data.lstat(p)
+        if (inode !== 'unreadable' && inode?.kind !== 'dir') ctx.report({ path: p, message: `named by ${c.key}'s layers checkpoint, but missing` })
       }
       const config = c.layers.value.config
-      if (config && (await ctx.fs.lstat(config))?.kind !== 'file') ctx.report({ path: config, message: `config blob named by ${c.key}'s layers checkpoint is missing` })
+      const blob = config === undefined ? undefined : await ctx.data.lstat(config)
+      if (config && blob !== 'unreadable' && blob?.kind !== 'file') ctx.report({ path: config, message: `config blob named by ${c.key}'s layers checkpoint is missing` })
     }
   },
 }

@@ -19,7 +19,8 @@ export const imageLayerMissing: CheckSpec = {
       const name = image.reference ? referenceKey(image.reference) : '(damaged record)'
       for (const id of image.layerIds) {
         const path = `${layerDir(ctx.store, id)}/${variant}`
-        if ((await ctx.fs.lstat(path))?.kind !== 'dir') {
+        const inode = await ctx.data.lstat(path)
+        if (inode !== 'unreadable' && inode?.kind !== 'dir') {
           ctx.report({ path, message: `${name} needs layer ${id}, which has no ${variant} (backend ${ctx.backend})`, detail: { image: name, storedImages: storedImagesPath(ctx.store) } })
         }
       }

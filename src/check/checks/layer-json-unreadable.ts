@@ -1,3 +1,4 @@
+import { isErrno } from '../../errors.js'
 import { readTextLimited } from '../../fs/io.js'
 import type { CheckSpec } from '../types.js'
 
@@ -22,7 +23,7 @@ export const layerJsonUnreadable: CheckSpec = {
       try {
         JSON.parse(await readTextLimited(ctx.fs, path, 16 * 1024 * 1024))
       } catch (err) {
-        ctx.report({ path, message: `json does not parse: ${(err as Error).message}` })
+        ctx.report({ path, message: isErrno(err, 'EACCES', 'EPERM') ? `json cannot be read (${err.code})` : `json does not parse: ${(err as Error).message}` })
       }
     }
   },

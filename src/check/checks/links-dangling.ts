@@ -13,7 +13,7 @@ export const linksDangling: CheckSpec = {
           if (s.links?.kind !== 'symlink') continue
           const target = await ctx.fs.readlink(`${s.path}/links`)
           const abs = target.startsWith('/') ? target : `${s.path}/${target}`
-          if ((await ctx.fs.lstat(abs).catch(() => undefined)) === undefined) ctx.report({ path: `${s.path}/links`, message: `points to ${target}, which is gone` })
+          if ((await ctx.data.lstat(abs)) === undefined) ctx.report({ path: `${s.path}/links`, message: `points to ${target}, which is gone` })
         }
       }
     }

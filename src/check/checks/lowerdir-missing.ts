@@ -25,12 +25,14 @@ export const lowerdirMissing: CheckSpec = {
       if (!lower) continue
       for (const dir of splitLowerdir(lower)) {
         let path = dir
-        const inode = await ctx.fs.lstat(dir).catch(() => undefined)
+        const inode = await ctx.data.lstat(dir)
+        if (inode === 'unreadable') continue
         if (inode?.kind === 'symlink') {
           const target = await ctx.fs.readlink(dir)
           path = target.startsWith('/') ? target : `${dirname(dir)}/${target}`
         } else if (inode !== undefined) continue
-        if ((await ctx.fs.lstat(path).catch(() => undefined))?.kind !== 'dir') {
+        const target = await ctx.data.lstat(path)
+        if (target !== 'unreadable' && target?.kind !== 'dir') {
           ctx.report({ path, message: `lower layer of the overlay mount at ${m.mountPoint} is missing` })
         }
       }

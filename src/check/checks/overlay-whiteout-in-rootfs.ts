@@ -2,6 +2,7 @@ import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
 import { isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
 import type { CheckSpec } from '../types.js'
 import { counter } from './counter.js'
+import { FixRefusedError } from './refuse.js'
 
 const count = counter('overlay-whiteout-in-rootfs')
 
@@ -17,7 +18,13 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
     by: 'check',
     describe: 'convert the variant\'s whiteouts to aufs form in place',
     safe: true,
-    apply: async (ctx, f) => void (await overlayToAufs(ctx.fs, f.path)),
+    apply: async (ctx, f) => {
+      // Without CAP_SYS_ADMIN the opaque xattrs are invisible: the conversion would turn the devices and miss them.
+      if (!(await ctx.data.credentials()).capSysAdmin) {
+        throw new FixRefusedError('not converted: trusted.overlay.opaque can be read and removed only with CAP_SYS_ADMIN; run as root')
+      }
+      await overlayToAufs(ctx.fs, f.path)
+    },
   },
   async onDir(ctx, dir) {
     if (dir.variant !== 'rootfs') return

@@ -13,6 +13,7 @@ export const probeLeftover: CheckSpec = {
   async run(ctx) {
     if (ctx.provisioner === undefined) return
     const path = `${ctx.provisioner}/.probe`
-    if ((await ctx.fs.lstat(path)) !== undefined) ctx.report({ path, message: 'left by an agent that stopped during start-up' })
+    const inode = await ctx.data.lstat(path)
+    if (inode !== undefined && inode !== 'unreadable') ctx.report({ path, message: 'left by an agent that stopped during start-up' })
   },
 }

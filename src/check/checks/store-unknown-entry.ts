@@ -1,8 +1,6 @@
-import { CHECKPOINT_TEMP } from '../../mesos/paths.js'
+import { storeEntries } from '../../detect/identify.js'
+import { tempCandidate } from '../../metadata/checkpoint-temp.js'
 import type { CheckSpec } from '../types.js'
-import { isOurTemp } from './checkpoint-temp.js'
-
-const KNOWN = new Set(['layers', 'staging', 'storedImages', 'gc', '.layerfsck'])
 
 export const storeUnknownEntry: CheckSpec = {
   code: 'store-unknown-entry',
@@ -14,10 +12,13 @@ export const storeUnknownEntry: CheckSpec = {
     'hand or by another tool; it is left alone, but a store migration would not carry it.',
   fix: { by: 'operator', describe: 'move it out of the store if it belongs elsewhere' },
   async run(ctx) {
+    const { dirs, files, own } = storeEntries()
     for (const e of await ctx.data.top()) {
-      if (KNOWN.has(e.name) && (e.name === 'storedImages' ? e.kind === 'file' : e.kind === 'dir')) continue
-      if (e.kind === 'file' && ((CHECKPOINT_TEMP.test(e.name) && !KNOWN.has(e.name)) || isOurTemp(e.name))) continue
-      ctx.report({ path: `${ctx.store}/${e.name}`, message: `a ${e.kind} named ${e.name} is not part of the store layout` })
+      if (e.kind === 'dir' && (dirs.has(e.name) || e.name === own)) continue
+      if (e.kind === 'file' && files.has(e.name)) continue
+      // checkpoint-temp or checkpoint-temp-unknown reports these, by what they hold.
+      if (tempCandidate(e.name, e.kind, 'storedImages')) continue
+      ctx.report({ path: `${ctx.store}/${e.name}`, message: `a ${e.kind} that is not part of the store layout` })
     }
   },
 }

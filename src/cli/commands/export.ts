@@ -1,19 +1,21 @@
 import { resolve } from 'node:path'
 import { ExitCode, UsageError } from '../../errors.js'
 import type { Backend } from '../../format/descriptor.js'
-import { readStamp } from '../../format/stamp.js'
+import { requireStore } from '../../detect/identify.js'
 import { tempNameFor } from '../../fs/io.js'
 import { resolveRoot } from '../../fs/roots.js'
 import { dirname } from '../../fs/safe-path.js'
-import { layerRootfs } from '../../layer/export.js'
+import { exportCompleteness, layerRootfs } from '../../layer/export.js'
 import { exportLayerTar } from '../../tar/export-layer.js'
 import type { CommandContext } from '../commands.js'
 
 export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
-  // A newer format may lay layers out differently: refuse before reading one.
-  await readStamp(ctx.fs, store)
+  // Not a store, or a newer format that may lay layers out differently: refuse before reading a layer.
+  await requireStore(ctx.fs, store, 'export')
   const rootfs = await layerRootfs(ctx.fs, store, String(args['layer']), args['backend'] as Backend | undefined)
+  const incomplete = await exportCompleteness(ctx.fs, rootfs, { allowIncomplete: args['allow-incomplete'] === true })
+  if (incomplete !== undefined) ctx.stderr.write(`${ctx.errStyle.c.yellow('layerfsck: warning:')} ${incomplete}\n`)
   const output = typeof args['output'] === 'string' && args['output'] !== '-' ? resolve(args['output']) : undefined
 
   if (output === undefined) {
