@@ -101,7 +101,8 @@ for (const { name, make } of SUBJECTS) {
       expect(again.storedImages).toBe('added')
       const aufs = await importImage(s.fs, { store, backend: 'aufs', image })
       expect(aufs.layers.map((l) => l.status)).toEqual(['imported', 'imported'])
-      expect(aufs.storedImages).toBe('replaced')
+      // The same image with the same layers: storedImages already says all there is to say.
+      expect(aufs.storedImages).toBe('unchanged')
       expect((await s.fs.readdir(`${store}/layers/${WH_LAYERS[0]}`)).map((e) => e.name).sort()).toEqual(['rootfs', 'rootfs.overlay'])
       const stored = decodeStoredImages(await readFileLimited(s.fs, `${store}/storedImages`)).value
       expect(stored.map((i) => i.reference?.repository)).toEqual(['wh-delete', 'wh-third'])
@@ -130,46 +131,48 @@ for (const { name, make } of SUBJECTS) {
       expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
     })
 
-    it('ends where an uninterrupted import ends after a crash at any step and a re-run', async ({ skip }) => {
-      if (!s.privileged) return skip(rootSkipReason())
-      const image = `oci:${await imagesOn(s.fs)}/oci-overlay-uncompressed:wh-third`
-      const reference = await (async () => {
-        const store = `${s.root}/reference`
-        await importImage(s.fs, { store, backend: 'overlay', image, createStore: true })
-        return listStore(s.fs, store)
-      })()
-      const { removeTree } = await import('../src/fs/remove.js')
-      let crashes = 0
-      // Every step in memory; every fifth on disk, where each step is an fsync.
-      const stride = s.fs.kind === 'memory' ? 1 : 5
-      for (let n = 0; ; n += stride) {
-        const store = `${s.root}/crash`
-        await removeTree(s.fs, store)
-        const crashing = withCrashAfter(s.fs, n)
-        let crashed = false
-        try {
-          await importImage(crashing, { store, backend: 'overlay', image, createStore: true })
-        } catch (err) {
-          if (!(err instanceof CrashError) && !crashing.crashed) throw err
-          crashed = true
-          crashes += 1
+    for (const model of ['sigkill', 'power-loss'] as const) {
+      it(`ends exactly where an uninterrupted import ends after a ${model} at any step and a re-run`, async ({ skip }) => {
+        if (!s.privileged) return skip(rootSkipReason())
+        // Power loss is modelled through the port; on disk that is every call walked twice, so memory carries it.
+        if (model === 'power-loss' && s.fs.kind === 'disk') return skip('the power-loss model runs on the memory adapter')
+        const image = `oci:${await imagesOn(s.fs)}/oci-overlay-uncompressed:wh-third`
+        const run = (port: FsPort, store: string) => importImage(port, { store, backend: 'overlay', image, createStore: true, now: FIXED_NOW })
+        const reference = await (async () => {
+          const store = `${s.root}/reference`
+          await run(s.fs, store)
+          return listTree(s.fs, store)
+        })()
+        const { removeTree } = await import('../src/fs/remove.js')
+        let crashes = 0
+        // Every step in memory; every fifth on disk, where each step is an fsync.
+        const stride = s.fs.kind === 'memory' ? 1 : 5
+        for (let n = 0; ; n += stride) {
+          const store = `${s.root}/crash`
+          await removeTree(s.fs, store)
+          const crashing = withCrashAfter(s.fs, n, { model })
+          let crashed = false
+          try {
+            await run(crashing, store)
+          } catch (err) {
+            if (!(err instanceof CrashError) && !crashing.crashed) throw err
+            crashed = true
+            crashes += 1
+          }
+          await crashing.recover()
+          await run(s.fs, store)
+          // Nothing may differ: the next run removes what the interrupted one claimed.
+          expect(await listTree(s.fs, store), `after a ${model} at step ${n}`).toBe(reference)
+          if (!crashed) break
         }
-        await importImage(s.fs, { store, backend: 'overlay', image, createStore: true })
-        expect(await listStore(s.fs, store), `after a crash at step ${n}`).toBe(reference)
-        if (!crashed) break
-      }
-      expect(crashes).toBeGreaterThan(10)
-    }, 120_000)
+        expect(crashes).toBeGreaterThan(10)
+      }, 240_000)
+    }
   })
 }
 
-/** A store's listing without what a crash may leave for gc (staging leftovers, our temp files) and without times. */
-async function listStore(fs: FsPort, store: string): Promise<string> {
-  return (await listTree(fs, store))
-    .split('\n')
-    .filter((line) => !/^staging\/|\.layerfsck-tmp-/.test(line))
-    .join('\n')
-}
+const FIXED_NOW = (): Date => new Date('2026-06-01T00:00:00Z')
+
 
 describe('the kernel overlayfs over an imported store', () => {
   for (const src of SOURCES) {

@@ -7,10 +7,14 @@
 import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
 import { BACKENDS, type Backend } from '../format/descriptor.js'
 import { readStamp } from '../format/stamp.js'
+import { requireStore } from '../detect/identify.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
-import { walkDirectories } from '../fs/walk.js'
-import { layerIdShape, provisionerDir } from '../mesos/paths.js'
+import { formatToStamp } from '../detect/current-format.js'
+import { AGENT_PROCESSES, layerIdShape, provisionerDir } from '../mesos/paths.js'
+import { sessionOptions, type ChangeOptions } from '../steps/options.js'
+import { withSession, type StoreSession } from '../steps/session.js'
+import type { Step, StepOutcome } from '../steps/step.js'
 import { CheckData } from './data.js'
 import { CHECKS, checkByCode } from './registry.js'
 import { PASSES, type CheckContext, type CheckSpec, type ContentDir, type Finding, type PassName, type Severity } from './types.js'
@@ -19,7 +23,7 @@ export const CHECK_SCHEMA_VERSION = 1
 
 export type CheckMode = 'no' | 'preen' | 'yes'
 
-export interface CheckOptions {
+export interface CheckOptions extends ChangeOptions {
   store: string
   workDir?: string
   runtimeDir?: string
@@ -39,6 +43,7 @@ export interface FindingResult extends Finding {
   title: string
   fix: { by: 'check' | 'operator'; describe: string; safe: boolean } | null
   status: 'open' | 'fixed' | 'fix-failed'
+  /** Why a fix was not applied or did not land (busy, refused, no liveness source). */
   fixError?: string
 }
 
@@ -62,6 +67,8 @@ export interface CheckReport {
   exitCode: number
   /** What to run next, in words an operator can paste. */
   next: string[]
+  /** A layerfsck run that was interrupted before this check, as its journal tells. */
+  interrupted: { command: string; pid: number; at: string; inProgress: string | undefined } | undefined
 }
 
 export class CancelledError extends LayerfsckError {
@@ -95,10 +102,13 @@ async function detectBackend(data: CheckData): Promise<Backend> {
   return overlay > rootfs ? 'overlay' : 'copy'
 }
 
+const MODE_FLAG: Record<CheckMode, string> = { no: '-n', preen: '-p', yes: '-y' }
+
 export async function runCheck(fs: FsPort, options: CheckOptions): Promise<CheckReport> {
   const checks = selectChecks(options)
   const mode = options.mode ?? 'no'
   const store = await resolveRoot(fs, options.store, 'store')
+  await requireStore(fs, store, 'check')
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   // A store in a newer format than this build knows is refused before it is read.
   await readStamp(fs, store)
@@ -107,7 +117,34 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
     ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),
     ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir, runtimeDirGiven: true } : {}),
     ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
+    ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
   })
+  // A liveness source the operator named and that is not there stops check before the lock or any fix.
+  await data.validateInputs()
+  return withSession(
+    fs,
+    {
+      store,
+      command: `check ${MODE_FLAG[mode]}`,
+      intent: mode === 'no' ? 'read' : 'change',
+      guardProcesses: AGENT_PROCESSES,
+      ...sessionOptions(options),
+    },
+    (session) => checkInSession(session, data, checks, mode, store, workDir, options),
+  )
+}
+
+async function checkInSession(
+  session: StoreSession,
+  data: CheckData,
+  checks: CheckSpec[],
+  mode: CheckMode,
+  store: string,
+  workDir: string | undefined,
+  options: CheckOptions,
+): Promise<CheckReport> {
+  const { fs } = session
+  const { provisioner } = data
   const backend = options.backend ?? (await detectBackend(data))
   const scratch = new Map<string, unknown>()
   const cancelled = (): void => {
@@ -115,6 +152,7 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
   }
 
   const passes: PassResult[] = []
+  let changed = false
   for (const pass of PASSES) {
     const inPass = checks.filter((c) => c.pass === pass.name)
     const started = performance.now()
@@ -138,23 +176,36 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
     }
 
     const results: FindingResult[] = []
+    const steps: { step: Step; result: FindingResult }[] = []
     for (const { spec, finding } of findings) {
       const fix = spec.fix ? { by: spec.fix.by, describe: spec.fix.describe, safe: spec.fix.by === 'check' && spec.fix.safe } : null
       const result: FindingResult = { ...finding, title: spec.title, fix, status: 'open' }
-      if (spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
-        cancelled()
-        try {
-          await spec.fix.apply(contextFor(spec), finding)
-          result.status = 'fixed'
-        } catch (err) {
-          result.status = 'fix-failed'
-          result.fixError = (err as Error).message
-        }
-      }
       results.push(result)
+      if (spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
+        const f = spec.fix
+        const ctx = contextFor(spec)
+        steps.push({
+          result,
+          step: {
+            id: `${spec.code}:${finding.path}`,
+            describe: () => `${f.describe}: ${finding.path}`,
+            isDone: () => f.isDone?.(ctx, finding) ?? Promise.resolve(false),
+            apply: () => f.apply(ctx, finding),
+          },
+        })
+      }
+    }
+    if (steps.length > 0) {
+      cancelled()
+      // Fixes run pass by pass, so what one pass fixed is what the next one reads.
+      const outcomes = await session.runSteps(steps.map((s) => s.step))
+      for (const [i, { result }] of steps.entries()) applyOutcome(result, outcomes[i])
+      changed = true
     }
     passes.push({ name: pass.name, title: pass.title, ms: Math.round(performance.now() - started), findings: results })
   }
+  // Also after no fix of our own: a run this one found interrupted is finished only by a commit.
+  if (changed || session.resumed !== undefined) await session.commit(await formatToStamp(fs, store))
 
   const all = passes.flatMap((p) => p.findings)
   const open = all.filter((f) => f.status !== 'fixed' && f.severity !== 'info')
@@ -171,8 +222,10 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
   const pending = all.filter((f) => f.status === 'open' && f.fix?.by === 'check')
   if (pending.some((f) => f.fix?.safe)) next.push('layerfsck check -p  (applies the safe fixes)')
   if (pending.some((f) => !f.fix?.safe)) next.push('layerfsck check -y  (applies every fix, including unmounts and staging removal)')
+  if (all.some((f) => f.status === 'fix-failed')) next.push('run the same check again once what blocked a fix is gone (each failed fix says why)')
   if (all.some((f) => f.status !== 'fixed' && f.fix?.by === 'operator' && f.severity !== 'info')) next.push('see each remaining finding\'s fix: it needs a person')
   const { source } = await data.liveness()
+  const r = session.resumed
   return {
     schemaVersion: CHECK_SCHEMA_VERSION,
     store,
@@ -185,6 +238,17 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
     totals,
     exitCode,
     next,
+    interrupted: r ? { command: r.command, pid: r.pid, at: r.at, inProgress: r.inProgress?.describe } : undefined,
+  }
+}
+
+/** A fix that was deferred (busy) or refused stays a problem; the finding says why. */
+function applyOutcome(result: FindingResult, outcome: StepOutcome | undefined): void {
+  if (outcome === undefined) return
+  if (outcome.status === 'applied' || outcome.status === 'already-done') result.status = 'fixed'
+  else {
+    result.status = 'fix-failed'
+    if (outcome.reason !== undefined) result.fixError = outcome.reason
   }
 }
 
@@ -214,7 +278,7 @@ async function contentsPass(
   }
   for (const [i, v] of variants.entries()) {
     onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
-    for await (const listing of walkDirectories(fs, v.root)) {
+    for await (const listing of data.walk(v.root)) {
       cancelled()
       const dir: ContentDir = { ...v, ...listing }
       for (const { spec, ctx } of contexts) await spec.onDir(ctx, dir)

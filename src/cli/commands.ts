@@ -44,6 +44,17 @@ export interface CommandSpec {
   run(args: Record<string, unknown>, ctx: CommandContext): Promise<number>
 }
 
+/** Every command that takes the store lock. */
+const LOCK_OPTIONS: Record<string, OptionSpec> = {
+  wait: { type: 'string', describe: 'seconds to wait for another layerfsck that holds the store lock, then exit 8 [default: 10]' },
+}
+
+/** Every command that may change a store. */
+const CHANGE_OPTIONS: Record<string, OptionSpec> = {
+  ...LOCK_OPTIONS,
+  force: { type: 'boolean', describe: 'change the store even while a Mesos agent runs on this host', default: false },
+}
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'detect',
@@ -52,11 +63,15 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Reads the store (and the provisioner dir when --work-dir is given) and reports the ' +
       'format version with the evidence for it, which backends each layer is present for, ' +
       'counts of layers, images, containers and rootfses, and every entry it cannot ' +
-      'classify. Changes nothing.',
+      'classify. A directory is taken for a store only on evidence (layers/ holding layers, ' +
+      'a readable storedImages, a layerfsck stamp); anything else exits 8 and says what it ' +
+      'looks like instead (empty, a containers/storage graphroot, a Docker data root, ...). ' +
+      'Changes nothing.',
     options: {
       store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
       'work-dir': { type: 'string', describe: 'the agent work dir (--work_dir); its provisioner/ is read too' },
       json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      ...LOCK_OPTIONS,
     },
     examples: [
       ['layerfsck detect --store /tmp/mesos/store/docker', 'the default Mesos store location'],
@@ -86,6 +101,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       only: { type: 'string', describe: 'run only these check codes (comma-separated)' },
       skip: { type: 'string', describe: 'skip these check codes (comma-separated)' },
       json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      ...CHANGE_OPTIONS,
     },
     examples: [
       ['layerfsck check --store /tmp/mesos/store/docker --work-dir /var/lib/mesos/agent', 'before an upgrade: report only'],
@@ -112,6 +128,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       reference: { type: 'string', describe: 'record the image as NAME[:TAG] instead of the name the source gives' },
       'allow-devices': { type: 'boolean', describe: 'create char and block devices found in layers', default: false },
       json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      ...CHANGE_OPTIONS,
     },
     examples: [
       ['layerfsck import --store /tmp/mesos/store/docker --backend overlay oci:./layout:app', 'an OCI layout, one tag of it'],
@@ -133,6 +150,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       layer: { type: 'string', describe: 'the layer id: 64 hex digits or sha256:<64 hex>', demandOption: true },
       backend: { type: 'string', describe: 'read this backend\'s variant (default: whichever exists, rootfs first)', choices: BACKENDS },
       output: { type: 'string', alias: 'o', describe: 'write the tar to FILE instead of stdout' },
+      'allow-incomplete': {
+        type: 'boolean',
+        describe: 'export an overlay-form layer even without CAP_SYS_ADMIN, whose opaque markers (trusted.* xattrs) it cannot read; warns',
+        default: false,
+      },
     },
     examples: [
       ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar', 'one layer to a file'],

@@ -5,22 +5,34 @@
  * whole and verified; a layer already present for the backend is reused, as
  * Mesos never refreshes a layer. `storedImages` is rewritten last, durably.
  *
- * Crash story: before a layer's rename, only staging holds it (gc removes
- * staging leftovers); after it, the layer is complete and a re-run reuses
- * it. Until storedImages is replaced the store references nothing new, so a
- * crash never leaves an image pointing at a missing layer.
+ * Every change is a step run by the store session (lock, journal, stamp):
+ * one per layer, one for the config blob, one for the storedImages entry,
+ * in that order. Crash story: before a layer's rename, only the staging dir
+ * this run claimed in the journal holds it, and the next session removes
+ * it; the staged tree is made durable (syncfs) before the rename, so a layer
+ * under its real name is always whole, and a re-run finds it done. Until
+ * storedImages is replaced the store references nothing new, so a crash
+ * never leaves an image pointing at a missing layer. storedImages is read
+ * and rewritten inside its step, under the lock, so concurrent imports
+ * queue instead of overwriting each other's entries.
  */
 import { randomBytes } from 'node:crypto'
 import { isErrno, LayerfsckError } from '../errors.js'
 import { readStamp } from '../format/stamp.js'
 import type { Backend } from '../format/descriptor.js'
+import { latestFormat } from '../format/registry.js'
 import { ensureDir, makeDirs, writeFileAll, writeFileDurable } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
 import { removeTree } from '../fs/remove.js'
 import { resolveRoot } from '../fs/roots.js'
 import { basename, dirname } from '../fs/safe-path.js'
 import type { CodecNote } from '../layer/whiteout-codec.js'
-import { gcDir, layerDir, layersDir, rootfsName, stagingDir, storedImagesPath } from '../mesos/paths.js'
+import { AGENT_PROCESSES, gcDir, layerDir, layersDir, rootfsName, stagingDir, storedImagesPath } from '../mesos/paths.js'
+import { formatToStamp } from '../detect/current-format.js'
+import { identifyStore, notAStoreError } from '../detect/identify.js'
+import { withSession, type StoreSession } from '../steps/session.js'
+import type { Step } from '../steps/step.js'
+import { sessionOptions, type ChangeOptions } from '../steps/options.js'
 import { readMetadata } from '../metadata/read.js'
 import { decodeStoredImages, encodeStoredImages, referenceKey, type ImageReference, type StoredImage } from '../metadata/stored-images.js'
 import { importLayerTar } from '../tar/import-layer.js'
@@ -28,7 +40,7 @@ import { parseImageArgument, parseReference, planDockerArchive, planOciLayout, t
 
 export const IMPORT_SCHEMA_VERSION = 1
 
-export interface ImportOptions {
+export interface ImportOptions extends ChangeOptions {
   store: string
   backend: Backend
   /** `[oci:|oci-archive:|docker-archive:]PATH[:TAG]`. */
@@ -67,26 +79,54 @@ export interface ImportReport {
   reference: string
   layers: ImportedLayer[]
   config: { digest: string; status: 'imported' | 'reused' } | undefined
-  storedImages: 'added' | 'replaced'
+  storedImages: 'added' | 'replaced' | 'unchanged'
+  /** Whether import made the store, and an interrupted run it finished cleaning up. */
+  createdStore: boolean
+  resumed: { command: string; pid: number; at: string } | undefined
 }
 
 async function exists(fs: FsPort, path: string): Promise<boolean> {
   return (await fs.lstat(path)) !== undefined
 }
 
-/** `staging/XXXXXX`, as os::mkdtemp names Mesos' own staging dirs, so check and gc treat both alike. */
-async function makeStagingDir(fs: FsPort, store: string): Promise<string> {
+/**
+ * `staging/XXXXXX`, as os::mkdtemp names Mesos' own staging dirs, so check
+ * and gc treat both alike; claimed in the journal before it exists.
+ */
+async function makeStagingDir(session: StoreSession): Promise<string> {
+  const { fs, store } = session
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
   for (;;) {
     const name = [...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join('')
-    const path = `${stagingDir(store)}/${name}`
+    const path = await session.claim(`${stagingDir(store)}/${name}`)
     try {
       await fs.mkdir(path, 0o700)
+      await fs.fsync(stagingDir(store))
       return path
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err
     }
   }
+}
+
+const sameImage = (a: StoredImage, b: StoredImage): boolean =>
+  a.reference !== undefined &&
+  b.reference !== undefined &&
+  referenceKey(a.reference) === referenceKey(b.reference) &&
+  a.configDigest === b.configDigest &&
+  a.layerIds.length === b.layerIds.length &&
+  a.layerIds.every((id, i) => id === b.layerIds[i])
+
+async function readImages(fs: FsPort, store: string): Promise<StoredImage[]> {
+  const imagesPath = storedImagesPath(store)
+  const stored = await readMetadata(fs, imagesPath, decodeStoredImages)
+  if (stored.state === 'damaged' || stored.state === 'unreadable') {
+    const why = stored.state === 'damaged' ? stored.problems[0]!.message : stored.reason
+    throw new LayerfsckError('STORED_IMAGES_DAMAGED', `${imagesPath} is damaged (${why}); refusing to rewrite it`, {
+      hint: 'run `layerfsck check` on the store first',
+    })
+  }
+  return stored.state === 'ok' ? stored.value : []
 }
 
 /** A bare path: a directory is an OCI layout; a file is one of the two archive kinds, told apart once unpacked. */
@@ -104,116 +144,195 @@ async function detectShape(fs: FsPort, path: string): Promise<'oci' | 'archive'>
 export async function importImage(fs: FsPort, options: ImportOptions): Promise<ImportReport> {
   const arg = parseImageArgument(options.image)
   const sourcePath = arg.path
-  if (options.createStore && !(await exists(fs, options.store))) await makeDirs(fs, options.store)
+  const createdStore = await prepareStore(fs, options)
   const store = await resolveRoot(fs, options.store, 'store')
   // A store in a newer format than this build knows is refused before any write.
-  await readStamp(fs, store)
-  for (const dir of [layersDir(store), stagingDir(store), gcDir(store)]) await ensureDir(fs, dir)
+  const stamp = await readStamp(fs, store)
 
-  const imagesPath = storedImagesPath(store)
-  const stored = await readMetadata(fs, imagesPath, decodeStoredImages)
-  if (stored.state === 'damaged' || stored.state === 'unreadable') {
-    const why = stored.state === 'damaged' ? stored.problems[0]!.message : stored.reason
-    throw new LayerfsckError('STORED_IMAGES_DAMAGED', `${imagesPath} is damaged (${why}); refusing to rewrite it`, {
-      hint: 'run `layerfsck check` on the store first',
-    })
-  }
-  const images: StoredImage[] = stored.state === 'ok' ? stored.value : []
-
-  const stage = await makeStagingDir(fs, store)
-  try {
-    const shape = arg.kind ?? (await detectShape(fs, sourcePath))
-    let kind: SourceKind
-    let plan: ImagePlan
-    if (shape === 'oci') {
-      kind = 'oci'
-      plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
-    } else {
-      const archive = `${stage}/archive`
-      await fs.mkdir(archive, 0o700)
-      await importLayerTar(fs, await fs.openRead(sourcePath), archive, {
-        form: 'aufs',
-        preserveOwners: false,
-        onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
-      })
-      kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
-      plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
-    }
-    const reference: ImageReference = options.reference ? parseReference(options.reference) : plan.reference
-
-    const variant = rootfsName(options.backend)
-    const form = options.backend === 'overlay' ? 'overlay' : 'aufs'
-    const layers: ImportedLayer[] = []
-    for (const [index, layer] of plan.layers.entries()) {
-      const target = layerDir(store, layer.id)
-      const rootfs = `${target}/${variant}`
-      const done: ImportedLayer = { id: layer.id, status: 'reused', rootfs, entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, notes: [], warnings: [] }
-      layers.push(done)
-      if ((await fs.lstat(rootfs))?.kind === 'dir') continue
-
-      const staged = `${stage}/${basename(target)}`
-      await fs.mkdir(staged, 0o755)
-      await fs.mkdir(`${staged}/${variant}`, 0o755)
-      const result = await importLayerTar(fs, await layer.open(), `${staged}/${variant}`, {
-        form,
-        sync: true,
-        ...(options.allowDevices !== undefined ? { allowDevices: options.allowDevices } : {}),
-        ...(options.preserveOwners !== undefined ? { preserveOwners: options.preserveOwners } : {}),
-        onProgress: (p) => options.onProgress?.({ phase: 'layer', index, total: plan.layers.length, id: layer.id, ...p }),
-      })
-      layer.verify()
-      for (const extra of layer.extras) await writeFileAll(fs, `${staged}/${extra.name}`, extra.bytes, 0o644)
-      Object.assign(done, {
-        status: 'imported',
-        entries: result.entries,
-        bytes: result.bytes,
-        whiteouts: result.conversion?.whiteouts ?? 0,
-        opaqueDirs: result.conversion?.opaqueDirs ?? 0,
-        notes: result.conversion?.notes ?? [],
-        warnings: result.warnings,
-      })
-      await fs.fsync(staged)
-      if (!(await exists(fs, target))) {
-        await fs.rename(staged, target)
-        await fs.fsync(layersDir(store))
-      } else {
-        // Pulled before for the other backend: only the new variant moves in (StoreProcess::moveLayer).
-        await fs.rename(`${staged}/${variant}`, rootfs)
-        await fs.fsync(target)
-      }
-    }
-
-    let config: ImportReport['config']
-    if (plan.config) {
-      const path = layerDir(store, plan.config.digest)
-      config = { digest: plan.config.digest, status: 'reused' }
-      if (!(await exists(fs, path))) {
-        await writeFileDurable(fs, path, plan.config.bytes)
-        config.status = 'imported'
-      }
-    }
-
-    const entry: StoredImage = { reference, layerIds: plan.layers.map((l) => l.id) }
-    if (plan.config) entry.configDigest = plan.config.digest
-    const key = referenceKey(reference)
-    const at = images.findIndex((i) => i.reference !== undefined && referenceKey(i.reference) === key)
-    if (at >= 0) images[at] = entry
-    else images.push(entry)
-    await writeFileDurable(fs, imagesPath, encodeStoredImages(images))
-
-    return {
-      schemaVersion: IMPORT_SCHEMA_VERSION,
+  return withSession(
+    fs,
+    {
       store,
-      adapter: fs.kind,
-      backend: options.backend,
-      source: { kind, path: sourcePath, tag: arg.tag },
-      reference: key,
-      layers,
-      config,
-      storedImages: at >= 0 ? 'replaced' : 'added',
-    }
-  } finally {
-    await removeTree(fs, stage)
-    await fs.fsync(dirname(stage))
+      command: 'import',
+      intent: 'change',
+      guardProcesses: AGENT_PROCESSES,
+      ...sessionOptions(options),
+    },
+    async (session) => {
+      if (createdStore && stamp.state === 'absent') await session.initialize(latestFormat('mesos-docker'))
+      await session.runSteps([storeDirsStep(store)])
+      // Read before anything is staged: a damaged storedImages stops the import before it writes a layer.
+      await readImages(fs, store)
+      const stage = await makeStagingDir(session)
+      try {
+        const shape = arg.kind ?? (await detectShape(fs, sourcePath))
+        let kind: SourceKind
+        let plan: ImagePlan
+        if (shape === 'oci') {
+          kind = 'oci'
+          plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
+        } else {
+          const archive = `${stage}/archive`
+          await fs.mkdir(archive, 0o700)
+          await importLayerTar(fs, await fs.openRead(sourcePath), archive, {
+            form: 'aufs',
+            preserveOwners: false,
+            onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
+          })
+          kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
+          plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
+        }
+        const reference: ImageReference = options.reference ? parseReference(options.reference) : plan.reference
+
+        const variant = rootfsName(options.backend)
+        const form = options.backend === 'overlay' ? 'overlay' : 'aufs'
+        const layers: ImportedLayer[] = []
+        const steps: Step[] = plan.layers.map((layer, index) => {
+          const target = layerDir(store, layer.id)
+          const rootfs = `${target}/${variant}`
+          const done: ImportedLayer = { id: layer.id, status: 'reused', rootfs, entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, notes: [], warnings: [] }
+          layers.push(done)
+          return {
+            id: `layer:${layer.id}/${variant}`,
+            describe: () => `import layer ${layer.id} as ${variant}`,
+            isDone: async () => (await fs.lstat(rootfs))?.kind === 'dir',
+            apply: async () => {
+              const staged = `${stage}/${basename(target)}`
+              // A retry after EBUSY starts from nothing rather than from a half-written tree.
+              await removeTree(fs, staged)
+              await fs.mkdir(staged, 0o755)
+              await fs.mkdir(`${staged}/${variant}`, 0o755)
+              const result = await importLayerTar(fs, await layer.open(), `${staged}/${variant}`, {
+                form,
+                ...(options.allowDevices !== undefined ? { allowDevices: options.allowDevices } : {}),
+                ...(options.preserveOwners !== undefined ? { preserveOwners: options.preserveOwners } : {}),
+                onProgress: (p) => options.onProgress?.({ phase: 'layer', index, total: plan.layers.length, id: layer.id, ...p }),
+              })
+              layer.verify()
+              for (const extra of layer.extras) await writeFileAll(fs, `${staged}/${extra.name}`, extra.bytes, 0o644)
+              Object.assign(done, {
+                status: 'imported',
+                entries: result.entries,
+                bytes: result.bytes,
+                whiteouts: result.conversion?.whiteouts ?? 0,
+                opaqueDirs: result.conversion?.opaqueDirs ?? 0,
+                notes: result.conversion?.notes ?? [],
+                warnings: result.warnings,
+              })
+              // One syncfs makes the whole staged tree durable (data, names,
+              // metadata) before it gets its real name: cheaper than an fsync
+              // per file, and a layer under its real name is never partial.
+              await fs.syncfs(staged)
+              if (!(await exists(fs, target))) {
+                await fs.rename(staged, target)
+                await fs.fsync(layersDir(store))
+              } else {
+                // Pulled before for the other backend: only the new variant moves in (StoreProcess::moveLayer).
+                await fs.rename(`${staged}/${variant}`, rootfs)
+                await fs.fsync(target)
+              }
+            },
+          }
+        })
+
+        let config: ImportReport['config']
+        if (plan.config) {
+          const { digest, bytes } = plan.config
+          const path = layerDir(store, digest)
+          config = { digest, status: 'reused' }
+          const c = config
+          steps.push({
+            id: `config:${digest}`,
+            describe: () => `write config blob ${digest}`,
+            isDone: () => exists(fs, path),
+            apply: async () => {
+              await writeFileDurable(fs, path, bytes)
+              c.status = 'imported'
+            },
+          })
+        }
+
+        const entry: StoredImage = { reference, layerIds: plan.layers.map((l) => l.id) }
+        if (plan.config) entry.configDigest = plan.config.digest
+        const key = referenceKey(reference)
+        let recorded: ImportReport['storedImages'] = 'unchanged'
+        steps.push({
+          id: `image:${key}`,
+          describe: () => `record ${key} in storedImages`,
+          isDone: async () => (await readImages(fs, store)).some((i) => sameImage(i, entry)),
+          apply: async () => {
+            const images = await readImages(fs, store)
+            const at = images.findIndex((i) => i.reference !== undefined && referenceKey(i.reference) === key)
+            if (at >= 0) images[at] = entry
+            else images.push(entry)
+            await writeFileDurable(fs, storedImagesPath(store), encodeStoredImages(images))
+            recorded = at >= 0 ? 'replaced' : 'added'
+          },
+        })
+
+        const outcomes = await session.runSteps(steps)
+        const blocked = outcomes.find((o) => o.status === 'refused' || o.status === 'deferred')
+        if (blocked) throw new LayerfsckError('IMPORT_INCOMPLETE', `${blocked.describe}: ${blocked.reason}`, { hint: 'nothing of this image is recorded; run the same import again' })
+        // The staging dir goes while the journal still claims it: once commit drops the journal, nothing would.
+        await removeStage(fs, stage)
+        await session.commit(stamp.state === 'ok' ? stamp.format : createdStore ? latestFormat('mesos-docker') : await formatToStamp(fs, store))
+
+        return {
+          schemaVersion: IMPORT_SCHEMA_VERSION,
+          store,
+          adapter: fs.kind,
+          backend: options.backend,
+          source: { kind, path: sourcePath, tag: arg.tag },
+          reference: key,
+          layers,
+          config,
+          storedImages: recorded,
+          createdStore,
+          resumed: session.resumed ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at } : undefined,
+        }
+      } finally {
+        await removeStage(fs, stage)
+      }
+    },
+  )
+}
+
+async function removeStage(fs: FsPort, stage: string): Promise<void> {
+  if ((await fs.lstat(stage)) === undefined) return
+  await removeTree(fs, stage)
+  await fs.fsync(dirname(stage))
+}
+
+/** layers/, staging/ and gc/, as Mesos' store creates them at startup. */
+function storeDirsStep(store: string): Step {
+  const dirs = [layersDir(store), stagingDir(store), gcDir(store)]
+  return {
+    id: 'store-dirs',
+    describe: () => 'create layers/, staging/ and gc/',
+    isDone: async ({ fs }) => {
+      for (const d of dirs) if ((await fs.lstat(d))?.kind !== 'dir') return false
+      return true
+    },
+    apply: async ({ fs }) => {
+      for (const d of dirs) await ensureDir(fs, d)
+    },
   }
+}
+
+/**
+ * Proves the target is a store, or an empty place to make one, before the
+ * lock (which lives inside it) is taken. Returns whether it made the store.
+ */
+async function prepareStore(fs: FsPort, options: ImportOptions): Promise<boolean> {
+  const identity = await identifyStore(fs, options.store)
+  if (identity.isStore) return false
+  if (!options.createStore || !identity.canCreate) {
+    throw notAStoreError(identity, 'import')
+  }
+  if (identity.kind === 'absent') {
+    await makeDirs(fs, options.store)
+    // The new store's own name must outlive a power cut, or a re-run starts over from nothing.
+    await fs.syncfs(options.store)
+  }
+  return true
 }

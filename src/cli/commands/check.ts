@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { runCheck, type CheckMode } from '../../check/run.js'
 import { UsageError } from '../../errors.js'
+import { changeOptions } from '../args.js'
 import type { Backend } from '../../format/descriptor.js'
 import type { CommandContext } from '../commands.js'
 import { progressFor } from '../progress.js'
@@ -27,6 +28,7 @@ export async function runCheckCommand(args: Record<string, unknown>, ctx: Comman
     const report = await runCheck(ctx.fs, {
       store: resolve(String(args['store'])),
       mode,
+      ...changeOptions(args),
       only: codes(args['only']),
       skip: codes(args['skip']),
       ...(workDir ? { workDir } : {}),

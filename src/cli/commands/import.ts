@@ -3,6 +3,7 @@ import { ExitCode } from '../../errors.js'
 import type { Backend } from '../../format/descriptor.js'
 import { importImage } from '../../image/import.js'
 import { parseImageArgument } from '../../image/source.js'
+import { changeOptions } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { progressFor } from '../progress.js'
 import { renderImport } from '../render/import.js'
@@ -18,6 +19,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CommandConte
       backend: String(args['backend']) as Backend,
       image,
       createStore: true,
+      ...changeOptions(args),
       allowDevices: args['allow-devices'] === true,
       // Owners can only be restored by root; anyone else gets their own files, as with tar.
       preserveOwners: process.getuid?.() === 0,

@@ -1,0 +1,99 @@
+/**
+ * The step engine as operators meet it through the commands: the stamp
+ * that import and check -p leave, the agent guard and --force, and a bug in
+ * a fix, which must surface as an internal error and never as a finding.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { checkByCode } from '../src/check/registry.js'
+import { main } from '../src/cli/main.js'
+import type { OutputStream } from '../src/cli/style.js'
+import { detect } from '../src/detect/detect.js'
+import { makeDirs, writeFileAll } from '../src/fs/io.js'
+import { importImage } from '../src/image/import.js'
+import { runCheck } from '../src/check/run.js'
+import { readStamp } from '../src/format/stamp.js'
+import { SUBJECTS, type Subject } from './support/adapters.js'
+import { imagesOn } from './support/fixtures.js'
+
+class Capture implements OutputStream {
+  text = ''
+  readonly isTTY = false
+  readonly columns = 80
+  write(chunk: string | Uint8Array): boolean {
+    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
+    return true
+  }
+}
+
+for (const subject of SUBJECTS) {
+  describe(`changing commands through the engine (${subject.name})`, () => {
+    let s: Subject
+    let store: string
+    beforeEach(async () => {
+      s = await subject.make()
+      store = `${s.root}/store`
+      await importImage(s.fs, { store, backend: 'copy', image: `oci:${await imagesOn(s.fs)}/oci-overlay:wh-third`, createStore: true, preserveOwners: s.privileged })
+    })
+    afterEach(async () => {
+      vi.restoreAllMocks()
+      await s.cleanup()
+    })
+
+    const cli = async (args: string[]) => {
+      const stdout = new Capture()
+      const stderr = new Capture()
+      const code = await main(args, { stdout, stderr, env: {}, fs: s.fs })
+      return { code, stdout: stdout.text, stderr: stderr.text }
+    }
+
+    it('leaves a stamp after import that detect shows, and renews it after check -p fixes something', async () => {
+      const first = await detect(s.fs, { store })
+      expect(first.stamp).toMatchObject({ state: 'ok', family: 'mesos-docker', version: '1.8.0' })
+      await writeFileAll(s.fs, `${store}/k3Jd9Q`, '')
+      const later = new Date('2030-01-01T00:00:00Z')
+      const report = await runCheck(s.fs, { store, mode: 'preen', now: () => later })
+      expect(report.totals.fixed).toBe(1)
+      const after = await readStamp(s.fs, store)
+      expect(after.state === 'ok' && after.stamp.writtenAt).toBe(later.toISOString())
+      const r = await cli(['detect', '--store', store])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/stamp\s+mesos-docker 1\.8\.0/)
+      expect((await s.fs.lstat(`${store}/.layerfsck/journal`))).toBeUndefined()
+    })
+
+    it('refuses check -p while a Mesos agent runs, and goes ahead with --force', async () => {
+      await writeFileAll(s.fs, `${store}/k3Jd9Q`, '')
+      const proc = `${s.root}/proc`
+      await makeDirs(s.fs, `${proc}/321`)
+      await writeFileAll(s.fs, `${proc}/321/comm`, 'mesos-slave\n')
+      const refused = await runCheck(s.fs, { store, mode: 'preen', procRoot: proc }).catch((e: unknown) => e)
+      expect((refused as Error).message).toContain('mesos-slave (pid 321) is running')
+      expect(await s.fs.lstat(`${store}/k3Jd9Q`)).toBeDefined()
+      // Reading is allowed while the agent runs.
+      expect((await runCheck(s.fs, { store, mode: 'no', procRoot: proc })).exitCode).toBe(4)
+      const forced = await runCheck(s.fs, { store, mode: 'preen', procRoot: proc, force: true })
+      expect(forced.totals.fixed).toBe(1)
+    })
+
+    it('reports a fix that throws a TypeError as an internal error (exit 8), not as a finding', async () => {
+      await writeFileAll(s.fs, `${store}/k3Jd9Q`, '')
+      const spec = checkByCode.get('checkpoint-temp')!
+      if (spec.fix?.by !== 'check') throw new Error('checkpoint-temp has lost its fix')
+      vi.spyOn(spec.fix, 'apply').mockImplementation(async () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'path')")
+      })
+      const r = await cli(['check', '--store', store, '-p', '--json'])
+      expect(r.code).toBe(8)
+      expect(r.stderr).toContain('internal error')
+      const doc = JSON.parse(r.stdout)
+      expect(doc.error.code).toBe('LAYERFSCK_INTERNAL')
+      expect(doc.passes).toBeUndefined()
+      expect(await s.fs.lstat(`${store}/k3Jd9Q`)).toBeDefined()
+    })
+
+    it('takes --wait as seconds and refuses anything else as a usage error', async () => {
+      expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
+      expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)
+    })
+  })
+}
