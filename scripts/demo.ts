@@ -76,10 +76,11 @@ async function run(): Promise<number> {
     await cli(['detect', '--store', store, '--work-dir', workDir])
     process.stdout.write('\n')
 
-    // What a crash and an old agent leave behind: a checkpoint temp file, a
+    // What a crash and an old agent leave behind: a checkpoint temp file (the
+    // agent died between creating it and writing it), a
     // layer prune marked and never swept, aufs bookkeeping in a layer, the
     // agent's d_type probe, and (as root) Mesos 1.1.0's unconverted whiteouts.
-    await writeFileAll(fs, `${store}/Xq3v9T`, 'half-written storedImages')
+    await writeFileAll(fs, `${store}/Xq3v9T`, '')
     await makeDirs(fs, `${store}/gc/${'e'.repeat(64)}.1763836800000000000/rootfs/etc`)
     await makeDirs(fs, `${layerDir(store, LAYERS[0]!)}/${rootfs}/.wh..wh.plnk`)
     await makeDirs(fs, `${provisionerDir(workDir)}/.probe`)

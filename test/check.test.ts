@@ -164,6 +164,14 @@ const CASES: Case[] = [
     },
   },
   {
+    code: 'staging-unknown-entry',
+    async damage(e) {
+      // Someone's tarball parked in staging/: -y used to delete it with the pull leftovers.
+      await writeFileAll(e.fs, `${e.store}/staging/images-backup.tar`, 'not a pull')
+      return { path: `${e.store}/staging/images-backup.tar` }
+    },
+  },
+  {
     code: 'gc-leftover',
     fix: 'preen',
     async damage(e) {

@@ -9,6 +9,7 @@ import { layerIdInvalid } from './checks/layer-id-invalid.js'
 import { layerNoRootfs } from './checks/layer-no-rootfs.js'
 import { layerJsonUnreadable } from './checks/layer-json-unreadable.js'
 import { stagingLeftover } from './checks/staging-leftover.js'
+import { stagingUnknownEntry } from './checks/staging-unknown-entry.js'
 import { gcLeftover } from './checks/gc-leftover.js'
 import { gcUnknownEntry } from './checks/gc-unknown-entry.js'
 import { checkpointTemp } from './checks/checkpoint-temp.js'
@@ -48,6 +49,7 @@ export const CHECKS: readonly CheckSpec[] = [
   layerNoRootfs,
   layerJsonUnreadable,
   stagingLeftover,
+  stagingUnknownEntry,
   gcLeftover,
   gcUnknownEntry,
   checkpointTemp,

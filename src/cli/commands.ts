@@ -155,6 +155,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         describe: 'export an overlay-form layer even without CAP_SYS_ADMIN, whose opaque markers (trusted.* xattrs) it cannot read; warns',
         default: false,
       },
+      ...LOCK_OPTIONS,
     },
     examples: [
       ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar', 'one layer to a file'],

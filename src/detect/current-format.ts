@@ -8,11 +8,11 @@ import type { FormatDescriptor } from '../format/descriptor.js'
 import { findFormat, latestFormat } from '../format/registry.js'
 import { readStamp } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
-import { detect } from './detect.js'
+import { detectLocked } from './detect.js'
 
 export async function formatToStamp(fs: FsPort, store: string): Promise<Readonly<FormatDescriptor>> {
   const stamp = await readStamp(fs, store)
   if (stamp.state === 'ok') return stamp.format
-  const { format } = await detect(fs, { store })
+  const { format } = await detectLocked(fs, { store })
   return findFormat(format.family, format.version) ?? latestFormat('mesos-docker')
 }

@@ -15,6 +15,7 @@ import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
 import { requireStore, storeEntries, type StoreEvidence } from './identify.js'
+import { withSession } from '../steps/session.js'
 import { isOpaqueDir } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice } from '../layer/whiteout-names.js'
 import {
@@ -106,6 +107,8 @@ export interface DetectOptions {
   workDir?: string
   /** Called as each layer is scanned; the CLI draws progress from it. */
   onProgress?: (event: { phase: 'layers'; done: number; total: number; id: string }) => void
+  /** Seconds to wait for a layerfsck that is changing the store. */
+  waitSeconds?: number
 }
 
 class Observations {
@@ -170,10 +173,24 @@ function stampSummary(s: StampState): DetectReport['stamp'] {
 
 export async function detect(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
   const store = await resolveRoot(fs, options.store, 'store')
-  const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   // Identity first (the stamp inside it first of all: a store left in a newer
   // major format is refused before any of it is interpreted); a directory
   // that is no store is not scanned as one.
+  await requireStore(fs, store, 'detect')
+  // Read under the shared lock, so a scan never sees an import half-way.
+  return withSession(fs, { store, command: 'detect', intent: 'read', ...(options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {}) }, () =>
+    detectLocked(fs, { ...options, store }),
+  )
+}
+
+/**
+ * detect for a caller that already holds the store lock (a changing
+ * command deciding which format to stamp): taking it again would wait on
+ * itself, since flock locks conflict per open file.
+ */
+export async function detectLocked(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
+  const store = await resolveRoot(fs, options.store, 'store')
+  const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   const identity = await requireStore(fs, store, 'detect')
   const stamp = identity.stamp
 

@@ -1,6 +1,17 @@
+import type { InodeKind } from '../../fs/port.js'
+import { basename } from '../../fs/safe-path.js'
 import { stagingDir } from '../../mesos/paths.js'
-import { removeLeftover } from '../../steps/remove-leftover.js'
+import { isRemoved, removeLeftover } from '../../steps/remove-leftover.js'
 import type { CheckSpec } from '../types.js'
+import { FixRefusedError } from './refuse.js'
+
+/**
+ * os::mkdtemp's `XXXXXX`: what a pull (Mesos' or layerfsck import's) names
+ * its staging dir. Only a directory of that shape is taken for one.
+ */
+const STAGING_NAME = /^[A-Za-z0-9]{6}$/
+
+export const isStagingDir = (name: string, kind: InodeKind): boolean => kind === 'dir' && STAGING_NAME.test(name)
 
 export const stagingLeftover: CheckSpec = {
   code: 'staging-leftover',
@@ -10,16 +21,23 @@ export const stagingLeftover: CheckSpec = {
   explain:
     'Each pull works in staging/XXXXXX and removes it when done, whatever the outcome; a crashed agent leaves it, ' +
     'and nothing else ever cleans staging/. It holds no committed data, but a pull running right now uses its own, ' +
-    'so only -y removes these.',
+    'so only -y removes these. Only directories of that shape are taken for a pull\'s; staging-unknown-entry reports ' +
+    'anything else.',
   fix: {
     by: 'check',
     describe: 'remove the staging dir',
     safe: false,
-    apply: (ctx, f) => removeLeftover(ctx.fs, f.path),
+    isDone: (ctx, f) => isRemoved(ctx.fs, f.path),
+    apply: async (ctx, f) => {
+      const inode = await ctx.fs.lstat(f.path)
+      if (inode === undefined) return
+      if (!isStagingDir(basename(f.path), inode.kind)) throw new FixRefusedError(`not removed: a ${inode.kind} now, not a pull's staging dir`)
+      await removeLeftover(ctx.fs, f.path)
+    },
   },
   async run(ctx) {
     for (const e of await ctx.data.staging()) {
-      ctx.report({ path: `${stagingDir(ctx.store)}/${e.name}`, message: `a ${e.kind} left in staging/ by an unfinished pull` })
+      if (isStagingDir(e.name, e.kind)) ctx.report({ path: `${stagingDir(ctx.store)}/${e.name}`, message: 'a staging dir left by an unfinished pull' })
     }
   },
 }

@@ -1,5 +1,6 @@
 import { detect } from '../../detect/detect.js'
 import { NotAStoreError } from '../../detect/identify.js'
+import { changeOptions } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { renderDetect, renderNotAStore } from '../render/detect.js'
 import { ExitCode } from '../../errors.js'
@@ -12,7 +13,7 @@ export async function runDetect(args: Record<string, unknown>, ctx: CommandConte
     : undefined
   let report
   try {
-    report = await detect(ctx.fs, { store, ...(workDir ? { workDir } : {}), ...(progress ? { onProgress: progress } : {}) })
+    report = await detect(ctx.fs, { store, ...changeOptions(args), ...(workDir ? { workDir } : {}), ...(progress ? { onProgress: progress } : {}) })
   } catch (err) {
     if (!(err instanceof NotAStoreError)) throw err
     // The answer to "what is this directory": on stdout like a report, the error itself on stderr.

@@ -7,12 +7,20 @@ import { resolveRoot } from '../../fs/roots.js'
 import { dirname } from '../../fs/safe-path.js'
 import { exportCompleteness, layerRootfs } from '../../layer/export.js'
 import { exportLayerTar } from '../../tar/export-layer.js'
+import { withSession } from '../../steps/session.js'
+import { changeOptions } from '../args.js'
 import type { CommandContext } from '../commands.js'
 
 export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
   // Not a store, or a newer format that may lay layers out differently: refuse before reading a layer.
   await requireStore(ctx.fs, store, 'export')
+  // The shared lock: an import or a fix never changes the layer while it is read.
+  const { waitSeconds } = changeOptions(args)
+  return withSession(ctx.fs, { store, command: 'export', intent: 'read', ...(waitSeconds !== undefined ? { waitSeconds } : {}) }, () => exportLocked(store, args, ctx))
+}
+
+async function exportLocked(store: string, args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const rootfs = await layerRootfs(ctx.fs, store, String(args['layer']), args['backend'] as Backend | undefined)
   const incomplete = await exportCompleteness(ctx.fs, rootfs, { allowIncomplete: args['allow-incomplete'] === true })
   if (incomplete !== undefined) ctx.stderr.write(`${ctx.errStyle.c.yellow('layerfsck: warning:')} ${incomplete}\n`)
