@@ -5,25 +5,15 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { checkByCode } from '../src/check/registry.js'
-import { main } from '../src/cli/main.js'
-import type { OutputStream } from '../src/cli/style.js'
 import { detect } from '../src/detect/detect.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { importImage } from '../src/image/import.js'
 import { runCheck } from '../src/check/run.js'
 import { readStamp } from '../src/format/stamp.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
+import { runCli } from './support/cli.js'
 import { imagesOn } from './support/fixtures.js'
 
-class Capture implements OutputStream {
-  text = ''
-  readonly isTTY = false
-  readonly columns = 80
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
-    return true
-  }
-}
 
 for (const subject of SUBJECTS) {
   describe(`changing commands through the engine (${subject.name})`, () => {
@@ -39,12 +29,7 @@ for (const subject of SUBJECTS) {
       await s.cleanup()
     })
 
-    const cli = async (args: string[]) => {
-      const stdout = new Capture()
-      const stderr = new Capture()
-      const code = await main(args, { stdout, stderr, env: {}, fs: s.fs })
-      return { code, stdout: stdout.text, stderr: stderr.text }
-    }
+    const cli = (args: string[]) => runCli(s.fs, args)
 
     it('leaves a stamp after import that detect shows, and renews it after check -p fixes something', async () => {
       const first = await detect(s.fs, { store })

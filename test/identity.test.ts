@@ -1,6 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { OutputStream } from '../src/cli/style.js'
 import { detect } from '../src/detect/detect.js'
 import { identifyStore, NotAStoreError, requireStore } from '../src/detect/identify.js'
 import { runCheck } from '../src/check/run.js'
@@ -12,25 +10,11 @@ import type { FsPort } from '../src/fs/port.js'
 import { encodeStoredImages } from '../src/metadata/stored-images.js'
 import { generateMesosStore } from '../src/testing/generate.js'
 import { listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
+import { runCli } from './support/cli.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
 import { FIXTURES } from './support/fixtures.js'
 
-class Capture implements OutputStream {
-  text = ''
-  readonly isTTY = false
-  readonly columns = 80
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1')
-    return true
-  }
-}
-
-async function cli(fs: FsPort, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Capture()
-  const stderr = new Capture()
-  const code = await main(args, { stdout, stderr, env: {}, fs })
-  return { code, stdout: stdout.text, stderr: stderr.text }
-}
+const cli = runCli
 
 /** A fixture tree from fixtures/not-stores, made under `dir` (which must exist). */
 async function makeTree(fs: FsPort, dir: string, name: string): Promise<void> {

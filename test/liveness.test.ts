@@ -1,31 +1,16 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { main } from '../src/cli/main.js'
-import type { OutputStream } from '../src/cli/style.js'
 import { readProcessUses, usersOfMount } from '../src/check/process-use.js'
 import { runCheck, type CheckOptions, type CheckReport } from '../src/check/run.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
-import type { FsPort } from '../src/fs/port.js'
 import { containerDir, provisionerDir } from '../src/mesos/paths.js'
 import { encodeContainerLayers } from '../src/metadata/container-layers.js'
 import { generateMesosStore } from '../src/testing/generate.js'
 import { listTree } from '../src/testing/tree-spec.js'
+import { runCli } from './support/cli.js'
 import { memorySubject, rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 
-class Capture implements OutputStream {
-  text = ''
-  write(chunk: string | Uint8Array): boolean {
-    this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1')
-    return true
-  }
-}
-
-async function cli(fs: FsPort, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new Capture()
-  const stderr = new Capture()
-  const code = await main(args, { stdout, stderr, env: {}, fs })
-  return { code, stdout: stdout.text, stderr: stderr.text }
-}
+const cli = runCli
 
 const findings = (r: CheckReport, code: string) => r.passes.flatMap((p) => p.findings.filter((f) => f.code === code))
 
