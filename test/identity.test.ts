@@ -29,8 +29,15 @@ const NOT_STORES = [
     what: 'a directory holding README, config and gc/backup.tar',
     tree: 'operator-files',
     kind: 'unknown',
-    says: /a directory of something else \(no layers\/ with layers, no storedImages, no layerfsck stamp\): README, config, gc\//,
+    says: /a directory of something else \(no layers\/ with layers, no storedImages as Mesos writes it, no layerfsck stamp\): README, config, gc\//,
     shows: ['README', 'config', 'gc/'],
+  },
+  {
+    what: 'a directory holding README, an empty config and an empty storedImages',
+    tree: 'operator-files-empty-storedimages',
+    kind: 'unknown',
+    says: /a directory of something else \(.*\): README, config, storedImages/,
+    shows: ['README', 'config', 'storedImages'],
   },
   {
     what: 'a containers/storage graphroot',
@@ -134,6 +141,7 @@ for (const { name, make } of SUBJECTS) {
       expect(answers).toMatchObject({
         empty: { kind: 'empty' },
         'operator-files': { kind: 'unknown', names: ['README', 'config', 'gc/'], total: 3 },
+        'operator-files-empty-storedimages': { kind: 'unknown', names: ['README', 'config', 'storedImages'], total: 3 },
         'containers-storage': { kind: 'containers-storage', drivers: ['overlay'], markers: ['storage.lock', 'overlay-images/', 'overlay-layers/layers.json'] },
         'docker-data-root': { kind: 'docker-data-root', drivers: ['overlay2'], markers: ['image/overlay2/layerdb'] },
         'empty-mesos-store': { kind: 'empty-mesos-store', entries: ['gc/', 'layers/', 'staging/'] },
@@ -188,6 +196,41 @@ for (const { name, make } of SUBJECTS) {
         }),
       ).toEqual(['stored-images'])
       expect(await evidence((at) => writeStamp(s.fs, at, findFormat('mesos-docker', '1.5.0')!).then(() => undefined))).toEqual(['layerfsck-stamp'])
+    })
+
+    it('takes a storedImages for evidence only when Mesos could have written it: framed, not empty, naming a layer or beside layers/', async () => {
+      const isStore = async (build: (at: string) => Promise<void>): Promise<boolean> => {
+        const at = `${s.root}/s${Math.random().toString(36).slice(2)}`
+        await s.fs.mkdir(at, 0o755)
+        await build(at)
+        return (await identifyStore(s.fs, at)).isStore
+      }
+      const image = { reference: { repository: 'library/busybox', tag: 'latest' }, layerIds: [HEX] }
+      // An empty file is a legal checkpoint after a power cut, but no sign of whose directory this is.
+      expect(await isStore((at) => writeFileAll(s.fs, `${at}/storedImages`, ''))).toBe(false)
+      expect(
+        await isStore(async (at) => {
+          await makeDirs(s.fs, `${at}/layers`)
+          await writeFileAll(s.fs, `${at}/storedImages`, '')
+        }),
+      ).toBe(false)
+      // A framed message of no image, alone: four zero bytes are too easy to make by accident.
+      expect(await isStore((at) => writeFileAll(s.fs, `${at}/storedImages`, encodeStoredImages([])))).toBe(false)
+      expect(await isStore((at) => writeFileAll(s.fs, `${at}/storedImages`, encodeStoredImages([image])))).toBe(true)
+      // Framing damage: a prefix that claims more than follows, or bytes after the message.
+      const framed = encodeStoredImages([image])
+      expect(await isStore((at) => writeFileAll(s.fs, `${at}/storedImages`, framed.subarray(0, framed.length - 1)))).toBe(false)
+      expect(await isStore((at) => writeFileAll(s.fs, `${at}/storedImages`, Buffer.concat([framed, Buffer.from([0])])))).toBe(false)
+    })
+
+    it('does not let an empty storedImages make check -p remove an empty config beside it', async () => {
+      await makeTree(s.fs, dir, 'operator-files-empty-storedimages')
+      const before = await listTree(s.fs, s.root, { mtime: true })
+      const r = await cli(s.fs, ['check', '--store', dir, '-p'])
+      expect(r.code, r.stderr).toBe(8)
+      expect(r.stderr).toMatch(/is not a Mesos docker store/)
+      expect(await s.fs.lstat(`${dir}/config`)).toBeDefined()
+      expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
     })
 
     it('does not take look-alikes for evidence: a layer-named file, a storedImages of text, layers of the wrong shape', async () => {

@@ -1,8 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { readProcessUses, usersOfMount } from '../src/check/process-use.js'
+import { usersOfMount } from '../src/check/process-use.js'
 import { runCheck, type CheckOptions, type CheckReport } from '../src/check/run.js'
+import { errnoError } from '../src/errors.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
+import type { FsPort } from '../src/fs/port.js'
+import { readProcessUses } from '../src/fs/processes.js'
 import { containerDir, provisionerDir } from '../src/mesos/paths.js'
 import { encodeContainerLayers } from '../src/metadata/container-layers.js'
 import { generateMesosStore } from '../src/testing/generate.js'
@@ -39,6 +42,22 @@ async function makeEnv(s: Subject): Promise<Env> {
     options: { store, workDir, backend: 'copy' },
     mounted: async () => (await s.fs.mounts()).some((m) => m.mountPoint === rootfs),
   }
+}
+
+/** The port with `dirs` unlistable (EACCES), as a directory of mode 0311 is to a user who does not own it. */
+function denyListing(fs: FsPort, dirs: readonly string[]): FsPort {
+  return new Proxy(fs, {
+    get(target, key) {
+      if (key === 'readdir') {
+        return async (path: string) => {
+          if (dirs.includes(path)) throw errnoError('EACCES', 'scandir', path)
+          return target.readdir(path)
+        }
+      }
+      const value = Reflect.get(target, key) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
 }
 
 /** Writes a list of live containers and returns its path. */
@@ -126,6 +145,38 @@ for (const { name, make } of SUBJECTS) {
       expect(report.exitCode & 4).toBe(4)
       expect(await e.mounted()).toBe(true)
       expect(await listing()).toBe(before)
+    })
+
+    for (const [what, unlistable] of [
+      ['the provisioner\'s containers dir', (e: Env) => `${provisionerDir(e.workDir)}/containers`],
+      ['the container\'s own dir', (e: Env) => containerDir(provisionerDir(e.workDir), ['c1'])],
+      ['the container\'s backends dir', (e: Env) => `${containerDir(provisionerDir(e.workDir), ['c1'])}/backends`],
+    ] as const) {
+      it(`never unmounts a mount below ${what} when that cannot be listed, and says why it cannot tell`, async ({ skip }) => {
+        if (!s.privileged) return skip(rootSkipReason())
+        const e = await makeEnv(s)
+        const dir = unlistable(e)
+        const fs = denyListing(s.fs, [dir])
+        // c1 is live; a check that cannot see c1's dir must not take its mount for an orphan.
+        const report = await runCheck(fs, { ...e.options, knownContainers: await knownContainers(s, ['c1']), mode: 'yes' })
+        expect(findings(report, 'orphan-mount')).toEqual([])
+        const unknown = findings(report, 'mount-liveness-unknown')
+        expect(unknown.map((f) => [f.path, f.status])).toEqual([[e.rootfs, 'open']])
+        expect(unknown[0]!.message).toBe(`tmpfs mount whose container cannot be told: ${dir} cannot be listed (EACCES); left mounted`)
+        expect(findings(report, 'dir-unreadable').map((f) => f.path)).toContain(dir)
+        expect(await e.mounted()).toBe(true)
+      })
+    }
+
+    it('still unmounts the mount of a container that is not live when another container\'s dir cannot be listed', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const e = await makeEnv(s)
+      await makeDirs(s.fs, `${containerDir(provisionerDir(e.workDir), ['c2'])}/backends`)
+      const fs = denyListing(s.fs, [`${containerDir(provisionerDir(e.workDir), ['c2'])}/backends`])
+      const report = await runCheck(fs, { ...e.options, knownContainers: await knownContainers(s, ['c2']), mode: 'yes' })
+      expect(findings(report, 'orphan-mount').map((f) => [f.path, f.status])).toEqual([[e.rootfs, 'fixed']])
+      expect(findings(report, 'mount-liveness-unknown')).toEqual([])
+      expect(await e.mounted()).toBe(false)
     })
 
     it('never unmounts a mount a process works in, though no source calls its container live', async ({ skip }) => {

@@ -26,6 +26,21 @@ describe('the mountinfo parser', () => {
     expect(mountContaining(entries, '/tmpx')?.fsType).toBe('ext4')
   })
 
+  it('splits the kernel\'s (deleted) suffix off a removed mount point, once, and writes it back', () => {
+    const table = `${TABLE}38 37 0:47 / /tmp/gone\\040(deleted) rw - tmpfs tmpfs rw\n39 37 0:48 / /tmp/a\\040b rw - tmpfs tmpfs rw\n`
+    const entries = parseMountInfo(table)
+    expect(entries.map((m) => [m.mountPoint, m.deleted])).toEqual([
+      ['/', false],
+      ['/var/lib/mesos/provisioner/containers/c1/backends/overlay/rootfses/r 1', false],
+      ['/tmp', false],
+      ['/tmp/gone', true],
+      ['/tmp/a b', false],
+    ])
+    expect(formatMountInfo(entries)).toContain(' /tmp/gone\\040(deleted) ')
+    expect(parseMountInfo(formatMountInfo(entries))).toEqual(entries)
+    expect(mountContaining(entries, '/tmp/gone/x')?.id).toBe(38)
+  })
+
   it('skips lines that are not mountinfo', () => {
     expect(parseMountInfo('garbage\n\n1 2 3')).toEqual([])
   })

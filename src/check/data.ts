@@ -12,14 +12,15 @@ import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
 import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
-import { byName } from '../fs/walk.js'
+import { byName, walkDirectories } from '../fs/walk.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { containerKey, gcDir, layersDir, stagingDir, storedImagesPath } from '../mesos/paths.js'
 import { judgeCheckpointTemp, tempCandidate, type CheckpointKind, type TempVerdict } from '../metadata/checkpoint-temp.js'
 import { decodeContainerLayers, type ContainerLayers } from '../metadata/container-layers.js'
 import { decodeStoredImages, type StoredImage } from '../metadata/stored-images.js'
 import { readMetadata, type MetadataState } from '../metadata/read.js'
-import { DEFAULT_PROC_ROOT, readProcessUses, usersOfMount, type ProcessUse } from './process-use.js'
+import { DEFAULT_PROC_ROOT, readProcessUses, type ProcessUse } from '../fs/processes.js'
+import { usersOfMount } from './process-use.js'
 
 export type { MetadataState }
 
@@ -159,23 +160,8 @@ export class CheckData {
    * `walkDirectories` gives them; a directory that cannot be listed is
    * recorded and skipped with what is below it, and the walk goes on.
    */
-  async *walk(root: string): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
-    const stack = [{ path: root, rel: '' }]
-    while (stack.length > 0) {
-      const { path, rel } = stack.pop()!
-      let entries: DirEntry[]
-      try {
-        entries = await this.fs.readdir(path)
-      } catch (err) {
-        if (!isErrno(err, ...UNREADABLE)) throw err
-        this.noteUnreadable(path, err)
-        continue
-      }
-      yield { path, rel, entries }
-      for (const e of entries) {
-        if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
-      }
-    }
+  walk(root: string): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+    return walkDirectories(this.fs, root, { onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
 
   readonly top = once(async () => (await this.listIfDir(this.store)) ?? [])

@@ -9,7 +9,11 @@
  *
  * - `layers/` holding at least one entry shaped like a layer id (or a config
  *   blob), the one directory every format requires;
- * - a `storedImages` that decodes as the Images checkpoint without a problem;
+ * - a `storedImages` that decodes as the Images checkpoint without a problem,
+ *   framed as Mesos writes it (never empty: an empty file is a legal
+ *   checkpoint after a power cut, but anyone can make one), and that names a
+ *   layer or sits beside a `layers/` dir (four bytes of zero are a framed
+ *   empty Images message, too easily made by accident to count alone);
  * - layerfsck's own stamp, `.layerfsck/format.json`.
  *
  * Anything else is "not a store", and says what it looks like instead, so
@@ -135,14 +139,16 @@ async function storeEvidence(fs: FsPort, dir: string): Promise<{ evidence: Store
   }
 
   const layers = layersDir(dir)
-  if ((await fs.lstat(layers))?.kind === 'dir') {
+  const hasLayersDir = (await fs.lstat(layers))?.kind === 'dir'
+  const images = await storedImagesEvidence(fs, dir, hasLayersDir)
+  if (hasLayersDir) {
     let entries: DirEntry[] | undefined
     try {
       entries = await fs.readdir(layers)
     } catch (err) {
       // Other evidence may still prove the store; with none, this is why we cannot tell.
       if (!isErrno(err, 'EACCES', 'EPERM')) throw err
-      if (evidence.length === 0 && (await storedImagesOk(fs, dir)) === undefined) throw new UnreadableStoreError(layers, err)
+      if (evidence.length === 0 && images === undefined) throw new UnreadableStoreError(layers, err)
     }
     const shaped = (entries ?? []).filter(
       (e) => (e.kind === 'dir' && layerIdShape(e.name) !== undefined) || (e.kind === 'file' && SHA256_DIGEST.test(e.name)),
@@ -153,15 +159,26 @@ async function storeEvidence(fs: FsPort, dir: string): Promise<{ evidence: Store
     }
   }
 
-  const images = await storedImagesOk(fs, dir)
   if (images !== undefined) evidence.push({ id: 'stored-images', path: storedImagesPath(dir), describe: `storedImages decodes: ${images} image${images === 1 ? '' : 's'}` })
   return { evidence, stamp }
 }
 
-/** The number of images a problem-free storedImages records, or undefined when there is none such. */
-async function storedImagesOk(fs: FsPort, dir: string): Promise<number | undefined> {
-  const state = await readMetadata(fs, storedImagesPath(dir), decodeStoredImages)
-  return state.state === 'ok' ? state.value.length : undefined
+/** storedImages as evidence: an empty file decodes as "nothing recorded", which says nothing about whose file it is. */
+function decodeWrittenStoredImages(bytes: Uint8Array): ReturnType<typeof decodeStoredImages> {
+  const decoded = decodeStoredImages(bytes)
+  if (!decoded.empty) return decoded
+  return { ...decoded, problems: [{ code: 'truncated-length', message: 'the file is empty; Mesos always writes a length-prefixed message', offset: 0 }] }
+}
+
+/**
+ * The number of images storedImages records when it counts as evidence of a
+ * store (see the top of this file), or undefined.
+ */
+async function storedImagesEvidence(fs: FsPort, dir: string, hasLayersDir: boolean): Promise<number | undefined> {
+  const state = await readMetadata(fs, storedImagesPath(dir), decodeWrittenStoredImages)
+  if (state.state !== 'ok') return undefined
+  const namesLayer = state.value.some((image) => image.layerIds.some((id) => layerIdShape(id) !== undefined))
+  return namesLayer || hasLayersDir ? state.value.length : undefined
 }
 
 /** Markers of the layouts people confuse with a Mesos store; data, as a format descriptor is. */
@@ -249,7 +266,7 @@ async function looksLike(fs: FsPort, dir: string, entries: DirEntry[]): Promise<
   if (known !== undefined) return known
   const names = entries.slice(0, LISTED).map(label)
   const more = entries.length > LISTED ? `, … (${entries.length} entries)` : ''
-  const title = 'a directory of something else (no layers/ with layers, no storedImages, no layerfsck stamp)'
+  const title = 'a directory of something else (no layers/ with layers, no storedImages as Mesos writes it, no layerfsck stamp)'
   return { kind: 'unknown', names, total: entries.length, title, shows: names, describe: phrase(title, names, more) }
 }
 

@@ -7,6 +7,12 @@
  *
  * Paths escape space, tab, newline and backslash as octal (`\040`), which is
  * how a mount point with a space in its name stays one field.
+ *
+ * The kernel may print a mount point whose directory was removed as
+ * `<path>\040(deleted)` (d_path's suffix, as in /proc/<pid>/cwd). It is
+ * split off here, once, into `deleted`: every caller compares mount points
+ * with paths, and a path with the suffix matches nothing (unmounting "at or
+ * below" a deleted mount point would never find it).
  */
 import type { MountEntry } from './port.js'
 
@@ -16,6 +22,13 @@ export function unescapeMountPath(field: string): string {
 
 export function escapeMountPath(path: string): string {
   return path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+}
+
+const DELETED = ' (deleted)'
+
+function splitDeleted(path: string): { mountPoint: string; deleted: boolean } {
+  const deleted = path.endsWith(DELETED) && path.length > DELETED.length
+  return { mountPoint: deleted ? path.slice(0, -DELETED.length) : path, deleted }
 }
 
 export function parseMountInfoLine(line: string): MountEntry | undefined {
@@ -30,7 +43,7 @@ export function parseMountInfoLine(line: string): MountEntry | undefined {
     parentId: Number(parentId),
     dev: { major: Number(dev[1]), minor: Number(dev[2]) },
     root: unescapeMountPath(root),
-    mountPoint: unescapeMountPath(mountPoint),
+    ...splitDeleted(unescapeMountPath(mountPoint)),
     options: (options ?? '').split(','),
     fsType: fields[sep + 1] ?? '',
     source: unescapeMountPath(fields[sep + 2] ?? ''),
@@ -56,7 +69,7 @@ export function formatMountInfo(entries: readonly MountEntry[]): string {
         m.parentId,
         `${m.dev.major}:${m.dev.minor}`,
         escapeMountPath(m.root),
-        escapeMountPath(m.mountPoint),
+        escapeMountPath(m.deleted === true ? `${m.mountPoint}${DELETED}` : m.mountPoint),
         m.options.join(','),
         '-',
         m.fsType,

@@ -57,7 +57,10 @@ export interface MountEntry {
   dev: DevNo
   /** The path inside the mounted filesystem that is mounted here ("/" for whole filesystems). */
   root: string
+  /** Without the ` (deleted)` the kernel may append when the directory was removed; see `deleted`. */
   mountPoint: string
+  /** The table said `<path> (deleted)`: the mount point's directory was removed while mounted. */
+  deleted?: boolean
   options: string[]
   fsType: string
   source: string

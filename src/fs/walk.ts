@@ -5,6 +5,7 @@
  * Symlinks are reported, never followed. Memory is one pending-directory
  * stack, not the tree.
  */
+import { isErrno } from '../errors.js'
 import type { DirEntry, FsPort, InodeKind } from './port.js'
 
 export interface WalkEntry {
@@ -42,6 +43,15 @@ export async function* walkTree(fs: FsPort, root: string, options: WalkOptions =
   }
 }
 
+export interface WalkDirectoriesOptions {
+  /**
+   * Called for a directory this process may not list (EACCES, EPERM): the
+   * walk skips it, with everything below it, and goes on; the callback may
+   * throw to stop the walk. Without it, the error is thrown.
+   */
+  onUnreadable?: (path: string, err: unknown) => void
+}
+
 /**
  * Each directory of a tree with its listing, the root first, for work that
  * is decided per directory (whiteouts are judged by their siblings). The
@@ -51,11 +61,19 @@ export async function* walkTree(fs: FsPort, root: string, options: WalkOptions =
 export async function* walkDirectories(
   fs: FsPort,
   root: string,
+  options: WalkDirectoriesOptions = {},
 ): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
   const stack = [{ path: root, rel: '' }]
   while (stack.length > 0) {
     const { path, rel } = stack.pop()!
-    const entries = await fs.readdir(path)
+    let entries: DirEntry[]
+    try {
+      entries = await fs.readdir(path)
+    } catch (err) {
+      if (options.onUnreadable === undefined || !isErrno(err, 'EACCES', 'EPERM')) throw err
+      options.onUnreadable(path, err)
+      continue
+    }
     yield { path, rel, entries }
     for (const e of entries) {
       if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })

@@ -5,13 +5,10 @@
  */
 import { isErrno } from '../errors.js'
 import type { FsPort } from '../fs/port.js'
-import { isInside } from '../fs/safe-path.js'
+import { mountsAtOrBelow } from '../fs/remove.js'
 
 export async function unmountTree(fs: FsPort, mountPoint: string): Promise<void> {
-  const below = (await fs.mounts())
-    .filter((m) => isInside(mountPoint, m.mountPoint))
-    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)
-  for (const m of below) {
+  for (const m of mountsAtOrBelow(await fs.mounts(), mountPoint)) {
     try {
       await fs.unmount(m.mountPoint)
     } catch (err) {

@@ -1,15 +1,17 @@
+import { readProcessUses } from '../../fs/processes.js'
+import { mountsAtOrBelow } from '../../fs/remove.js'
 import { isInside } from '../../fs/safe-path.js'
 import { unmountTree } from '../../steps/unmount.js'
-import { describeUsers, readProcessUses, usersOfMount } from '../process-use.js'
+import { describeUsers, usersOfMount } from '../process-use.js'
 import type { CheckContext, CheckSpec } from '../types.js'
 import { FixRefusedError } from './refuse.js'
-
-const at = (mountPoint: string): string => mountPoint.replace(/ \(deleted\)$/, '')
 
 /** What orphan-mount may judge of each mount, and why; shared with mount-liveness-unknown. */
 export type MountVerdict =
   | { kind: 'inside-store' | 'container-gone' | 'rootfs-gone' | 'not-live'; path: string; fsType: string; container?: string }
   | { kind: 'liveness-unknown'; path: string; fsType: string; container: string }
+  /** A directory at or above the mount could not be read: whether its container is there cannot be told. */
+  | { kind: 'dir-unreadable'; path: string; fsType: string; dir: string; code: string }
 
 /**
  * The mounts under the store and the provisioner dir that nothing owns, or
@@ -25,16 +27,27 @@ export async function judgeMounts(ctx: CheckContext): Promise<MountVerdict[]> {
   const out: MountVerdict[] = []
   const covered = (path: string): boolean => out.some((v) => isInside(v.path, path))
   for (const m of [...mounts].sort((a, b) => a.mountPoint.length - b.mountPoint.length)) {
-    const path = at(m.mountPoint)
+    const path = m.mountPoint
     if (covered(path)) continue
     if (isInside(ctx.store, path) && path !== ctx.store) {
       out.push({ kind: 'inside-store', path, fsType: m.fsType })
       continue
     }
     if (ctx.provisioner === undefined || !isInside(ctx.provisioner, path) || path === ctx.provisioner) continue
+    // A container dir that could not be listed is missing from `containers`, and so are its nested
+    // containers: "gone" would be a guess, and an unmount on a guess takes a live container's rootfs.
+    const blind = ctx.data.unreadable().find((u) => isInside(u.path, path))
+    if (blind !== undefined) {
+      out.push({ kind: 'dir-unreadable', path, fsType: m.fsType, dir: blind.path, code: blind.code })
+      continue
+    }
     const owner = containers.filter((c) => isInside(c.path, path)).sort((a, b) => b.path.length - a.path.length)[0]
-    if (owner === undefined) out.push({ kind: 'container-gone', path, fsType: m.fsType })
-    else if ((await ctx.data.lstat(path)) === undefined) out.push({ kind: 'rootfs-gone', path, fsType: m.fsType, container: owner.key })
+    const inode = await ctx.data.lstat(path)
+    if (inode === 'unreadable') {
+      const dir = ctx.data.unreadable().find((u) => isInside(u.path, path))
+      out.push({ kind: 'dir-unreadable', path, fsType: m.fsType, dir: dir?.path ?? path, code: dir?.code ?? 'EACCES' })
+    } else if (owner === undefined) out.push({ kind: 'container-gone', path, fsType: m.fsType })
+    else if (inode === undefined) out.push({ kind: 'rootfs-gone', path, fsType: m.fsType, container: owner.key })
     else if (source === 'unknown') out.push({ kind: 'liveness-unknown', path, fsType: m.fsType, container: owner.key })
     else if (!live.has(owner.key)) out.push({ kind: 'not-live', path, fsType: m.fsType, container: owner.key })
   }
@@ -57,7 +70,7 @@ export const orphanMount: CheckSpec = {
     by: 'check',
     describe: 'unmount it (children first, lazily if busy) unless a process stands in it',
     safe: false,
-    isDone: async (ctx, f) => !(await ctx.fs.mounts()).some((m) => isInside(f.path, at(m.mountPoint))),
+    isDone: async (ctx, f) => mountsAtOrBelow(await ctx.fs.mounts(), f.path).length === 0,
     apply: async (ctx, f) => {
       // Read again: a process may have entered the mount since the check looked.
       const users = await usersOfMount(ctx.fs, await readProcessUses(ctx.fs, ctx.data.procRoot), await ctx.fs.mounts(), f.path)
@@ -68,7 +81,7 @@ export const orphanMount: CheckSpec = {
   async run(ctx) {
     const { source } = await ctx.data.liveness()
     for (const v of await judgeMounts(ctx)) {
-      if (v.kind === 'liveness-unknown') continue
+      if (v.kind === 'liveness-unknown' || v.kind === 'dir-unreadable') continue
       const users = await ctx.data.mountUsers(v.path)
       const note = users.length === 0 ? '' : `; but ${describeUsers(users)} is in it, so it stays mounted`
       const message =
