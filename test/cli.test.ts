@@ -55,8 +55,11 @@ describe('the layerfsck command line', () => {
     expect(plain).toMatch(/and 10 more/)
   })
 
-  it('answers 16 for a usage error: a missing --store or an unknown command', async () => {
+  it('answers 16 for a usage error: a missing --store, a missing option value or an unknown command', async () => {
     expect((await run(['detect'])).code).toBe(16)
+    const noValue = await run(['detect', '--store'])
+    expect(noValue.code).toBe(16)
+    expect(noValue.stderr).not.toContain('internal error')
     expect((await run(['frobnicate'])).code).toBe(16)
     expect((await run([])).code).toBe(16)
     const r = await run(['detect', '--bogus', 'x', '--store', '/s'])

@@ -6,10 +6,12 @@
  */
 import { BACKENDS } from '../format/descriptor.js'
 import type { FsPort } from '../fs/port.js'
+import { AGENT_PROCESSES } from '../mesos/paths.js'
 import type { OutputStream, Style } from './style.js'
 
 export interface OptionSpec {
-  type: 'string' | 'boolean'
+  /** `number`: "10" reaches the command as 10, but "ten" or "" as given (never NaN or 0), so the command can say what was wrong. */
+  type: 'string' | 'boolean' | 'number'
   describe: string
   alias?: string
   demandOption?: boolean
@@ -40,19 +42,26 @@ export interface CommandSpec {
   /** Shown under --help: what the command reads, writes and returns (one paragraph; yargs wraps it). */
   details: string
   options: Record<string, OptionSpec>
+  /** [command line, what it does]; help shows the purpose, then the command on a line of its own, so keep each within 76 columns. */
   examples: [string, string][]
   run(args: Record<string, unknown>, ctx: CommandContext): Promise<number>
 }
 
 /** Every command that takes the store lock. */
 const LOCK_OPTIONS: Record<string, OptionSpec> = {
-  wait: { type: 'string', describe: 'seconds to wait for another layerfsck that holds the store lock, then exit 8 [default: 10]' },
+  wait: { type: 'number', describe: 'SECONDS to wait while another layerfsck holds the store lock; then exit 8 naming its pid [default: 10]' },
 }
 
 /** Every command that may change a store. */
 const CHANGE_OPTIONS: Record<string, OptionSpec> = {
   ...LOCK_OPTIONS,
-  force: { type: 'boolean', describe: 'change the store even while a Mesos agent runs on this host', default: false },
+  force: {
+    type: 'boolean',
+    describe:
+      `change the store even while a Mesos agent runs on this host: a process named ${AGENT_PROCESSES.join(' or ')} ` +
+      '(/proc/<pid>/comm). Without --force, check -p, check -y and import exit 8 if one runs',
+    default: false,
+  },
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -75,7 +84,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     examples: [
       ['layerfsck detect --store /tmp/mesos/store/docker', 'the default Mesos store location'],
-      ['layerfsck detect --store S --work-dir /var/lib/mesos/agent --json', 'store and provisioner, as JSON'],
+      ['layerfsck detect --store S --work-dir /var/lib/mesos --json', 'store and provisioner, as JSON'],
     ],
     run: async (args, ctx) => (await import('./commands/detect.js')).runDetect(args, ctx),
   },
@@ -95,7 +104,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'runtime-dir': { type: 'string', describe: 'the agent runtime dir; containers/<id> there are live [default: /var/run/mesos]' },
       'known-containers': { type: 'string', describe: 'FILE with the live container ids, one a line (parent/child when nested)' },
       backend: { type: 'string', describe: 'the backend references are checked for [default: detected]', choices: BACKENDS },
-      n: { type: 'boolean', describe: 'change nothing (the default)', default: false },
+      // No default shown: "[default: false]" beside "the default" reads as a contradiction.
+      n: { type: 'boolean', describe: 'change nothing (the default)' },
       preen: { type: 'boolean', alias: 'p', describe: 'apply the fixes that are safe unattended', default: false },
       yes: { type: 'boolean', alias: 'y', describe: 'apply every fix, including unmounts and staging removal', default: false },
       only: { type: 'string', describe: 'run only these check codes (comma-separated)' },
@@ -104,7 +114,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...CHANGE_OPTIONS,
     },
     examples: [
-      ['layerfsck check --store /tmp/mesos/store/docker --work-dir /var/lib/mesos/agent', 'before an upgrade: report only'],
+      ['layerfsck check --store /tmp/mesos/store/docker --work-dir /var/lib/mesos', 'before an upgrade: report only'],
       ['layerfsck check --store S --work-dir W -p', 'after a crash: apply the safe fixes'],
     ],
     run: async (args, ctx) => (await import('./commands/check.js')).runCheckCommand(args, ctx),
@@ -131,7 +141,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...CHANGE_OPTIONS,
     },
     examples: [
-      ['layerfsck import --store /tmp/mesos/store/docker --backend overlay oci:./layout:app', 'an OCI layout, one tag of it'],
+      ['layerfsck import --store /tmp/mesos/store/docker --backend aufs oci:dir:app', 'the tag app of the OCI layout in dir'],
       ['layerfsck import --store S --backend copy app.docker-archive.tar', 'a docker save archive (kind detected)'],
     ],
     run: async (args, ctx) => (await import('./commands/import.js')).runImport(args, ctx),
@@ -143,23 +153,27 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Writes the layer in the form registries carry whichever backend variant it is read ' +
       'from: whiteouts as .wh.<name> entries, opaque directories followed by their ' +
       '.wh..wh..opq marker, hard links as link entries, xattrs as PAX records (overlay\'s own ' +
-      'left out), in a fixed order. Output goes to FILE (written to a temp name and renamed) ' +
-      'or to stdout when it is not a terminal.',
+      'left out), in a fixed order. Output goes to stdout when it is not a terminal, or to ' +
+      'FILE: written to a temp name beside it and renamed over it, so an existing regular file ' +
+      'there is replaced (as tar -f does), but never a directory, symlink, device, fifo or ' +
+      'socket, and never a path inside the store. Changes nothing in the store.',
     options: {
       store: { type: 'string', describe: 'the Mesos docker store', demandOption: true },
       layer: { type: 'string', describe: 'the layer id: 64 hex digits or sha256:<64 hex>', demandOption: true },
       backend: { type: 'string', describe: 'read this backend\'s variant (default: whichever exists, rootfs first)', choices: BACKENDS },
-      output: { type: 'string', alias: 'o', describe: 'write the tar to FILE instead of stdout' },
+      output: { type: 'string', alias: 'o', describe: 'write the tar to FILE instead of stdout; replaces FILE if it is a regular file' },
       'allow-incomplete': {
         type: 'boolean',
         describe: 'export an overlay-form layer even without CAP_SYS_ADMIN, whose opaque markers (trusted.* xattrs) it cannot read; warns',
         default: false,
       },
+      json: { type: 'boolean', describe: 'with -o, print one JSON document (schemaVersion 1) about the tar instead of text', default: false },
       ...LOCK_OPTIONS,
     },
     examples: [
       ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar', 'one layer to a file'],
       ['layerfsck export --store S --layer sha256:0a3c… | tar -tvf -', 'list it'],
+      ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar --json', 'to a file, counts as JSON'],
     ],
     run: async (args, ctx) => (await import('./commands/export.js')).runExport(args, ctx),
   },

@@ -73,18 +73,25 @@ export async function exportLayerTar(
 ): Promise<LayerExportReport> {
   const report: LayerExportReport = { entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, hardLinks: 0, skipped: [] }
   const pack = tarPack()
+  // A failed write (ENOSPC) destroys the pack, and produce then fails with
+  // tar-stream's "destroyed"; the write's error is the one to report.
+  let writeError: unknown
   const drained = (async () => {
     for await (const chunk of pack as AsyncIterable<Uint8Array>) await write(chunk)
-  })()
+  })().catch((err: unknown) => {
+    writeError = err
+    pack.destroy(err as Error)
+  })
   try {
     await produce(fs, root, pack, report, options)
     pack.finalize()
   } catch (err) {
     pack.destroy(err as Error)
-    await drained.catch(() => undefined)
-    throw err
+    await drained
+    throw writeError ?? err
   }
   await drained
+  if (writeError !== undefined) throw writeError
   return report
 }
 

@@ -1,58 +1,183 @@
 import { resolve } from 'node:path'
-import { ExitCode, UsageError } from '../../errors.js'
+import { describeError, ExitCode, isErrno, LayerfsckError, UsageError } from '../../errors.js'
 import type { Backend } from '../../format/descriptor.js'
 import { requireStore } from '../../detect/identify.js'
 import { tempNameFor } from '../../fs/io.js'
+import { escapeName } from '../../fs/name-bytes.js'
+import type { FsPort } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
-import { dirname } from '../../fs/safe-path.js'
+import { basename, dirname, isInside } from '../../fs/safe-path.js'
 import { exportCompleteness, layerRootfs } from '../../layer/export.js'
-import { exportLayerTar } from '../../tar/export-layer.js'
+import { exportLayerTar, type LayerExportReport } from '../../tar/export-layer.js'
 import { withSession } from '../../steps/session.js'
 import { changeOptions } from '../args.js'
 import type { CommandContext } from '../commands.js'
 
+/** What `export -o FILE --json` prints: the tar's counts and where it went. */
+export interface ExportDocument {
+  schemaVersion: 1
+  layer: string
+  rootfs: string
+  output: string
+  entries: number
+  whiteouts: number
+  opaqueDirs: number
+  hardLinks: number
+  /** Bytes of file data in the tar (regular files' contents, not headers). */
+  bytes: number
+  skipped: LayerExportReport['skipped']
+  /** Why the tar is not the whole layer (--allow-incomplete), or null. */
+  incomplete: string | null
+}
+
+export class ExportOutputError extends LayerfsckError {
+  constructor(output: string, why: string, hint?: string) {
+    super('EXPORT_OUTPUT', `cannot write the tar to ${escapeName(output)}: ${why}; nothing was written`, {
+      exitCode: ExitCode.operational,
+      ...(hint ? { hint } : {}),
+    })
+  }
+}
+
+const A_KIND: Record<string, string> = {
+  dir: 'a directory',
+  symlink: 'a symlink',
+  char: 'a char device',
+  block: 'a block device',
+  fifo: 'a fifo',
+  socket: 'a socket',
+}
+
 export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const toStdout = typeof args['output'] !== 'string' || args['output'] === '-'
+  // Usage first: nothing is read before the command line is known to make sense.
+  if (toStdout && args['json'] === true) {
+    throw new UsageError('--json needs -o FILE: without it, stdout carries the tar and has no room for a JSON document', 'give -o FILE with --json')
+  }
+  if (toStdout && ctx.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal', 'give -o FILE or pipe the output')
   const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
   // Not a store, or a newer format that may lay layers out differently: refuse before reading a layer.
   await requireStore(ctx.fs, store, 'export')
+  const output = toStdout ? undefined : await outputPath(ctx.fs, resolve(String(args['output'])), store)
   // The shared lock: an import or a fix never changes the layer while it is read.
   const { waitSeconds } = changeOptions(args)
-  return withSession(ctx.fs, { store, command: 'export', intent: 'read', ...(waitSeconds !== undefined ? { waitSeconds } : {}) }, () => exportLocked(store, args, ctx))
+  return withSession(ctx.fs, { store, command: 'export', intent: 'read', ...(waitSeconds !== undefined ? { waitSeconds } : {}) }, () =>
+    exportLocked(store, output, args, ctx),
+  )
 }
 
-async function exportLocked(store: string, args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const rootfs = await layerRootfs(ctx.fs, store, String(args['layer']), args['backend'] as Backend | undefined)
+/**
+ * Where the tar goes, with its directory's symlinks resolved, or the reason
+ * it may not go there. The tar is renamed over the name, so only a regular
+ * file may be there already: a rename would swap a device, fifo or symlink
+ * for a plain file (`-o /dev/null` would replace the device node).
+ */
+async function outputPath(fs: FsPort, output: string, store: string): Promise<string> {
+  const dir = dirname(output)
+  let realDir: string
+  try {
+    realDir = await fs.realpath(dir)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new ExportOutputError(output, `its directory ${escapeName(dir)} does not exist`)
+    if (isErrno(err, 'ENOTDIR')) throw new ExportOutputError(output, `${escapeName(dir)} is not a directory`)
+    if (isErrno(err, 'EACCES', 'ELOOP')) throw new ExportOutputError(output, `cannot resolve its directory ${escapeName(dir)} (${err.code})`)
+    throw err
+  }
+  const dirKind = (await fs.lstat(realDir))?.kind
+  if (dirKind !== 'dir') throw new ExportOutputError(output, `${escapeName(dir)} is not a directory`)
+  const real = realDir === '/' ? `/${basename(output)}` : `${realDir}/${basename(output)}`
+  if (isInside(store, real)) {
+    throw new ExportOutputError(output, `it is inside the store ${escapeName(store)} being exported`, 'write the tar outside the store')
+  }
+  const there = await fs.lstat(real)
+  if (there !== undefined && there.kind !== 'file') {
+    throw new ExportOutputError(
+      output,
+      `it is ${A_KIND[there.kind] ?? there.kind}, and export replaces only a regular file`,
+      there.kind === 'symlink' ? 'name the file the symlink points to, or another name' : 'to write into it, send the tar to stdout: layerfsck export ... > FILE',
+    )
+  }
+  return real
+}
+
+async function exportLocked(store: string, output: string | undefined, args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const layer = String(args['layer'])
+  const rootfs = await layerRootfs(ctx.fs, store, layer, args['backend'] as Backend | undefined)
   const incomplete = await exportCompleteness(ctx.fs, rootfs, { allowIncomplete: args['allow-incomplete'] === true })
   if (incomplete !== undefined) ctx.stderr.write(`${ctx.errStyle.c.yellow('layerfsck: warning:')} ${incomplete}\n`)
-  const output = typeof args['output'] === 'string' && args['output'] !== '-' ? resolve(args['output']) : undefined
 
   if (output === undefined) {
-    if (ctx.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal', 'give -o FILE or pipe the output')
     const out = ctx.stdout as typeof ctx.stdout & { once?: (event: 'drain', fn: () => void) => unknown }
     const report = await exportLayerTar(ctx.fs, rootfs, async (chunk) => {
       // Respect a slow reader (a pipe into ssh) instead of buffering the layer.
       if (out.write(chunk) === false && out.once) await new Promise<void>((r) => out.once!('drain', r))
     })
-    ctx.stderr.write(`exported ${report.entries} entries of ${rootfs}\n`)
+    ctx.stderr.write(`exported ${report.entries} entries of ${escapeName(rootfs)}\n`)
     return ExitCode.ok
   }
+  const report = await writeTar(ctx.fs, rootfs, output)
+  if (args['json'] === true) {
+    const doc: ExportDocument = {
+      schemaVersion: 1,
+      layer,
+      rootfs,
+      output,
+      entries: report.entries,
+      whiteouts: report.whiteouts,
+      opaqueDirs: report.opaqueDirs,
+      hardLinks: report.hardLinks,
+      bytes: report.bytes,
+      skipped: report.skipped,
+      incomplete: incomplete ?? null,
+    }
+    ctx.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
+  } else {
+    ctx.stdout.write(
+      `wrote ${escapeName(output)}: ${report.entries} entries (${report.whiteouts} whiteouts, ${report.opaqueDirs} opaque dirs, ${report.hardLinks} hard links), ${report.bytes} bytes of file data from ${escapeName(rootfs)}\n`,
+    )
+  }
+  return ExitCode.ok
+}
+
+/** Writes the tar under a temp name beside `output` and renames it there; on any failure the temp name is gone again. */
+async function writeTar(fs: FsPort, rootfs: string, output: string): Promise<LayerExportReport> {
   // A half-written tar must never sit under the name asked for.
   const temp = tempNameFor(output)
-  const handle = await ctx.fs.openWrite(temp, { exclusive: true, mode: 0o644 })
-  let report
+  let handle
   try {
-    report = await exportLayerTar(ctx.fs, rootfs, (chunk) => handle.write(chunk))
-    await handle.sync()
+    handle = await fs.openWrite(temp, { exclusive: true, mode: 0o644 })
   } catch (err) {
-    await handle.close()
-    await ctx.fs.unlink(temp)
+    if (isErrno(err)) throw new ExportOutputError(output, `cannot create a file in ${escapeName(dirname(output))} (${err.code})`)
     throw err
   }
-  await handle.close()
-  await ctx.fs.rename(temp, output)
-  await ctx.fs.fsync(dirname(output))
-  ctx.stdout.write(
-    `wrote ${output}: ${report.entries} entries (${report.whiteouts} whiteouts, ${report.opaqueDirs} opaque dirs, ${report.hardLinks} hard links), ${report.bytes} bytes of file data from ${rootfs}\n`,
-  )
-  return ExitCode.ok
+  let open = true
+  try {
+    const report = await exportLayerTar(fs, rootfs, (chunk) => handle.write(chunk))
+    await handle.sync()
+    open = false
+    await handle.close()
+    try {
+      await fs.rename(temp, output)
+    } catch (err) {
+      // Checked before the export began; something took the name since.
+      if (isErrno(err)) throw new ExportOutputError(output, `renaming the finished tar onto it failed (${err.code})`)
+      throw err
+    }
+    await fs.fsync(dirname(output))
+    return report
+  } catch (err) {
+    if (open) await handle.close().catch(() => undefined)
+    try {
+      await fs.unlink(temp)
+    } catch (e) {
+      // After a successful rename the temp name is already gone.
+      if (!isErrno(e, 'ENOENT')) {
+        throw new LayerfsckError('EXPORT_TEMP_LEFT', `${describeError(err)}; the temp file ${escapeName(temp)} could not be removed either (${isErrno(e) ? e.code : describeError(e)})`, {
+          cause: err,
+          hint: 'remove the temp file by hand',
+        })
+      }
+    }
+    throw err
+  }
 }
