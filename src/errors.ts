@@ -20,18 +20,26 @@ export interface LayerfsckErrorOptions {
   hint?: string
   cause?: unknown
   exitCode?: ExitCode
+  /**
+   * The code declined to act and changed nothing (a mount below, a file that
+   * is not what its name says): the step engine records such a step as
+   * refused and goes on with the plan, where any other error stops it.
+   */
+  refusal?: boolean
 }
 
 export class LayerfsckError extends Error {
   readonly code: string
   readonly hint: string | undefined
   readonly exitCode: ExitCode
+  readonly refusal: boolean
 
   constructor(code: string, message: string, options: LayerfsckErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code.startsWith('LAYERFSCK_') ? code : `LAYERFSCK_${code}`
     this.hint = options.hint
     this.exitCode = options.exitCode ?? ExitCode.operational
+    this.refusal = options.refusal ?? false
   }
 
   override get name(): string {

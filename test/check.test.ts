@@ -164,6 +164,19 @@ const CASES: Case[] = [
     },
   },
   {
+    code: 'interrupted-run',
+    fix: 'preen',
+    async damage(e) {
+      // What a layerfsck import killed half-way leaves: its journal, and the staging dir it claimed.
+      await makeDirs(e.fs, `${e.store}/staging/KiLLed/half-a-layer`)
+      const run = { v: 1, type: 'run', run: 'r1', command: 'import', pid: 4711, at: '2026-01-01T00:00:00.000Z' }
+      const claim = { v: 1, type: 'claim', run: 'r1', rel: 'staging/KiLLed' }
+      await makeDirs(e.fs, `${e.store}/.layerfsck`)
+      await writeFileAll(e.fs, `${e.store}/.layerfsck/journal`, `${JSON.stringify(run)}\n${JSON.stringify(claim)}\n`)
+      return { path: `${e.store}/.layerfsck/journal` }
+    },
+  },
+  {
     code: 'staging-unknown-entry',
     async damage(e) {
       // Someone's tarball parked in staging/: -y used to delete it with the pull leftovers.

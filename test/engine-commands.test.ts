@@ -76,6 +76,30 @@ for (const subject of SUBJECTS) {
       expect(await s.fs.lstat(`${store}/k3Jd9Q`)).toBeDefined()
     })
 
+    it('leaves no journal after an import that failed on bad input, so nothing looks interrupted', async () => {
+      const bad = await runCli(s.fs, ['import', '--store', store, '--backend', 'copy', `oci:${await imagesOn(s.fs)}/oci-overlay:no-such-tag`])
+      expect(bad.code).toBe(8)
+      expect(await s.fs.lstat(`${store}/.layerfsck/journal`)).toBeUndefined()
+      expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
+      const check = await runCheck(s.fs, { store, mode: 'no' })
+      expect(check.exitCode).toBe(0)
+    })
+
+    it('takes back a new store when the first import into it fails, leaving the directory as it was but for the lock', async () => {
+      const fresh = `${s.root}/fresh`
+      await makeDirs(s.fs, fresh)
+      await writeFileAll(s.fs, `${s.root}/not-a-tar`, 'hello, I am not a tar\n')
+      const bad = await runCli(s.fs, ['import', '--store', fresh, '--backend', 'copy', `docker-archive:${s.root}/not-a-tar`])
+      expect(bad.code).toBe(8)
+      expect(bad.stderr).toContain('not a readable tar')
+      expect(bad.stderr).not.toContain('internal error')
+      expect((await s.fs.readdir(fresh)).map((e) => e.name)).toEqual(['.layerfsck'])
+      expect((await s.fs.readdir(`${fresh}/.layerfsck`)).map((e) => e.name)).toEqual(['lock'])
+      // And it is still a place a later import may make a store in.
+      const good = await runCli(s.fs, ['import', '--store', fresh, '--backend', 'copy', `oci:${await imagesOn(s.fs)}/oci-overlay:wh-base`])
+      expect(good.code, good.stderr).toBe(0)
+    })
+
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
       expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
       expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)

@@ -14,6 +14,7 @@ import { SUBJECTS, type Subject } from './support/adapters.js'
 
 const FORMAT = findFormat('mesos-docker', '1.8.0')!
 const NOW = (): Date => new Date('2026-01-02T03:04:05Z')
+const CLAIMS = { dir: 'staging', name: /^[A-Za-z0-9]{6}$/ }
 
 /**
  * A step that creates one file; done once the file is there. It writes
@@ -56,7 +57,7 @@ for (const subject of SUBJECTS) {
     afterEach(async () => s.cleanup())
 
     const change = (extra: Partial<Parameters<typeof StoreSession.open>[1]> = {}) =>
-      ({ store, command: 'test', intent: 'change', now: NOW, waitSeconds: 0.3, ...extra }) as const
+      ({ store, command: 'test', intent: 'change', now: NOW, waitSeconds: 0.3, claims: CLAIMS, ...extra }) as const
 
     it('runs the steps, writes the stamp last and leaves no journal behind', async () => {
       const outcomes = await withSession(fs, change(), async (session) => {
@@ -169,7 +170,7 @@ for (const subject of SUBJECTS) {
 
     it('records a refusal without stopping the plan', async () => {
       const outcomes = await withSession(fs, change(), (session) =>
-        session.runSteps([throwingStep('refuse', () => new LayerfsckError('MOUNTED_BELOW', 'a mount is below')), fileStep(`${store}/after`)]),
+        session.runSteps([throwingStep('refuse', () => new LayerfsckError('MOUNTED_BELOW', 'a mount is below', { refusal: true })), fileStep(`${store}/after`)]),
       )
       expect(outcomes.map((o) => o.status)).toEqual(['refused', 'applied'])
       expect(outcomes[0]!.reason).toBe('a mount is below')
@@ -195,7 +196,7 @@ for (const subject of SUBJECTS) {
     })
 
     it('removes what an interrupted run claimed before the next run starts', async () => {
-      const stage = `${store}/staging-of-a-dead-run`
+      const stage = `${store}/staging/DeAd01`
       const crashing = withCrashAfter(fs, Infinity)
       const session = await StoreSession.open(crashing, change())
       await session.claim(stage)
@@ -206,7 +207,8 @@ for (const subject of SUBJECTS) {
       await session.close()
       const next = await StoreSession.open(fs, change())
       try {
-        expect(next.resumed).toMatchObject({ command: 'test', pid: process.pid, stepsDone: 1, claims: [stage] })
+        expect(next.resumed).toMatchObject({ command: 'test', pid: process.pid, stepsDone: 1, claims: ['staging/DeAd01'] })
+        expect(next.recovered).toEqual([stage])
         expect(await fs.lstat(stage)).toBeUndefined()
         await next.runSteps([fileStep(`${store}/a`)])
         await next.commit(FORMAT)
@@ -216,12 +218,80 @@ for (const subject of SUBJECTS) {
       expect(await fs.lstat(journalPath(store))).toBeUndefined()
     })
 
+    it('never removes a claim that leaves the store or is not a staging dir, whatever the journal says', async () => {
+      const victim = `${s.root}/victim`
+      await makeDirs(fs, `${victim}/keep`)
+      await makeDirs(fs, `${store}/.layerfsck`)
+      await makeDirs(fs, `${store}/staging`)
+      await makeDirs(fs, `${store}/staging/AbC123`)
+      await fs.symlink(victim, `${store}/staging/Link01`)
+      await writeFileAll(fs, `${store}/storedImages`, 'precious')
+      const claims = [victim, '../victim', 'staging/../../victim', 'staging/Link01/keep', 'layers', 'storedImages', 'staging/too-long-name', 'staging/Link01', 'staging/AbC123']
+      const records = [
+        { v: 1, type: 'run', run: 'r1', command: 'import', pid: 1, at: '' },
+        ...claims.map((rel) => ({ v: 1, type: 'claim', run: 'r1', rel })),
+        { v: 1, type: 'claim', run: 'r1', path: victim },
+      ]
+      await writeFileAll(fs, journalPath(store), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`)
+      const session = await StoreSession.open(fs, change())
+      await session.close()
+      expect((await fs.lstat(`${victim}/keep`))?.kind).toBe('dir')
+      expect((await fs.lstat(`${store}/layers`))?.kind).toBe('dir')
+      expect(await readTextLimited(fs, `${store}/storedImages`)).toBe('precious')
+      // A symlink of the staging shape is unlinked, never followed; the staging dir goes.
+      expect(session.recovered).toEqual([`${store}/staging/Link01`, `${store}/staging/AbC123`])
+    })
+
+    it('never follows a staging dir that is a symlink out of the store', async () => {
+      const victim = `${s.root}/victim`
+      await makeDirs(fs, `${victim}/AbC123/keep`)
+      await makeDirs(fs, `${store}/.layerfsck`)
+      await fs.symlink(victim, `${store}/staging`)
+      const records = [
+        { v: 1, type: 'run', run: 'r1', command: 'import', pid: 1, at: '' },
+        { v: 1, type: 'claim', run: 'r1', rel: 'staging/AbC123' },
+      ]
+      await writeFileAll(fs, journalPath(store), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`)
+      await (await StoreSession.open(fs, change())).close()
+      expect((await fs.lstat(`${victim}/AbC123/keep`))?.kind).toBe('dir')
+    })
+
+    it('removes the claims of a store that was moved after the crash from its new place only', async () => {
+      const crashing = withCrashAfter(fs, Infinity)
+      const session = await StoreSession.open(crashing, change())
+      await makeDirs(fs, `${store}/staging`)
+      await makeDirs(fs, await session.claim(`${store}/staging/AbC123`))
+      await session.close()
+      const moved = `${s.root}/moved`
+      await fs.rename(store, moved)
+      await makeDirs(fs, `${store}/staging/AbC123/precious`)
+      const next = await StoreSession.open(fs, { ...change(), store: moved })
+      await next.close()
+      expect(await fs.lstat(`${moved}/staging/AbC123`)).toBeUndefined()
+      expect((await fs.lstat(`${store}/staging/AbC123/precious`))?.kind).toBe('dir')
+    })
+
+    it('leaves no journal behind when a run fails cleanly, so nothing looks interrupted', async () => {
+      await expect(
+        withSession(fs, change(), async (session) => {
+          await makeDirs(fs, `${store}/staging`)
+          await makeDirs(fs, await session.claim(`${store}/staging/Zz9999`))
+          throw new LayerfsckError('IMAGE_SOURCE', 'no such tag')
+        }),
+      ).rejects.toThrow('no such tag')
+      expect(await fs.lstat(journalPath(store))).toBeUndefined()
+      expect(await fs.lstat(`${store}/staging/Zz9999`)).toBeUndefined()
+      const next = await StoreSession.open(fs, change())
+      expect(next.resumed).toBeUndefined()
+      await next.close()
+    })
+
     it('resumes a journal written by an earlier layerfsck and refuses one from a newer', async () => {
       await makeDirs(fs, `${store}/.layerfsck`)
       await makeDirs(fs, `${store}/staging/OLDRUN`)
       const old = [
         { v: 1, type: 'run', run: 'r1', command: 'import', pid: 1, at: '2026-01-01T00:00:00Z', host: 'an old field' },
-        { v: 1, type: 'claim', run: 'r1', path: `${store}/staging/OLDRUN` },
+        { v: 1, type: 'claim', run: 'r1', rel: 'staging/OLDRUN' },
         { v: 1, type: 'begin', run: 'r1', step: 'layer:x', describe: 'import layer x' },
       ]
       await writeFileAll(fs, journalPath(store), `${old.map((r) => JSON.stringify(r)).join('\n')}\n{"v":1,"type":"do`)
@@ -238,7 +308,8 @@ for (const subject of SUBJECTS) {
       const plan = (): Step[] => [fileStep(`${store}/a`), fileStep(`${store}/b`), fileStep(`${store}/c`)]
       const run = async (port: FsPort): Promise<void> =>
         withSession(port, change(), async (session) => {
-          await session.claim(`${store}/tmp-claim`)
+          await makeDirs(port, `${store}/staging`)
+          await session.claim(`${store}/staging/TmpCl1`)
           await session.runSteps(plan())
           await session.commit(FORMAT)
         })
@@ -255,7 +326,8 @@ for (const subject of SUBJECTS) {
           const target = root
           const runAt = async (port: FsPort): Promise<void> =>
             withSession(port, { ...change(), store: target }, async (session) => {
-              await session.claim(`${target}/tmp-claim`)
+              await makeDirs(port, `${target}/staging`)
+              await session.claim(`${target}/staging/TmpCl1`)
               await session.runSteps([fileStep(`${target}/a`), fileStep(`${target}/b`), fileStep(`${target}/c`)])
               await session.commit(FORMAT)
             })

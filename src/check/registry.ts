@@ -8,6 +8,7 @@ import { layersUnknownEntry } from './checks/layers-unknown-entry.js'
 import { layerIdInvalid } from './checks/layer-id-invalid.js'
 import { layerNoRootfs } from './checks/layer-no-rootfs.js'
 import { layerJsonUnreadable } from './checks/layer-json-unreadable.js'
+import { interruptedRun } from './checks/interrupted-run.js'
 import { stagingLeftover } from './checks/staging-leftover.js'
 import { stagingUnknownEntry } from './checks/staging-unknown-entry.js'
 import { gcLeftover } from './checks/gc-leftover.js'
@@ -48,6 +49,7 @@ export const CHECKS: readonly CheckSpec[] = [
   layerIdInvalid,
   layerNoRootfs,
   layerJsonUnreadable,
+  interruptedRun,
   stagingLeftover,
   stagingUnknownEntry,
   gcLeftover,

@@ -11,7 +11,7 @@ import { requireStore } from '../detect/identify.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { formatToStamp } from '../detect/current-format.js'
-import { AGENT_PROCESSES, layerIdShape, provisionerDir } from '../mesos/paths.js'
+import { AGENT_PROCESSES, layerIdShape, provisionerDir, STAGING_CLAIMS } from '../mesos/paths.js'
 import { sessionOptions, type ChangeOptions } from '../steps/options.js'
 import { withSession, type StoreSession } from '../steps/session.js'
 import type { Step, StepOutcome } from '../steps/step.js'
@@ -128,6 +128,7 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
       command: `check ${MODE_FLAG[mode]}`,
       intent: mode === 'no' ? 'read' : 'change',
       guardProcesses: AGENT_PROCESSES,
+      claims: STAGING_CLAIMS,
       ...sessionOptions(options),
     },
     (session) => checkInSession(session, data, checks, mode, store, workDir, options),
@@ -164,6 +165,9 @@ async function checkInSession(
       backend,
       data,
       roots: provisioner === undefined ? [store] : [store, provisioner],
+      interrupted: session.resumed
+        ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at, claims: session.resumed.claims, recovered: mode !== 'no' }
+        : undefined,
       scratch,
       report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
     })
@@ -200,7 +204,8 @@ async function checkInSession(
       // Fixes run pass by pass, so what one pass fixed is what the next one reads.
       const outcomes = await session.runSteps(steps.map((s) => s.step))
       for (const [i, { result }] of steps.entries()) applyOutcome(result, outcomes[i])
-      changed = true
+      // Refused and deferred fixes changed nothing: they are no reason to stamp.
+      if (outcomes.some((o) => o.status === 'applied')) changed = true
     }
     passes.push({ name: pass.name, title: pass.title, ms: Math.round(performance.now() - started), findings: results })
   }

@@ -84,6 +84,12 @@ export interface CheckContext {
   data: CheckData
   /** The store and the provisioner dir (when given): where host facts are asked. */
   roots: string[]
+  /**
+   * A layerfsck run the journal shows was killed before it finished, and
+   * whether this check's session already removed what it had claimed (it
+   * does when it may change the store).
+   */
+  interrupted: { command: string; pid: number; at: string; claims: readonly string[]; recovered: boolean } | undefined
   /** Per-check scratch space for counting across onDir calls. */
   scratch: Map<string, unknown>
   report(finding: Omit<Finding, 'code' | 'severity' | 'pass'> & { code?: string }): void

@@ -27,7 +27,7 @@ export class MountedBelowError extends LayerfsckError {
       mountPoint === path
         ? `${escapeName(path)} is a mount point; not removing through a mount`
         : `${escapeName(mountPoint)} is mounted inside ${escapeName(path)}; not removing through a mount`,
-      { hint: 'unmount it first, children first (layerfsck check -y and gc unmount what nothing owns)' },
+      { hint: 'unmount it first, children first (layerfsck check -y and gc unmount what nothing owns)', refusal: true },
     )
   }
 }
@@ -39,11 +39,9 @@ export interface RemoveOptions {
 
 const sameDev = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor
 
-/** The deepest-first mount points at or below `path`; the table's own escapes (`\040`) are already decoded. */
+/** The deepest-first mount points at or below `path`, as the table parser gives them (escapes decoded, ` (deleted)` split off). */
 export function mountsAtOrBelow(mounts: readonly MountEntry[], path: string): MountEntry[] {
-  return mounts
-    .filter((m) => isInside(path, m.mountPoint.replace(/ \(deleted\)$/, '')))
-    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)
+  return mounts.filter((m) => isInside(path, m.mountPoint)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
 }
 
 export async function removeTree(fs: FsPort, path: string, options: RemoveOptions = {}): Promise<void> {

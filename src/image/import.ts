@@ -18,7 +18,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { isErrno, LayerfsckError } from '../errors.js'
-import { readStamp } from '../format/stamp.js'
+import { readStamp, type StampState } from '../format/stamp.js'
+import { CrashError } from '../fs/crash.js'
 import type { Backend } from '../format/descriptor.js'
 import { latestFormat } from '../format/registry.js'
 import { ensureDir, makeDirs, writeFileAll, writeFileDurable } from '../fs/io.js'
@@ -27,7 +28,7 @@ import { removeTree } from '../fs/remove.js'
 import { resolveRoot } from '../fs/roots.js'
 import { basename, dirname } from '../fs/safe-path.js'
 import type { CodecNote } from '../layer/whiteout-codec.js'
-import { AGENT_PROCESSES, gcDir, layerDir, layersDir, rootfsName, stagingDir, storedImagesPath } from '../mesos/paths.js'
+import { AGENT_PROCESSES, STAGING_CLAIMS, gcDir, layerDir, layersDir, rootfsName, stagingDir, stampPath, storedImagesPath } from '../mesos/paths.js'
 import { formatToStamp } from '../detect/current-format.js'
 import { identifyStore, notAStoreError } from '../detect/identify.js'
 import { withSession, type StoreSession } from '../steps/session.js'
@@ -105,6 +106,7 @@ async function makeStagingDir(session: StoreSession): Promise<string> {
       return path
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err
+      await session.release(path)
     }
   }
 }
@@ -143,7 +145,6 @@ async function detectShape(fs: FsPort, path: string): Promise<'oci' | 'archive'>
 
 export async function importImage(fs: FsPort, options: ImportOptions): Promise<ImportReport> {
   const arg = parseImageArgument(options.image)
-  const sourcePath = arg.path
   const createdStore = await prepareStore(fs, options)
   const store = await resolveRoot(fs, options.store, 'store')
   // A store in a newer format than this build knows is refused before any write.
@@ -156,145 +157,192 @@ export async function importImage(fs: FsPort, options: ImportOptions): Promise<I
       command: 'import',
       intent: 'change',
       guardProcesses: AGENT_PROCESSES,
+      claims: STAGING_CLAIMS,
       ...sessionOptions(options),
     },
     async (session) => {
-      if (createdStore && stamp.state === 'absent') await session.initialize(latestFormat('mesos-docker'))
-      await session.runSteps([storeDirsStep(store)])
-      // Read before anything is staged: a damaged storedImages stops the import before it writes a layer.
-      await readImages(fs, store)
-      const stage = await makeStagingDir(session)
       try {
-        const shape = arg.kind ?? (await detectShape(fs, sourcePath))
-        let kind: SourceKind
-        let plan: ImagePlan
-        if (shape === 'oci') {
-          kind = 'oci'
-          plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
-        } else {
-          const archive = `${stage}/archive`
-          await fs.mkdir(archive, 0o700)
-          await importLayerTar(fs, await fs.openRead(sourcePath), archive, {
-            form: 'aufs',
-            preserveOwners: false,
-            onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
-          })
-          kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
-          plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
+        return await importInSession(session, options, arg, createdStore, stamp)
+      } catch (err) {
+        if (createdStore && !(err instanceof CrashError)) {
+          // Bad input must not leave a new, empty store where there was none.
+          await session.abandon()
+          await undoCreatedStore(fs, store)
         }
-        const reference: ImageReference = options.reference ? parseReference(options.reference) : plan.reference
-
-        const variant = rootfsName(options.backend)
-        const form = options.backend === 'overlay' ? 'overlay' : 'aufs'
-        const layers: ImportedLayer[] = []
-        const steps: Step[] = plan.layers.map((layer, index) => {
-          const target = layerDir(store, layer.id)
-          const rootfs = `${target}/${variant}`
-          const done: ImportedLayer = { id: layer.id, status: 'reused', rootfs, entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, notes: [], warnings: [] }
-          layers.push(done)
-          return {
-            id: `layer:${layer.id}/${variant}`,
-            describe: () => `import layer ${layer.id} as ${variant}`,
-            isDone: async () => (await fs.lstat(rootfs))?.kind === 'dir',
-            apply: async () => {
-              const staged = `${stage}/${basename(target)}`
-              // A retry after EBUSY starts from nothing rather than from a half-written tree.
-              await removeTree(fs, staged)
-              await fs.mkdir(staged, 0o755)
-              await fs.mkdir(`${staged}/${variant}`, 0o755)
-              const result = await importLayerTar(fs, await layer.open(), `${staged}/${variant}`, {
-                form,
-                ...(options.allowDevices !== undefined ? { allowDevices: options.allowDevices } : {}),
-                ...(options.preserveOwners !== undefined ? { preserveOwners: options.preserveOwners } : {}),
-                onProgress: (p) => options.onProgress?.({ phase: 'layer', index, total: plan.layers.length, id: layer.id, ...p }),
-              })
-              layer.verify()
-              for (const extra of layer.extras) await writeFileAll(fs, `${staged}/${extra.name}`, extra.bytes, 0o644)
-              Object.assign(done, {
-                status: 'imported',
-                entries: result.entries,
-                bytes: result.bytes,
-                whiteouts: result.conversion?.whiteouts ?? 0,
-                opaqueDirs: result.conversion?.opaqueDirs ?? 0,
-                notes: result.conversion?.notes ?? [],
-                warnings: result.warnings,
-              })
-              // One syncfs makes the whole staged tree durable (data, names,
-              // metadata) before it gets its real name: cheaper than an fsync
-              // per file, and a layer under its real name is never partial.
-              await fs.syncfs(staged)
-              if (!(await exists(fs, target))) {
-                await fs.rename(staged, target)
-                await fs.fsync(layersDir(store))
-              } else {
-                // Pulled before for the other backend: only the new variant moves in (StoreProcess::moveLayer).
-                await fs.rename(`${staged}/${variant}`, rootfs)
-                await fs.fsync(target)
-              }
-            },
-          }
-        })
-
-        let config: ImportReport['config']
-        if (plan.config) {
-          const { digest, bytes } = plan.config
-          const path = layerDir(store, digest)
-          config = { digest, status: 'reused' }
-          const c = config
-          steps.push({
-            id: `config:${digest}`,
-            describe: () => `write config blob ${digest}`,
-            isDone: () => exists(fs, path),
-            apply: async () => {
-              await writeFileDurable(fs, path, bytes)
-              c.status = 'imported'
-            },
-          })
-        }
-
-        const entry: StoredImage = { reference, layerIds: plan.layers.map((l) => l.id) }
-        if (plan.config) entry.configDigest = plan.config.digest
-        const key = referenceKey(reference)
-        let recorded: ImportReport['storedImages'] = 'unchanged'
-        steps.push({
-          id: `image:${key}`,
-          describe: () => `record ${key} in storedImages`,
-          isDone: async () => (await readImages(fs, store)).some((i) => sameImage(i, entry)),
-          apply: async () => {
-            const images = await readImages(fs, store)
-            const at = images.findIndex((i) => i.reference !== undefined && referenceKey(i.reference) === key)
-            if (at >= 0) images[at] = entry
-            else images.push(entry)
-            await writeFileDurable(fs, storedImagesPath(store), encodeStoredImages(images))
-            recorded = at >= 0 ? 'replaced' : 'added'
-          },
-        })
-
-        const outcomes = await session.runSteps(steps)
-        const blocked = outcomes.find((o) => o.status === 'refused' || o.status === 'deferred')
-        if (blocked) throw new LayerfsckError('IMPORT_INCOMPLETE', `${blocked.describe}: ${blocked.reason}`, { hint: 'nothing of this image is recorded; run the same import again' })
-        // The staging dir goes while the journal still claims it: once commit drops the journal, nothing would.
-        await removeStage(fs, stage)
-        await session.commit(stamp.state === 'ok' ? stamp.format : createdStore ? latestFormat('mesos-docker') : await formatToStamp(fs, store))
-
-        return {
-          schemaVersion: IMPORT_SCHEMA_VERSION,
-          store,
-          adapter: fs.kind,
-          backend: options.backend,
-          source: { kind, path: sourcePath, tag: arg.tag },
-          reference: key,
-          layers,
-          config,
-          storedImages: recorded,
-          createdStore,
-          resumed: session.resumed ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at } : undefined,
-        }
-      } finally {
-        await removeStage(fs, stage)
+        throw err
       }
     },
   )
+}
+
+async function importInSession(
+  session: StoreSession,
+  options: ImportOptions,
+  arg: ReturnType<typeof parseImageArgument>,
+  createdStore: boolean,
+  stamp: StampState,
+): Promise<ImportReport> {
+  const { fs, store } = session
+  const sourcePath = arg.path
+  if (createdStore && stamp.state === 'absent') await session.initialize(latestFormat('mesos-docker'))
+  // The format is the store's as found, under the lock and before this
+  // import adds anything: its own new layers must not vouch for the old ones.
+  const underLock = await readStamp(fs, store)
+  const format = underLock.state === 'ok' ? underLock.format : await formatToStamp(fs, store)
+  await session.runSteps([storeDirsStep(store)])
+  // Read before anything is staged: a damaged storedImages stops the import before it writes a layer.
+  await readImages(fs, store)
+  const stage = await makeStagingDir(session)
+  try {
+    const shape = arg.kind ?? (await detectShape(fs, sourcePath))
+    let kind: SourceKind
+    let plan: ImagePlan
+    if (shape === 'oci') {
+      kind = 'oci'
+      plan = await planOciLayout(fs, sourcePath, 'oci', arg.tag)
+    } else {
+      const archive = `${stage}/archive`
+      await fs.mkdir(archive, 0o700)
+      await importLayerTar(fs, await fs.openRead(sourcePath), archive, {
+        form: 'aufs',
+        preserveOwners: false,
+        onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
+      })
+      kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
+      plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
+    }
+    const reference: ImageReference = options.reference ? parseReference(options.reference) : plan.reference
+
+    const variant = rootfsName(options.backend)
+    const form = options.backend === 'overlay' ? 'overlay' : 'aufs'
+    const layers: ImportedLayer[] = []
+    const steps: Step[] = plan.layers.map((layer, index) => {
+      const target = layerDir(store, layer.id)
+      const rootfs = `${target}/${variant}`
+      const done: ImportedLayer = { id: layer.id, status: 'reused', rootfs, entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, notes: [], warnings: [] }
+      layers.push(done)
+      return {
+        id: `layer:${layer.id}/${variant}`,
+        describe: () => `import layer ${layer.id} as ${variant}`,
+        isDone: async () => (await fs.lstat(rootfs))?.kind === 'dir',
+        apply: async () => {
+          const staged = `${stage}/${basename(target)}`
+          // A retry after EBUSY starts from nothing rather than from a half-written tree.
+          await removeTree(fs, staged)
+          await fs.mkdir(staged, 0o755)
+          await fs.mkdir(`${staged}/${variant}`, 0o755)
+          const result = await importLayerTar(fs, await layer.open(), `${staged}/${variant}`, {
+            form,
+            ...(options.allowDevices !== undefined ? { allowDevices: options.allowDevices } : {}),
+            ...(options.preserveOwners !== undefined ? { preserveOwners: options.preserveOwners } : {}),
+            onProgress: (p) => options.onProgress?.({ phase: 'layer', index, total: plan.layers.length, id: layer.id, ...p }),
+          })
+          layer.verify()
+          for (const extra of layer.extras) await writeFileAll(fs, `${staged}/${extra.name}`, extra.bytes, 0o644)
+          Object.assign(done, {
+            status: 'imported',
+            entries: result.entries,
+            bytes: result.bytes,
+            whiteouts: result.conversion?.whiteouts ?? 0,
+            opaqueDirs: result.conversion?.opaqueDirs ?? 0,
+            notes: result.conversion?.notes ?? [],
+            warnings: result.warnings,
+          })
+          // One syncfs makes the whole staged tree durable (data, names,
+          // metadata) before it gets its real name: cheaper than an fsync
+          // per file, and a layer under its real name is never partial.
+          await fs.syncfs(staged)
+          if (!(await exists(fs, target))) {
+            await fs.rename(staged, target)
+            await fs.fsync(layersDir(store))
+          } else {
+            // Pulled before for the other backend: only the new variant moves in (StoreProcess::moveLayer).
+            await fs.rename(`${staged}/${variant}`, rootfs)
+            await fs.fsync(target)
+          }
+        },
+      }
+    })
+
+    let config: ImportReport['config']
+    if (plan.config) {
+      const { digest, bytes } = plan.config
+      const path = layerDir(store, digest)
+      config = { digest, status: 'reused' }
+      const c = config
+      steps.push({
+        id: `config:${digest}`,
+        describe: () => `write config blob ${digest}`,
+        isDone: () => exists(fs, path),
+        apply: async () => {
+          await writeFileDurable(fs, path, bytes)
+          c.status = 'imported'
+        },
+      })
+    }
+
+    const entry: StoredImage = { reference, layerIds: plan.layers.map((l) => l.id) }
+    if (plan.config) entry.configDigest = plan.config.digest
+    const key = referenceKey(reference)
+    let recorded: ImportReport['storedImages'] = 'unchanged'
+    steps.push({
+      id: `image:${key}`,
+      describe: () => `record ${key} in storedImages`,
+      isDone: async () => (await readImages(fs, store)).some((i) => sameImage(i, entry)),
+      apply: async () => {
+        const images = await readImages(fs, store)
+        const at = images.findIndex((i) => i.reference !== undefined && referenceKey(i.reference) === key)
+        if (at >= 0) images[at] = entry
+        else images.push(entry)
+        await writeFileDurable(fs, storedImagesPath(store), encodeStoredImages(images))
+        recorded = at >= 0 ? 'replaced' : 'added'
+      },
+    })
+
+    const outcomes = await session.runSteps(steps)
+    const blocked = outcomes.find((o) => o.status === 'refused' || o.status === 'deferred')
+    if (blocked) throw new LayerfsckError('IMPORT_INCOMPLETE', `${blocked.describe}: ${blocked.reason}`, { hint: 'nothing of this image is recorded; run the same import again' })
+    // The staging dir goes while the journal still claims it: once commit drops the journal, nothing would.
+    await removeStage(fs, stage)
+    await session.commit(format)
+
+    return {
+      schemaVersion: IMPORT_SCHEMA_VERSION,
+      store,
+      adapter: fs.kind,
+      backend: options.backend,
+      source: { kind, path: sourcePath, tag: arg.tag },
+      reference: key,
+      layers,
+      config,
+      storedImages: recorded,
+      createdStore,
+      resumed: session.resumed ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at } : undefined,
+    }
+  } finally {
+    await removeStage(fs, stage)
+  }
+}
+
+/**
+ * Takes back what import made in a directory that was empty or absent: only
+ * empty directories (rmdir refuses anything else) and its own stamp. The
+ * lock file stays: unlinking a lock file others may be waiting on would let
+ * two commands hold "the" lock at once.
+ */
+async function undoCreatedStore(fs: FsPort, store: string): Promise<void> {
+  const quietly = async (op: () => Promise<void>): Promise<void> => {
+    try {
+      await op()
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTEMPTY', 'EEXIST')) throw err
+    }
+  }
+  // A layer that landed before the failure makes this a store after all: keep it, stamp and all.
+  if ((await fs.lstat(layersDir(store)))?.kind === 'dir' && (await fs.readdir(layersDir(store))).length > 0) return
+  for (const dir of [layersDir(store), stagingDir(store), gcDir(store)]) await quietly(() => fs.rmdir(dir))
+  await quietly(() => fs.unlink(stampPath(store)))
+  await fs.fsync(store)
 }
 
 async function removeStage(fs: FsPort, stage: string): Promise<void> {
@@ -324,7 +372,9 @@ function storeDirsStep(store: string): Step {
  * lock (which lives inside it) is taken. Returns whether it made the store.
  */
 async function prepareStore(fs: FsPort, options: ImportOptions): Promise<boolean> {
-  const identity = await identifyStore(fs, options.store)
+  // A store reached through a symlink (moved to a bigger disk) is the store it points to.
+  const real = (await fs.lstat(options.store)) === undefined ? options.store : await resolveRoot(fs, options.store, 'store')
+  const identity = await identifyStore(fs, real)
   if (identity.isStore) return false
   if (!options.createStore || !identity.canCreate) {
     throw notAStoreError(identity, 'import')

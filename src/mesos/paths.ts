@@ -35,6 +35,12 @@ export function layerIdShape(name: string): LayerIdShape | undefined {
  */
 export const CHECKPOINT_TEMP = /^[A-Za-z0-9]{6}$/
 
+/** os::mkdtemp's `XXXXXX`: what a pull (Mesos' or layerfsck import's) names its dir in staging/. */
+export const STAGING_TEMP = /^[A-Za-z0-9]{6}$/
+
+/** What a changing command may claim in the journal, and so what recovery may ever remove: a staging dir. */
+export const STAGING_CLAIMS = { dir: 'staging', name: STAGING_TEMP } as const
+
 /** `gc/<layerId>.<nanoseconds>`: what prune renamed a layer (or config blob) to. */
 export const GC_ENTRY = /^(.+)\.(\d+)$/
 

@@ -21,7 +21,10 @@ const JOURNAL_LIMIT = 64 * 1024 * 1024
 
 export type JournalRecord =
   | { v: number; type: 'run'; run: string; command: string; pid: number; at: string }
-  | { v: number; type: 'claim'; run: string; path: string }
+  /** `rel` is relative to the store: a store moved or copied after a crash still names its own leftovers, never another's. */
+  | { v: number; type: 'claim'; run: string; rel: string }
+  /** A claim given back: the path turned out to be taken, so this run never made it. */
+  | { v: number; type: 'release'; run: string; rel: string }
   | { v: number; type: 'begin'; run: string; step: string; describe: string }
   | { v: number; type: 'done'; run: string; step: string; status: string }
   | { v: number; type: 'end'; run: string }
@@ -32,7 +35,7 @@ export interface InterruptedRun {
   command: string
   pid: number
   at: string
-  /** Temp paths it made; removed before the new run starts. */
+  /** Temp paths it made, relative to the store, as the journal holds them (hostile input: checked before use). */
   claims: string[]
   /** The step it had begun and not finished, if any. */
   inProgress: { step: string; describe: string } | undefined
@@ -83,7 +86,10 @@ export function interruptedRun(records: readonly JournalRecord[]): InterruptedRu
         current = { run: r.run, command: r.command, pid: r.pid, at: r.at, claims: [], inProgress: undefined, stepsDone: 0 }
         break
       case 'claim':
-        if (current?.run === r.run) current.claims.push(r.path)
+        if (current?.run === r.run && typeof r.rel === 'string') current.claims.push(r.rel)
+        break
+      case 'release':
+        if (current?.run === r.run) current.claims = current.claims.filter((c) => c !== r.rel)
         break
       case 'begin':
         if (current?.run === r.run) current.inProgress = { step: r.step, describe: r.describe }

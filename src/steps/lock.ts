@@ -26,8 +26,10 @@ export class StoreLockedError extends LayerfsckError {
     readonly store: string,
     readonly holders: number[],
     waited: number,
+    /** What the holder is doing, when its journal says (a reader keeps none). */
+    doing?: string,
   ) {
-    const who = holders.length === 0 ? 'another process' : `pid ${holders.join(', ')}`
+    const who = (holders.length === 0 ? 'another process' : `pid ${holders.join(', ')}`) + (doing ? ` (${doing})` : '')
     super('STORE_LOCKED', `store ${escapeName(store)} is locked by ${who}; waited ${waited} s`, {
       exitCode: ExitCode.operational,
       hint: 'let that command finish (or give --wait SECONDS); a killed holder releases the lock by itself',
@@ -54,6 +56,15 @@ export async function lockStore(fs: FsPort, store: string, options: LockOptions)
       if (!isErrno(err, 'EEXIST')) throw err
     }
   }
+  // O_NOFOLLOW guards only the last component: a .layerfsck that is a
+  // symlink would put the lock, the journal and the stamp outside the store.
+  const own = await fs.lstat(ownDir(store))
+  if (own !== undefined && own.kind !== 'dir') {
+    throw new LayerfsckError('STORE_DAMAGED', `${escapeName(ownDir(store))} is a ${own.kind}, not layerfsck's directory; not using it`, {
+      hint: 'move it aside; layerfsck keeps its lock, journal and stamp in a real directory there',
+    })
+  }
+  if (own === undefined && options.mode === 'shared') return undefined
   for (;;) {
     let result
     try {
@@ -63,37 +74,29 @@ export async function lockStore(fs: FsPort, store: string, options: LockOptions)
       throw err
     }
     if (result.ok) return result.lock
-    if (Date.now() >= deadline || options.signal?.aborted) throw new StoreLockedError(store, result.holders, wait)
+    if (Date.now() >= deadline || options.signal?.aborted) throw new StoreLockedError(store, result.holders, wait, await holderCommand(fs, store, result.holders))
     await new Promise((r) => setTimeout(r, POLL_MS))
   }
 }
 
-/**
- * Processes that must not run while a store is changed under them (a Mesos
- * agent, dockerd): the family names them, this only looks. Reads
- * `<procRoot>/<pid>/comm`; a process that exits while we look is skipped.
- */
-export async function findProcesses(fs: FsPort, names: readonly string[], procRoot = '/proc'): Promise<{ pid: number; name: string }[]> {
-  if (names.length === 0) return []
-  const wanted = new Set(names)
-  let entries
+/** The command a writer holding the lock announced in its journal, if the journal names one of the holders. */
+async function holderCommand(fs: FsPort, store: string, holders: readonly number[]): Promise<string | undefined> {
+  let text: string
   try {
-    entries = await fs.readdir(procRoot)
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'EACCES')) return []
-    throw err
+    text = await readTextLimited(fs, journalPath(store), 1024 * 1024)
+  } catch {
+    return undefined
   }
-  const found: { pid: number; name: string }[] = []
-  for (const e of entries) {
-    if (!/^\d+$/.test(e.name)) continue
-    let comm: string
+  let found: string | undefined
+  for (const line of text.split('\n')) {
     try {
-      comm = (await readTextLimited(fs, `${procRoot}/${e.name}/comm`, 4096)).trim()
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ESRCH', 'EACCES', 'ENOTDIR')) continue
-      throw err
+      const r = JSON.parse(line) as { type?: unknown; pid?: unknown; command?: unknown; at?: unknown }
+      if (r.type === 'run' && typeof r.pid === 'number' && holders.includes(r.pid) && typeof r.command === 'string') {
+        found = `layerfsck ${r.command}${typeof r.at === 'string' ? `, since ${r.at}` : ''}`
+      }
+    } catch {
+      // A torn or foreign line says nothing about the holder.
     }
-    if (wanted.has(comm)) found.push({ pid: Number(e.name), name: comm })
   }
-  return found.sort((a, b) => a.pid - b.pid)
+  return found
 }

@@ -13,9 +13,10 @@
  * A crash anywhere leaves either a journal (the next session recovers and
  * the same plan's steps report already-done up to where it stopped) or a
  * finished store. Error policy, one place: EBUSY is retried, then the step is
- * deferred for the next run; a LayerfsckError from a step is a refusal that
- * changes nothing; any other errno stops the plan naming the step; anything
- * else is a bug, reported as an internal error and never as a finding.
+ * deferred for the next run; a step that declines to act (an error marked
+ * as a refusal) is recorded and the plan goes on; any other errno stops the
+ * plan naming the step, and any other LayerfsckError stops it as it is;
+ * anything else is a bug, reported as an internal error, never a finding.
  */
 import { randomBytes } from 'node:crypto'
 import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
@@ -25,9 +26,10 @@ import { CrashError } from '../fs/crash.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { FileLock, FsPort } from '../fs/port.js'
 import { removeTree } from '../fs/remove.js'
-import { dirname } from '../fs/safe-path.js'
+import { checkRelative, dirname } from '../fs/safe-path.js'
 import { interruptedRun, JOURNAL_VERSION, JournalWriter, readJournal, type InterruptedRun } from './journal.js'
-import { findProcesses, journalPath, lockStore } from './lock.js'
+import { findProcesses } from '../fs/processes.js'
+import { journalPath, lockStore } from './lock.js'
 import type { Step, StepOutcome } from './step.js'
 
 export type { InterruptedRun }
@@ -46,9 +48,20 @@ export interface SessionOptions {
   /** Change the store even while a guarded process runs. */
   force?: boolean
   procRoot?: string
+  /**
+   * Where this command's temp paths may be claimed: one directory of the
+   * store and a name shape (Mesos: `staging/` and mkdtemp's XXXXXX). Recovery
+   * removes only claims of that shape, whatever a journal says.
+   */
+  claims?: ClaimPolicy
   /** The clock for the stamp; tests fix it to compare runs byte for byte. */
   now?: () => Date
   signal?: AbortSignal
+}
+
+export interface ClaimPolicy {
+  dir: string
+  name: RegExp
 }
 
 export type StepEvent = { index: number; total: number; outcome: StepOutcome }
@@ -59,7 +72,7 @@ export class StepFailedError extends LayerfsckError {
     readonly describe: string,
     cause: unknown,
   ) {
-    super('STEP_FAILED', `step ${escapeName(step)} (${describe}) failed: ${(cause as Error).message}`, {
+    super('STEP_FAILED', `step ${escapeName(step)} (${escapeName(describe)}) failed: ${escapeName((cause as Error).message)}`, {
       cause,
       exitCode: ExitCode.operational,
       hint: 'steps before it are complete and durable; fix the cause and run the same command again to continue',
@@ -95,6 +108,7 @@ export class StoreSession {
   private readonly run: string
   private closed = false
   private planned = false
+  private readonly claims: string[] = []
 
   private constructor(
     readonly fs: FsPort,
@@ -102,6 +116,8 @@ export class StoreSession {
     private readonly lock: FileLock | undefined,
     /** The run this session found interrupted and recovered, if any. */
     readonly resumed: InterruptedRun | undefined,
+    /** What that run had claimed and this session removed (absolute paths). */
+    readonly recovered: readonly string[],
   ) {
     this.run = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
   }
@@ -122,16 +138,16 @@ export class StoreSession {
       ...(options.signal ? { signal: options.signal } : {}),
     })
     try {
-      const interrupted = interruptedRun(await readJournal(fs, journalPath(store)))
-      if (interrupted && options.intent === 'change') {
-        // What the interrupted run claimed holds nothing committed: its
-        // results were renamed out of these paths before being recorded.
-        for (const path of interrupted.claims) await removeTree(fs, path)
-        for (const dir of new Set(interrupted.claims.map(dirname))) {
-          if ((await fs.lstat(dir))?.kind === 'dir') await fs.fsync(dir)
-        }
+      let records: Awaited<ReturnType<typeof readJournal>> = []
+      try {
+        records = await readJournal(fs, journalPath(store))
+      } catch (err) {
+        // Only a command that would continue the run needs to understand it; a reader reports what it can.
+        if (options.intent === 'change') throw err
       }
-      return new StoreSession(fs, options, lock, interrupted)
+      const interrupted = interruptedRun(records)
+      const recovered = interrupted && options.intent === 'change' ? await removeClaims(fs, store, interrupted.claims, options.claims) : []
+      return new StoreSession(fs, options, lock, interrupted, recovered)
     } catch (err) {
       await lock?.release()
       throw err
@@ -153,9 +169,34 @@ export class StoreSession {
    * next session rather than left for a person to judge.
    */
   async claim(path: string): Promise<string> {
+    const rel = path.startsWith(`${this.store}/`) ? path.slice(this.store.length + 1) : undefined
+    if (rel === undefined || !claimable(rel, this.options.claims)) throw new InternalError('StoreSession.claim', new Error(`${path} is not a claimable temp path of ${this.store}`))
     const journal = await this.ensureJournal()
-    await journal.append({ v: JOURNAL_VERSION, type: 'claim', run: this.run, path })
+    await journal.append({ v: JOURNAL_VERSION, type: 'claim', run: this.run, rel })
+    this.claims.push(rel)
     return path
+  }
+
+  /** Gives a claim back before anything was made there (the name was taken): recovery must not remove another's. */
+  async release(path: string): Promise<void> {
+    const rel = path.slice(this.store.length + 1)
+    const journal = await this.ensureJournal()
+    await journal.append({ v: JOURNAL_VERSION, type: 'release', run: this.run, rel })
+    const i = this.claims.indexOf(rel)
+    if (i >= 0) this.claims.splice(i, 1)
+  }
+
+  /**
+   * A run that failed cleanly (bad input, a refused step) is not an
+   * interrupted one: what it claimed goes now, and so does its journal, so
+   * that the next command does not report a crash that never happened. A
+   * killed run never gets here and leaves its journal for the next session.
+   */
+  async abandon(): Promise<void> {
+    if (this.journal === undefined) return
+    await removeClaims(this.fs, this.store, this.claims, this.options.claims)
+    await this.journal.remove()
+    this.journal = undefined
   }
 
   async runSteps(steps: readonly Step[], onStep?: (event: StepEvent) => void): Promise<StepOutcome[]> {
@@ -165,7 +206,8 @@ export class StoreSession {
     this.planned = true
     const ctx = { fs: this.fs, store: this.store }
     for (const [index, step] of steps.entries()) {
-      if (this.options.signal?.aborted) break
+      // Stopping between steps is safe; pretending the plan ran is not.
+      if (this.options.signal?.aborted) throw new LayerfsckError('CANCELLED', 'cancelled; the steps before this one are complete, and a re-run continues', { exitCode: ExitCode.cancelled })
       const describe = step.describe()
       await journal.append({ v: JOURNAL_VERSION, type: 'begin', run: this.run, step: step.id, describe })
       const outcome = await this.runOne(step, describe, ctx)
@@ -191,7 +233,9 @@ export class StoreSession {
           }
           return { id: step.id, describe, status: 'deferred', reason: `${(err as Error).message} (busy after ${BUSY_RETRIES + 1} tries; left for the next run)` }
         }
-        if (err instanceof LayerfsckError) return { id: step.id, describe, status: 'refused', reason: err.message }
+        if (err instanceof LayerfsckError && err.refusal) return { id: step.id, describe, status: 'refused', reason: err.message }
+        // Bad input found while applying (a tar that ends early) stops the plan as it is: its message says what.
+        if (err instanceof LayerfsckError) throw err
         if (isErrno(err)) throw new StepFailedError(step.id, describe, err)
         throw new InternalError(`step ${step.id}`, err)
       }
@@ -235,12 +279,45 @@ export class StoreSession {
   }
 }
 
-/** Opens a session, hands it to `body`, and always closes it. */
+/** Opens a session, hands it to `body`, and always closes it; a body that fails cleanly abandons its run. */
 export async function withSession<T>(fs: FsPort, options: SessionOptions, body: (session: StoreSession) => Promise<T>): Promise<T> {
   const session = await StoreSession.open(fs, options)
   try {
     return await body(session)
+  } catch (err) {
+    if (!isCrash(err)) await session.abandon()
+    throw err
   } finally {
     await session.close()
   }
+}
+
+/**
+ * Removes what a run claimed. The journal is hostile input like everything
+ * in a store: a claim must be a relative path below the store, reached
+ * through real directories only (a symlinked component would lead the
+ * remover out of the store), and anything else is left alone.
+ */
+/** A claim is one entry, of the policy's name shape, directly in the policy's directory; nothing else ever is. */
+function claimable(rel: string, policy: ClaimPolicy | undefined): boolean {
+  if (policy === undefined) return false
+  const checked = checkRelative(rel)
+  if (!checked.ok || checked.path !== rel) return false
+  const slash = rel.lastIndexOf('/')
+  return rel.slice(0, Math.max(slash, 0)) === policy.dir && policy.name.test(rel.slice(slash + 1))
+}
+
+async function removeClaims(fs: FsPort, store: string, claims: readonly string[], policy: ClaimPolicy | undefined): Promise<string[]> {
+  const removed: string[] = []
+  for (const rel of claims) {
+    if (!claimable(rel, policy)) continue
+    // The claim's directory must be a real directory of the store: through a symlink the remover would leave it.
+    if ((await fs.lstat(`${store}/${policy!.dir}`))?.kind !== 'dir') continue
+    const path = `${store}/${rel}`
+    if ((await fs.lstat(path)) === undefined) continue
+    await removeTree(fs, path)
+    await fs.fsync(dirname(path))
+    removed.push(path)
+  }
+  return removed
 }

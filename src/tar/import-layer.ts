@@ -18,7 +18,7 @@
 import { extract as tarExtract, type Header } from 'tar-stream'
 import type { Readable } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
-import { LayerfsckError } from '../errors.js'
+import { isErrno, LayerfsckError } from '../errors.js'
 import { decodeName, escapeName, nameByteLength } from '../fs/name-bytes.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
@@ -77,6 +77,20 @@ const TYPES: Record<Header['type'], InodeKind | 'link' | undefined> = {
 }
 
 export async function importLayerTar(fs: FsPort, input: Readable, target: string, options: LayerImportOptions): Promise<LayerImportReport> {
+  try {
+    return await extractLayer(fs, input, target, options)
+  } catch (err) {
+    // A tar that ends early or is no tar at all is bad input, not a bug:
+    // tar-stream and zlib say so with errors that carry no errno.
+    if (err instanceof LayerfsckError || (isErrno(err) && !/^Z_/.test(err.code))) throw err
+    throw new LayerfsckError('TAR_INVALID', `not a readable tar: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'the file is truncated, damaged or not a tar (nor a gzip of one); nothing of it was kept',
+    })
+  }
+}
+
+async function extractLayer(fs: FsPort, input: Readable, target: string, options: LayerImportOptions): Promise<LayerImportReport> {
   const { stream, compression } = await openTarBytes(input)
   const tap = new RawPaxTap({ maxHeaderBytes: options.maxHeaderBytes ?? 1024 * 1024 })
   const extract = tarExtract()

@@ -8,6 +8,6 @@ import { LayerfsckError } from '../../errors.js'
 
 export class FixRefusedError extends LayerfsckError {
   constructor(message: string) {
-    super('FIX_REFUSED', message)
+    super('FIX_REFUSED', message, { refusal: true })
   }
 }

@@ -1,17 +1,12 @@
 import type { InodeKind } from '../../fs/port.js'
 import { basename } from '../../fs/safe-path.js'
-import { stagingDir } from '../../mesos/paths.js'
+import { STAGING_TEMP, stagingDir } from '../../mesos/paths.js'
 import { isRemoved, removeLeftover } from '../../steps/remove-leftover.js'
 import type { CheckSpec } from '../types.js'
 import { FixRefusedError } from './refuse.js'
 
-/**
- * os::mkdtemp's `XXXXXX`: what a pull (Mesos' or layerfsck import's) names
- * its staging dir. Only a directory of that shape is taken for one.
- */
-const STAGING_NAME = /^[A-Za-z0-9]{6}$/
-
-export const isStagingDir = (name: string, kind: InodeKind): boolean => kind === 'dir' && STAGING_NAME.test(name)
+/** Only a directory of os::mkdtemp's shape is taken for a pull's staging dir. */
+export const isStagingDir = (name: string, kind: InodeKind): boolean => kind === 'dir' && STAGING_TEMP.test(name)
 
 export const stagingLeftover: CheckSpec = {
   code: 'staging-leftover',

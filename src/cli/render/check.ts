@@ -15,12 +15,6 @@ export function renderCheck(r: CheckReport, s: Style): string {
   const modeText = { no: 'no changes (-n)', preen: 'safe fixes (-p)', yes: 'all fixes (-y)' }[r.mode]
   out.push(`${c.bold('layerfsck check')}  ${elide(esc(r.store), w - 17)}${r.adapter === 'memory' ? c.dim(' (memory)') : ''}`)
   out.push(c.dim(elide(`mode: ${modeText}; backend ${r.backend.name} (${r.backend.source}); liveness: ${r.liveness}`, w)))
-  if (r.interrupted) {
-    const i = r.interrupted
-    const where = i.inProgress ? `, during: ${i.inProgress}` : ''
-    const done = r.mode === 'no' ? 'run -p, -y or that command again to finish it' : 'its leftovers were removed'
-    out.push(c.yellow(esc(`interrupted: layerfsck ${i.command} (pid ${i.pid}, started ${i.at}) did not finish${where}; ${done}`)))
-  }
   out.push('')
   const severity = (f: FindingResult): string =>
     f.severity === 'error' ? c.red(pad('error', 8)) : f.severity === 'warning' ? c.yellow(pad('warning', 8)) : c.cyan(pad('info', 8))
