@@ -84,7 +84,9 @@ for (const { name, make } of SUBJECTS) {
 
     it('gives rootfs dirs with .wh. files for the aufs backend, which merge by copy into the same tree', async () => {
       const store = `${s.root}/store`
-      await importImage(s.fs, { store, backend: 'aufs', image: `oci:${await imagesOn(s.fs)}/oci-overlay:wh-third`, createStore: true, preserveOwners: s.privileged })
+      const report = await importImage(s.fs, { store, backend: 'aufs', image: `oci:${await imagesOn(s.fs)}/oci-overlay:wh-third`, createStore: true, preserveOwners: s.privileged })
+      // The same counts as the overlay import reports: whiteouts are whiteouts in either form.
+      expect(report.layers.map((l) => [l.whiteouts, l.opaqueDirs])).toEqual([[0, 0], [2, 1], [2, 0]])
       const rootfses = WH_LAYERS.map((id) => `${store}/layers/${id}/rootfs`)
       expect(await listTree(s.fs, rootfses[1]!)).toContain('data/.wh.gone.txt file mode=0000')
       expect(await mergedByCopy(s.fs, rootfses, 'aufs', `${s.root}/merged`)).toEqual(WH_THIRD_MERGED)

@@ -114,14 +114,19 @@ for (const { name, make } of SUBJECTS) {
 
     it('writes the same tar bytes for a layer in aufs form and in overlay form', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
+      const counts: unknown[] = []
       const bytes = async (dir: string): Promise<Buffer> => {
         const chunks: Uint8Array[] = []
-        await exportLayerTar(s.fs, dir, async (c) => void chunks.push(c))
+        const { whiteouts, opaqueDirs } = await exportLayerTar(s.fs, dir, async (c) => void chunks.push(c))
+        counts.push({ whiteouts, opaqueDirs })
         return Buffer.concat(chunks)
       }
       const aufs = await importFixture(WH_LAYERS[2], 'aufs', 'aufs')
       const overlay = await importFixture(WH_LAYERS[2], 'overlay', 'overlay')
       expect((await bytes(aufs)).equals(await bytes(overlay))).toBe(true)
+      // And the same report: a whiteout is counted in either form.
+      expect(counts[0]).toEqual(counts[1])
+      expect(counts[0]).toEqual({ whiteouts: 2, opaqueDirs: 0 })
     })
 
     it('carries binary xattrs, long names and an opaque marker through export and import', async ({ skip }) => {

@@ -243,8 +243,8 @@ async function importInSession(
             status: 'imported',
             entries: result.entries,
             bytes: result.bytes,
-            whiteouts: result.conversion?.whiteouts ?? 0,
-            opaqueDirs: result.conversion?.opaqueDirs ?? 0,
+            whiteouts: result.conversion?.whiteouts ?? result.tarWhiteouts,
+            opaqueDirs: result.conversion?.opaqueDirs ?? result.tarOpaqueDirs,
             notes: result.conversion?.notes ?? [],
             warnings: result.warnings,
           })

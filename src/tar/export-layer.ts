@@ -21,7 +21,7 @@ import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { walkPreorder } from '../fs/walk.js'
 import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
-import { isWhiteoutDevice, OPAQUE_MARKER, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
+import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
 
 export interface LayerExportReport {
@@ -226,6 +226,8 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
         await opaqueMarker(w.path, w.rel)
         break
       case 'file':
+        // An aufs-form whiteout travels as it is; count it as the device form is counted.
+        if (classifyAufsName(w.name)?.type === 'whiteout') report.whiteouts += 1
         await emit({
           name: w.rel,
           type: 'file',

@@ -23,7 +23,7 @@ import { decodeName, escapeName, nameByteLength } from '../fs/name-bytes.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
 import { convertLayer, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from '../layer/whiteout-codec.js'
-import { OVERLAY_XATTR } from '../layer/whiteout-names.js'
+import { classifyAufsName, OVERLAY_XATTR } from '../layer/whiteout-names.js'
 import { openTarBytes, type Compression } from './open.js'
 import { xattrsFromPax } from './pax.js'
 import { RawPaxTap, TarHeaderError, type RawEntry } from './raw-pax-tap.js'
@@ -52,6 +52,9 @@ export interface LayerImportReport {
   compression: Compression
   entries: number
   bytes: number
+  /** Whiteouts as the tar carries them (aufs form, `.wh.<name>` and `.wh..wh..opq`), whatever form they are written in. */
+  tarWhiteouts: number
+  tarOpaqueDirs: number
   /** Things a tar may carry but we chose not to write, each with its entry. */
   warnings: { path: string; message: string }[]
   conversion: ConvertReport | undefined
@@ -98,7 +101,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
   tap.on('error', (err) => extract.destroy(err))
   stream.pipe(tap).pipe(extract as unknown as NodeJS.WritableStream)
 
-  const report: LayerImportReport = { compression, entries: 0, bytes: 0, warnings: [], conversion: undefined }
+  const report: LayerImportReport = { compression, entries: 0, bytes: 0, tarWhiteouts: 0, tarOpaqueDirs: 0, warnings: [], conversion: undefined }
   /** Directories (relative paths) known to be real directories we may write into. */
   const dirs = new Set<string>([''])
   /** Non-directories this tar created: the only legal hard-link targets. */
@@ -159,6 +162,9 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
         rel = checked.path
       }
       if (rel === '' && kind !== 'dir') throw new HostileTarError(name, 'it would replace the layer root')
+      const marker = classifyAufsName(rel.slice(rel.lastIndexOf('/') + 1))
+      if (marker?.type === 'whiteout') report.tarWhiteouts += 1
+      else if (marker?.type === 'opaque') report.tarOpaqueDirs += 1
       if ((kind === 'char' || kind === 'block') && !options.allowDevices) {
         throw new HostileTarError(name, `it is a ${kind} device and devices were not allowed (--allow-devices)`)
       }

@@ -21,7 +21,11 @@ export function renderDetect(r: DetectReport, s: Style): string {
   out.push(`${label('format')}${c.green.bold(`${r.format.family} ${r.format.version}`)}`)
   out.push(`${' '.repeat(11)}${elide(r.format.title, w - 11)}`)
   out.push(`${' '.repeat(11)}${c.dim(elide(`since ${r.format.introducedBy}`, w - 11))}`)
-  if (r.stamp.state === 'ok') out.push(`${label('stamp')}${escapeName(`${r.stamp.family} ${r.stamp.version}, by ${r.stamp.writtenBy}`)}`)
+  if (r.stamp.state === 'ok') {
+    out.push(`${label('stamp')}${escapeName(`${r.stamp.family} ${r.stamp.version}, by ${r.stamp.writtenBy}`)}`)
+    // The contents give a lower bound (a store with no overlay layer shows no 1.1 evidence); the stamp is what layerfsck left.
+    if (r.stamp.version !== r.format.version) out.push(`${' '.repeat(11)}${c.dim(`contents alone prove ${r.format.version}; the stamp is what layerfsck left`)}`)
+  }
   else if (r.stamp.state === 'garbled') out.push(`${label('stamp')}${c.yellow(elide(escapeName(`unreadable: ${r.stamp.reason}`), w - 11))}`)
   else out.push(`${label('stamp')}${c.dim('none (no layerfsck command has changed this store)')}`)
 
