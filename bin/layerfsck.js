@@ -2,9 +2,17 @@
 // The bin shim: runs the built CLI and turns its answer into an exit code.
 import { main } from '../dist/src/cli/main.js'
 
-process.once('SIGINT', () => {
-  process.stderr.write('\nlayerfsck: cancelled\n')
-  process.exit(32)
+// The first Ctrl-C asks the command to stop between two steps, so that it
+// removes what it staged and leaves no journal; a second one ends it at once,
+// and the next run recovers what it left, as after any crash.
+const cancel = new AbortController()
+process.on('SIGINT', () => {
+  if (cancel.signal.aborted) {
+    process.stderr.write('\nlayerfsck: cancelled\n')
+    process.exit(32)
+  }
+  process.stderr.write('\nlayerfsck: stopping after the current step (Ctrl-C again to stop at once)\n')
+  cancel.abort()
 })
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env })
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: cancel.signal })
 process.exitCode = code

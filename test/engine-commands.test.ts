@@ -6,7 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { checkByCode } from '../src/check/registry.js'
 import { detect } from '../src/detect/detect.js'
-import { makeDirs, writeFileAll } from '../src/fs/io.js'
+import { makeDirs, readFileLimited, writeFileAll } from '../src/fs/io.js'
+import type { LayerfsckError } from '../src/errors.js'
 import { importImage } from '../src/image/import.js'
 import { runCheck } from '../src/check/run.js'
 import { readStamp } from '../src/format/stamp.js'
@@ -98,6 +99,24 @@ for (const subject of SUBJECTS) {
       // And it is still a place a later import may make a store in.
       const good = await runCli(s.fs, ['import', '--store', fresh, '--backend', 'copy', `oci:${await imagesOn(s.fs)}/oci-overlay:wh-base`])
       expect(good.code, good.stderr).toBe(0)
+    })
+
+    it('stops an import that is cancelled half-way and cleans up after it (exit 32, no journal, nothing recorded)', async () => {
+      const cancel = new AbortController()
+      const before = await readFileLimited(s.fs, `${store}/storedImages`)
+      const err = await importImage(s.fs, {
+        store,
+        backend: 'copy',
+        image: `docker-archive:${await imagesOn(s.fs)}/docker-archive/wh-third-vfs.docker-archive.tar`,
+        reference: 'cancelled:1',
+        signal: cancel.signal,
+        onProgress: () => cancel.abort(),
+      }).catch((e: unknown) => e)
+      expect((err as LayerfsckError).exitCode).toBe(32)
+      expect(await s.fs.lstat(`${store}/.layerfsck/journal`)).toBeUndefined()
+      expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
+      expect(Buffer.from(await readFileLimited(s.fs, `${store}/storedImages`)).equals(Buffer.from(before))).toBe(true)
+      expect((await runCheck(s.fs, { store })).exitCode).toBe(0)
     })
 
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {

@@ -21,6 +21,8 @@ export interface OptionSpec {
 
 
 export interface CommandContext {
+  /** Aborted at the first Ctrl-C: a changing command stops between steps and cleans up after itself. */
+  signal?: AbortSignal
   fs: FsPort
   stdout: OutputStream
   stderr: OutputStream

@@ -18,6 +18,8 @@ export interface CliEnvironment {
   env: NodeJS.ProcessEnv
   /** The filesystem to act on; the disk unless a test hands in another. */
   fs?: FsPort
+  /** Aborted when the operator asks to stop (the bin shim's first Ctrl-C). */
+  signal?: AbortSignal
 }
 
 const EPILOGUE =
@@ -152,7 +154,7 @@ export async function main(argv: readonly string[], environment: CliEnvironment)
         json = args['json'] === true
         const fs = environment.fs ?? createNodeFs()
         try {
-          exitCode = await spec.run(args as Record<string, unknown>, { fs, stdout, stderr, style, errStyle })
+          exitCode = await spec.run(args as Record<string, unknown>, { fs, stdout, stderr, style, errStyle, ...(environment.signal ? { signal: environment.signal } : {}) })
         } catch (err) {
           exitCode = report(err)
         }

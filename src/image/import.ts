@@ -207,6 +207,7 @@ async function importInSession(
         form: 'aufs',
         preserveOwners: false,
         onProgress: (p) => options.onProgress?.({ phase: 'archive', ...p }),
+        ...(options.signal ? { signal: options.signal } : {}),
       })
       kind = shape !== 'archive' ? shape : (await exists(fs, `${archive}/oci-layout`)) ? 'oci-archive' : 'docker-archive'
       plan = kind === 'docker-archive' ? await planDockerArchive(fs, archive) : await planOciLayout(fs, archive, 'oci-archive', arg.tag)
@@ -236,6 +237,7 @@ async function importInSession(
             ...(options.allowDevices !== undefined ? { allowDevices: options.allowDevices } : {}),
             ...(options.preserveOwners !== undefined ? { preserveOwners: options.preserveOwners } : {}),
             onProgress: (p) => options.onProgress?.({ phase: 'layer', index, total: plan.layers.length, id: layer.id, ...p }),
+            ...(options.signal ? { signal: options.signal } : {}),
           })
           layer.verify()
           for (const extra of layer.extras) await writeFileAll(fs, `${staged}/${extra.name}`, extra.bytes, 0o644)

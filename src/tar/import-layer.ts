@@ -18,7 +18,7 @@
 import { extract as tarExtract, type Header } from 'tar-stream'
 import type { Readable } from 'node:stream'
 import { isUtf8 } from 'node:buffer'
-import { isErrno, LayerfsckError } from '../errors.js'
+import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { decodeName, escapeName, nameByteLength } from '../fs/name-bytes.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
@@ -46,6 +46,8 @@ export interface LayerImportOptions {
   /** fsync every file and directory written, before returning: for trees that will be renamed into a store. */
   sync?: boolean
   onProgress?: (event: { entries: number; bytes: number }) => void
+  /** Checked between entries: a cancelled import stops there, and its caller discards the partial tree. */
+  signal?: AbortSignal
 }
 
 export interface LayerImportReport {
@@ -146,6 +148,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
     index += 1
     const header = entry.header
     try {
+      if (options.signal?.aborted) throw new LayerfsckError('CANCELLED', 'cancelled; what this import staged is removed, and nothing of it was recorded', { exitCode: ExitCode.cancelled })
       const raw = rawEntry(tap, index, header)
       const pax = raw.records
       const name = decodeName(raw.name)

@@ -29,6 +29,7 @@ export async function runCheckCommand(args: Record<string, unknown>, ctx: Comman
       store: resolve(String(args['store'])),
       mode,
       ...changeOptions(args),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
       only: codes(args['only']),
       skip: codes(args['skip']),
       ...(workDir ? { workDir } : {}),

@@ -20,6 +20,7 @@ export async function runImport(args: Record<string, unknown>, ctx: CommandConte
       image,
       createStore: true,
       ...changeOptions(args),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
       allowDevices: args['allow-devices'] === true,
       // Owners can only be restored by root; anyone else gets their own files, as with tar.
       preserveOwners: process.getuid?.() === 0,
