@@ -119,6 +119,16 @@ for (const subject of SUBJECTS) {
       expect((await runCheck(s.fs, { store })).exitCode).toBe(0)
     })
 
+    it('refuses a --work-dir that has no provisioner/, instead of reading it as an agent without containers', async () => {
+      const notAgent = `${s.root}/home`
+      await makeDirs(s.fs, `${notAgent}/docs`)
+      for (const cmd of [['check', '-y'], ['detect']]) {
+        const r = await runCli(s.fs, [...cmd, '--store', store, '--work-dir', notAgent])
+        expect(r.code).toBe(8)
+        expect(r.stderr).toContain('has no provisioner/ directory')
+      }
+    })
+
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
       expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
       expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)

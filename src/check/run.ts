@@ -7,11 +7,11 @@
 import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
 import { BACKENDS, type Backend } from '../format/descriptor.js'
 import { readStamp } from '../format/stamp.js'
-import { requireStore } from '../detect/identify.js'
+import { requireStore, requireWorkDir } from '../detect/identify.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { formatToStamp } from '../detect/current-format.js'
-import { AGENT_PROCESSES, layerIdShape, provisionerDir, STAGING_CLAIMS } from '../mesos/paths.js'
+import { AGENT_PROCESSES, layerIdShape, STAGING_CLAIMS } from '../mesos/paths.js'
 import { sessionOptions, type ChangeOptions } from '../steps/options.js'
 import { withSession, type StoreSession } from '../steps/session.js'
 import type { Step, StepOutcome } from '../steps/step.js'
@@ -112,7 +112,7 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   // A store in a newer format than this build knows is refused before it is read.
   await readStamp(fs, store)
-  const provisioner = workDir === undefined ? undefined : provisionerDir(workDir)
+  const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
   const data = new CheckData(fs, store, provisioner, {
     ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),
     ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir, runtimeDirGiven: true } : {}),

@@ -14,7 +14,7 @@ import type { StampState } from '../format/stamp.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
 import { walkTree } from '../fs/walk.js'
-import { requireStore, storeEntries, type StoreEvidence } from './identify.js'
+import { requireStore, requireWorkDir, storeEntries, type StoreEvidence } from './identify.js'
 import { withSession } from '../steps/session.js'
 import { isOpaqueDir } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice } from '../layer/whiteout-names.js'
@@ -191,6 +191,7 @@ export async function detect(fs: FsPort, options: DetectOptions): Promise<Detect
 export async function detectLocked(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
   const store = await resolveRoot(fs, options.store, 'store')
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
+  if (workDir !== undefined) await requireWorkDir(fs, workDir)
   const identity = await requireStore(fs, store, 'detect')
   const stamp = identity.stamp
 

@@ -28,7 +28,7 @@ import { escapeName } from '../fs/name-bytes.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
 import { basename } from '../fs/safe-path.js'
 import { byName } from '../fs/walk.js'
-import { layerIdShape, layersDir, SHA256_DIGEST, stampDir, stampPath, storedImagesPath } from '../mesos/paths.js'
+import { layerIdShape, layersDir, provisionerDir, SHA256_DIGEST, stampDir, stampPath, storedImagesPath } from '../mesos/paths.js'
 import { readMetadata } from '../metadata/read.js'
 import { decodeStoredImages } from '../metadata/stored-images.js'
 
@@ -333,4 +333,21 @@ export async function requireStore(fs: FsPort, dir: string, command: string): Pr
   const identity = await identifyStore(fs, dir)
   if (!identity.isStore) throw notAStoreError(identity, command)
   return identity
+}
+
+/**
+ * An agent work dir proves itself by its `provisioner/`: a mistyped
+ * `--work-dir` would otherwise read as an agent with no containers, and
+ * every mount under it would look like nobody's.
+ */
+export async function requireWorkDir(fs: FsPort, workDir: string): Promise<string> {
+  const provisioner = provisionerDir(workDir)
+  const inode = await fs.lstat(provisioner)
+  if (inode?.kind !== 'dir') {
+    throw new LayerfsckError('NOT_A_WORK_DIR', `${escapeName(workDir)} has no provisioner/ directory, so it is not a Mesos agent work dir; nothing was read or changed`, {
+      exitCode: ExitCode.operational,
+      hint: "name the agent's --work_dir (the directory holding provisioner/, slaves/ and meta/), or leave --work-dir out to check the store alone",
+    })
+  }
+  return provisioner
 }
