@@ -129,6 +129,18 @@ for (const subject of SUBJECTS) {
       }
     })
 
+    it('says which layer id an export asked for is not there, and names the form the store uses', async () => {
+      const hex = '6ac16d2e8047dc36b3cdcca09926ea9058c0ff0021f559948c408773cb047a69'
+      const bare = await runCli(s.fs, ['export', '--store', store, '--layer', hex, '-o', `${s.root}/out.tar`])
+      expect(bare.code).toBe(8)
+      expect(bare.stderr).toContain(`has no layer named ${hex}`)
+      expect(bare.stderr).toContain(`this store names it sha256:${hex}`)
+      const config = await runCli(s.fs, ['export', '--store', store, '--layer', 'sha256:fefbce03962c5f162d292080ad4bddb2ad344f978ea6d2bd59637ab7b198386f', '-o', `${s.root}/out.tar`])
+      expect(config.code).toBe(8)
+      expect(config.stderr).toContain('not a layer (a config blob?)')
+      expect(await s.fs.lstat(`${s.root}/out.tar`)).toBeUndefined()
+    })
+
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
       expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
       expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)

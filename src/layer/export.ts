@@ -16,12 +16,22 @@ export async function layerRootfs(fs: FsPort, store: string, id: string, backend
   if (layerIdShape(id) === undefined) {
     throw new LayerfsckError('BAD_LAYER_ID', `${JSON.stringify(id)} is not a layer id (64 hex digits, or sha256:<64 hex>)`)
   }
+  const dir = await fs.lstat(layerDir(store, id))
+  if (dir?.kind !== 'dir') {
+    // The id forms differ by store generation: a bare hex id names a v1 layer, sha256:<hex> a schema-2 one.
+    const other = id.startsWith('sha256:') ? id.slice('sha256:'.length) : `sha256:${id}`
+    const otherIsLayer = (await fs.lstat(layerDir(store, other)))?.kind === 'dir'
+    const what = dir === undefined ? 'no layer' : `a ${dir.kind}, not a layer (a config blob?)`
+    throw new LayerfsckError('LAYER_MISSING', `${escapeName(store)}/layers has ${what} named ${escapeName(id)}`, {
+      hint: otherIsLayer ? `this store names it ${other}` : 'layerfsck detect --store … --json lists the layers and their ids',
+    })
+  }
   const candidates = backend ? [rootfsName(backend)] : (['rootfs', 'rootfs.overlay'] as const)
   for (const name of candidates) {
     const path = `${layerDir(store, id)}/${name}`
     if ((await fs.lstat(path))?.kind === 'dir') return path
   }
-  throw new LayerfsckError('LAYER_MISSING', `layer ${id} has no ${candidates.join(' or ')} in ${store}/layers`, {
+  throw new LayerfsckError('LAYER_MISSING', `layer ${escapeName(id)} has no ${candidates.join(' or ')} in ${escapeName(store)}/layers`, {
     hint: backend ? 'a layer pulled for another backend lives in the other variant; try without --backend' : undefined,
   })
 }
