@@ -6,7 +6,6 @@
  */
 import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
 import { BACKENDS, type Backend } from '../format/descriptor.js'
-import { readStamp } from '../format/stamp.js'
 import { requireStore, requireWorkDir } from '../detect/identify.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
@@ -108,10 +107,9 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
   const checks = selectChecks(options)
   const mode = options.mode ?? 'no'
   const store = await resolveRoot(fs, options.store, 'store')
+  // Identity first; it reads the stamp first of all, so a store in a newer format is refused before it is read.
   await requireStore(fs, store, 'check')
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
-  // A store in a newer format than this build knows is refused before it is read.
-  await readStamp(fs, store)
   const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
   const data = new CheckData(fs, store, provisioner, {
     ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),

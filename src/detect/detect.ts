@@ -173,11 +173,9 @@ function stampSummary(s: StampState): DetectReport['stamp'] {
 
 export async function detect(fs: FsPort, options: DetectOptions): Promise<DetectReport> {
   const store = await resolveRoot(fs, options.store, 'store')
-  // Identity first (the stamp inside it first of all: a store left in a newer
-  // major format is refused before any of it is interpreted); a directory
-  // that is no store is not scanned as one.
-  await requireStore(fs, store, 'detect')
-  // Read under the shared lock, so a scan never sees an import half-way.
+  // Read under the shared lock, so a scan never sees an import half-way; a
+  // reader's session creates nothing, so a directory that is no store is
+  // untouched when detectLocked refuses it.
   return withSession(fs, { store, command: 'detect', intent: 'read', ...(options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {}) }, () =>
     detectLocked(fs, { ...options, store }),
   )
@@ -192,6 +190,9 @@ export async function detectLocked(fs: FsPort, options: DetectOptions): Promise<
   const store = await resolveRoot(fs, options.store, 'store')
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   if (workDir !== undefined) await requireWorkDir(fs, workDir)
+  // Identity first (the stamp inside it first of all: a store left in a newer
+  // major format is refused before any of it is interpreted); a directory
+  // that is no store is not scanned as one.
   const identity = await requireStore(fs, store, 'detect')
   const stamp = identity.stamp
 
