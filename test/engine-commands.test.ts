@@ -11,7 +11,8 @@ import type { LayerfsckError } from '../src/errors.js'
 import { importImage } from '../src/image/import.js'
 import { runCheck } from '../src/check/run.js'
 import { readStamp } from '../src/format/stamp.js'
-import { SUBJECTS, type Subject } from './support/adapters.js'
+import { execFileSync } from 'node:child_process'
+import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 import { runCli } from './support/cli.js'
 import { imagesOn } from './support/fixtures.js'
 
@@ -139,6 +140,23 @@ for (const subject of SUBJECTS) {
       expect(config.code).toBe(8)
       expect(config.stderr).toContain('not a layer (a config blob?)')
       expect(await s.fs.lstat(`${s.root}/out.tar`)).toBeUndefined()
+    })
+
+    it('leaves a staging leftover with a mount inside alone under -y, reports why, and keeps the mount\'s content', async ({ skip }) => {
+      if (s.name === 'disk' && !s.privileged) return skip(rootSkipReason())
+      const leftover = `${store}/staging/QwErTy`
+      await makeDirs(s.fs, `${leftover}/mnt`)
+      await writeFileAll(s.fs, `${leftover}/half-a-layer`, 'x')
+      await s.mountTmpfs(`${leftover}/mnt`)
+      await writeFileAll(s.fs, `${leftover}/mnt/live`, 'someone else\'s data')
+      const report = await runCheck(s.fs, { store, mode: 'yes', skip: ['orphan-mount'] })
+      const f = report.passes.flatMap((p) => p.findings).find((x) => x.code === 'staging-leftover')
+      expect(f?.status).toBe('fix-failed')
+      expect(f?.fixError).toContain('mounted inside')
+      expect(report.exitCode & 4).toBe(4)
+      expect(await readFileLimited(s.fs, `${leftover}/mnt/live`)).toEqual(new Uint8Array(Buffer.from('someone else\'s data')))
+      expect((await s.fs.lstat(`${leftover}/half-a-layer`))?.kind).toBe('file')
+      if (s.name === 'disk') execFileSync('umount', [`${leftover}/mnt`])
     })
 
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
