@@ -13,7 +13,8 @@ import { runCheck } from '../src/check/run.js'
 import { readStamp } from '../src/format/stamp.js'
 import { execFileSync } from 'node:child_process'
 import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
-import { runCli } from './support/cli.js'
+import { Capture, runCli } from './support/cli.js'
+import { main } from '../src/cli/main.js'
 import { imagesOn } from './support/fixtures.js'
 
 
@@ -157,6 +158,19 @@ for (const subject of SUBJECTS) {
       expect(await readFileLimited(s.fs, `${leftover}/mnt/live`)).toEqual(new Uint8Array(Buffer.from('someone else\'s data')))
       expect((await s.fs.lstat(`${leftover}/half-a-layer`))?.kind).toBe('file')
       if (s.name === 'disk') execFileSync('umount', [`${leftover}/mnt`])
+    })
+
+    it('stops an export cancelled by Ctrl-C (exit 32) and leaves no tar, whole or partial', async () => {
+      const cancel = new AbortController()
+      cancel.abort()
+      const stdout = new Capture()
+      const stderr = new Capture()
+      const out = `${s.root}/out`
+      await makeDirs(s.fs, out)
+      const layer = 'sha256:6ac16d2e8047dc36b3cdcca09926ea9058c0ff0021f559948c408773cb047a69'
+      const code = await main(['export', '--store', store, '--layer', layer, '-o', `${out}/x.tar`], { stdout, stderr, env: {}, fs: s.fs, signal: cancel.signal })
+      expect(code).toBe(32)
+      expect(await s.fs.readdir(out)).toEqual([])
     })
 
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {

@@ -46,7 +46,7 @@ for (const subject of SUBJECTS) {
       expect(await listTree(s.fs, tree)).toBe(before)
       expect(await readTextLimited(s.fs, `${tree}/sub/mnt/precious`)).toBe('live data')
       // The step that wraps it refuses the same way.
-      await expect(removeLeftover(s.fs, `${tree}/sub`)).rejects.toBeInstanceOf(MountedBelowError)
+      await expect(removeLeftover(s.fs, `${tree}/sub`, [tree])).rejects.toBeInstanceOf(MountedBelowError)
       await expect(removeTree(s.fs, `${tree}/sub/mnt`)).rejects.toThrow(/is a mount point/)
     })
   })
@@ -64,3 +64,27 @@ describe('removeTree without a mount table entry', () => {
     expect(await readTextLimited(fs, '/t/a/mnt/precious')).toBe('live')
   })
 })
+
+for (const subject of SUBJECTS) {
+  describe(`removal within a root (${subject.name})`, () => {
+    let s: Subject
+    beforeEach(async () => {
+      s = await subject.make()
+    })
+    afterEach(async () => s.cleanup())
+
+    it.skipIf(subject.name === 'disk' && rootSkipReason() !== '')('refuses a path with a mount between it and its root, and one on another filesystem', async () => {
+      const store = `${s.root}/store`
+      await makeDirs(s.fs, `${store}/staging`)
+      await s.mountTmpfs(`${store}/staging`)
+      await makeDirs(s.fs, `${store}/staging/FFFFFF`)
+      await writeFileAll(s.fs, `${store}/staging/FFFFFF/f`, 'precious')
+      const err = await removeLeftover(s.fs, `${store}/staging/FFFFFF`, [store]).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(MountedBelowError)
+      expect((err as Error).message).toContain(`${store}/staging is mounted between ${store} and ${store}/staging/FFFFFF`)
+      // Without the table's help the device still tells.
+      await expect(removeTree(s.fs, `${store}/staging/FFFFFF`, { within: store, mounts: [] })).rejects.toThrow(/another filesystem/)
+      expect(await readTextLimited(s.fs, `${store}/staging/FFFFFF/f`)).toBe('precious')
+    })
+  })
+}

@@ -21,12 +21,14 @@ export class MountedBelowError extends LayerfsckError {
   constructor(
     readonly path: string,
     readonly mountPoint: string,
+    message?: string,
   ) {
     super(
       'MOUNTED_BELOW',
-      mountPoint === path
-        ? `${escapeName(path)} is a mount point; not removing through a mount`
-        : `${escapeName(mountPoint)} is mounted inside ${escapeName(path)}; not removing through a mount`,
+      message ??
+        (mountPoint === path
+          ? `${escapeName(path)} is a mount point; not removing through a mount`
+          : `${escapeName(mountPoint)} is mounted inside ${escapeName(path)}; not removing through a mount`),
       { hint: 'unmount it first, children first (layerfsck check -y and gc unmount what nothing owns)', refusal: true },
     )
   }
@@ -35,6 +37,12 @@ export class MountedBelowError extends LayerfsckError {
 export interface RemoveOptions {
   /** The mount table, when the caller has just read it; read here otherwise. */
   mounts?: readonly MountEntry[]
+  /**
+   * The root the path belongs to (the store). A mount between it and the path
+   * (one on staging/, say) is crossed just as surely as one below the path,
+   * so removal is refused for that too, and for a path on another device.
+   */
+  within?: string
 }
 
 const sameDev = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor
@@ -47,11 +55,25 @@ export function mountsAtOrBelow(mounts: readonly MountEntry[], path: string): Mo
 export async function removeTree(fs: FsPort, path: string, options: RemoveOptions = {}): Promise<void> {
   const inode = await fs.lstat(path)
   if (inode === undefined) return
+  const mounts = options.mounts ?? (await fs.mounts())
+  const { within } = options
+  if (within !== undefined) {
+    if (path === within || !isInside(within, path)) throw new MountedBelowError(path, path, `${escapeName(path)} is not inside ${escapeName(within)}; not removing it`)
+    const between = mounts.filter((m) => m.mountPoint !== within && isInside(within, m.mountPoint) && isInside(m.mountPoint, path))
+    if (between.length > 0) {
+      const m = between[0]!.mountPoint
+      throw new MountedBelowError(path, m, `${escapeName(m)} is mounted between ${escapeName(within)} and ${escapeName(path)}; not removing through a mount`)
+    }
+    const root = await fs.lstat(within)
+    if (root === undefined || !sameDev(root.dev, inode.dev)) {
+      throw new MountedBelowError(path, path, `${escapeName(path)} is on another filesystem than ${escapeName(within)}; not removing through a mount`)
+    }
+  }
   if (inode.kind !== 'dir') {
     await unlinkIfPresent(fs, path)
     return
   }
-  const below = mountsAtOrBelow(options.mounts ?? (await fs.mounts()), path)
+  const below = mountsAtOrBelow(mounts, path)
   if (below.length > 0) throw new MountedBelowError(path, below[below.length - 1]!.mountPoint)
 
   // Depth-first with an explicit stack: deep trees must not overflow.

@@ -229,7 +229,7 @@ async function importInSession(
         apply: async () => {
           const staged = `${stage}/${basename(target)}`
           // A retry after EBUSY starts from nothing rather than from a half-written tree.
-          await removeTree(fs, staged)
+          await removeTree(fs, staged, { within: store })
           await fs.mkdir(staged, 0o755)
           await fs.mkdir(`${staged}/${variant}`, 0o755)
           const result = await importLayerTar(fs, await layer.open(), `${staged}/${variant}`, {
@@ -349,7 +349,7 @@ async function undoCreatedStore(fs: FsPort, store: string): Promise<void> {
 
 async function removeStage(fs: FsPort, stage: string): Promise<void> {
   if ((await fs.lstat(stage)) === undefined) return
-  await removeTree(fs, stage)
+  await removeTree(fs, stage, { within: dirname(dirname(stage)) })
   await fs.fsync(dirname(stage))
 }
 

@@ -5,11 +5,18 @@
  * a mount inside stays until that mount is dealt with.
  */
 import type { FsPort } from '../fs/port.js'
-import { removeTree } from '../fs/remove.js'
-import { dirname } from '../fs/safe-path.js'
+import { escapeName } from '../fs/name-bytes.js'
+import { MountedBelowError, removeTree } from '../fs/remove.js'
+import { dirname, isInside } from '../fs/safe-path.js'
 
-export async function removeLeftover(fs: FsPort, path: string): Promise<void> {
-  await removeTree(fs, path)
+/**
+ * `roots` are the trees the path may belong to (the store, the provisioner
+ * dir); the deepest that holds it is what no mount may stand between.
+ */
+export async function removeLeftover(fs: FsPort, path: string, roots: readonly string[]): Promise<void> {
+  const within = roots.filter((r) => isInside(r, path) && r !== path).sort((a, b) => b.length - a.length)[0]
+  if (within === undefined) throw new MountedBelowError(path, path, `${escapeName(path)} is in none of ${roots.map(escapeName).join(', ')}; not removing it`)
+  await removeTree(fs, path, { within })
   await fs.fsync(dirname(path))
 }
 

@@ -15,7 +15,7 @@
  * bsdtar and Go's archive/tar all keep them as they are).
  */
 import { pack as tarPack, type Header, type Pack } from 'tar-stream'
-import { errnoError } from '../errors.js'
+import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
 import { encodeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
@@ -35,6 +35,8 @@ export interface LayerExportReport {
 
 export interface LayerExportOptions {
   onProgress?: (event: { entries: number; bytes: number }) => void
+  /** Checked between entries: a cancelled export stops there, and its caller removes the partial tar. */
+  signal?: AbortSignal
 }
 
 const MAX_USTAR_ID = 0o7777777
@@ -196,6 +198,7 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
   // Whiteout devices sort under their tar name, so both forms give one order.
   const sortKey = (e: { name: string; kind: string }): string => (e.kind === 'char' ? `${WHITEOUT_PREFIX}${e.name}` : e.name)
   for await (const w of walkPreorder(fs, root, { sortKey })) {
+    if (options.signal?.aborted) throw new LayerfsckError('CANCELLED', 'cancelled; the partial tar is removed', { exitCode: ExitCode.cancelled })
     if (w.name === OPAQUE_MARKER && w.kind === 'file') continue // emitted right after its directory
     const inode = await fs.lstat(w.path)
     // Gone since its directory was read: the tar would silently lack it (how names read lossily went missing).

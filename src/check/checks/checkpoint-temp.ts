@@ -22,7 +22,7 @@ export const checkpointTemp: CheckSpec = {
       // Judged again right before removal: the file may have changed since the check read it.
       const verdict = await judgeCheckpointTemp(ctx.fs, f.path, String(f.detail?.['checkpoint']) as CheckpointKind)
       if (!verdict.temp) throw new FixRefusedError(`not removed: ${verdict.reason}`)
-      await removeLeftover(ctx.fs, f.path)
+      await removeLeftover(ctx.fs, f.path, ctx.roots)
     },
   },
   async run(ctx) {

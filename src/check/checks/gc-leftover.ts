@@ -41,7 +41,7 @@ export const gcLeftover: CheckSpec = {
       const name = basename(f.path)
       const verdict = judgeGcEntry(name, inode.kind)
       if (!verdict.ok) throw new FixRefusedError(`not removed: ${verdict.reason}`)
-      await removeLeftover(ctx.fs, f.path)
+      await removeLeftover(ctx.fs, f.path, ctx.roots)
     },
   },
   async run(ctx) {

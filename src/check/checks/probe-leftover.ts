@@ -9,7 +9,7 @@ export const probeLeftover: CheckSpec = {
   explain:
     'The agent creates provisioner/.probe to test whether the filesystem reports d_type, and removes it; a crash ' +
     'during start-up leaves it.',
-  fix: { by: 'check', describe: 'remove it', safe: true, apply: (ctx, f) => removeLeftover(ctx.fs, f.path) },
+  fix: { by: 'check', describe: 'remove it', safe: true, apply: (ctx, f) => removeLeftover(ctx.fs, f.path, ctx.roots) },
   async run(ctx) {
     if (ctx.provisioner === undefined) return
     const path = `${ctx.provisioner}/.probe`

@@ -27,7 +27,7 @@ export const stagingLeftover: CheckSpec = {
       const inode = await ctx.fs.lstat(f.path)
       if (inode === undefined) return
       if (!isStagingDir(basename(f.path), inode.kind)) throw new FixRefusedError(`not removed: a ${inode.kind} now, not a pull's staging dir`)
-      await removeLeftover(ctx.fs, f.path)
+      await removeLeftover(ctx.fs, f.path, ctx.roots)
     },
   },
   async run(ctx) {

@@ -111,11 +111,11 @@ async function exportLocked(store: string, output: string | undefined, args: Rec
     const report = await exportLayerTar(ctx.fs, rootfs, async (chunk) => {
       // Respect a slow reader (a pipe into ssh) instead of buffering the layer.
       if (out.write(chunk) === false && out.once) await new Promise<void>((r) => out.once!('drain', r))
-    })
+    }, ctx.signal ? { signal: ctx.signal } : {})
     ctx.stderr.write(`exported ${report.entries} entries of ${escapeName(rootfs)}\n`)
     return ExitCode.ok
   }
-  const report = await writeTar(ctx.fs, rootfs, output)
+  const report = await writeTar(ctx.fs, rootfs, output, ctx.signal)
   if (args['json'] === true) {
     const doc: ExportDocument = {
       schemaVersion: 1,
@@ -140,7 +140,7 @@ async function exportLocked(store: string, output: string | undefined, args: Rec
 }
 
 /** Writes the tar under a temp name beside `output` and renames it there; on any failure the temp name is gone again. */
-async function writeTar(fs: FsPort, rootfs: string, output: string): Promise<LayerExportReport> {
+async function writeTar(fs: FsPort, rootfs: string, output: string, signal: AbortSignal | undefined): Promise<LayerExportReport> {
   // A half-written tar must never sit under the name asked for.
   const temp = tempNameFor(output)
   let handle
@@ -152,7 +152,7 @@ async function writeTar(fs: FsPort, rootfs: string, output: string): Promise<Lay
   }
   let open = true
   try {
-    const report = await exportLayerTar(fs, rootfs, (chunk) => handle.write(chunk))
+    const report = await exportLayerTar(fs, rootfs, (chunk) => handle.write(chunk), signal ? { signal } : {})
     await handle.sync()
     open = false
     await handle.close()
