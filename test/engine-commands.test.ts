@@ -173,6 +173,25 @@ for (const subject of SUBJECTS) {
       expect(await s.fs.readdir(out)).toEqual([])
     })
 
+    it('refuses export -o into the store reached through a bind mount', async ({ skip }) => {
+      if (s.name !== 'disk') return skip('a bind mount needs the kernel; the memory adapter mounts fresh filesystems only')
+      if (!s.privileged) return skip(rootSkipReason())
+      const bm = `${s.root}/bm`
+      await makeDirs(s.fs, bm)
+      execFileSync('mount', ['--bind', store, bm])
+      try {
+        const config = 'sha256:fefbce03962c5f162d292080ad4bddb2ad344f978ea6d2bd59637ab7b198386f'
+        const before = await readFileLimited(s.fs, `${store}/layers/${config}`)
+        const layer = 'sha256:6ac16d2e8047dc36b3cdcca09926ea9058c0ff0021f559948c408773cb047a69'
+        const r = await runCli(s.fs, ['export', '--store', store, '--layer', layer, '-o', `${bm}/layers/${config}`])
+        expect(r.code).toBe(8)
+        expect(r.stderr).toContain('inside the store')
+        expect(Buffer.from(await readFileLimited(s.fs, `${store}/layers/${config}`)).equals(Buffer.from(before))).toBe(true)
+      } finally {
+        execFileSync('umount', [bm])
+      }
+    })
+
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
       expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
       expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)

@@ -4,7 +4,7 @@ import type { Backend } from '../../format/descriptor.js'
 import { requireStore } from '../../detect/identify.js'
 import { tempNameFor } from '../../fs/io.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import type { FsPort } from '../../fs/port.js'
+import { inodeKey, type FsPort } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
 import { basename, dirname, isInside } from '../../fs/safe-path.js'
 import { exportCompleteness, layerRootfs } from '../../layer/export.js'
@@ -86,7 +86,7 @@ async function outputPath(fs: FsPort, output: string, store: string): Promise<st
   const dirKind = (await fs.lstat(realDir))?.kind
   if (dirKind !== 'dir') throw new ExportOutputError(output, `${escapeName(dir)} is not a directory`)
   const real = realDir === '/' ? `/${basename(output)}` : `${realDir}/${basename(output)}`
-  if (isInside(store, real)) {
+  if (isInside(store, real) || (await sameDirAbove(fs, realDir, store))) {
     throw new ExportOutputError(output, `it is inside the store ${escapeName(store)} being exported`, 'write the tar outside the store')
   }
   const there = await fs.lstat(real)
@@ -179,5 +179,20 @@ async function writeTar(fs: FsPort, rootfs: string, output: string, signal: Abor
       }
     }
     throw err
+  }
+}
+
+/**
+ * Whether `store` is `dir` or one of its ancestors by identity (dev and
+ * inode), which a path comparison misses when the store is reached through a
+ * bind mount.
+ */
+async function sameDirAbove(fs: FsPort, dir: string, store: string): Promise<boolean> {
+  const target = await fs.lstat(store)
+  if (target === undefined) return false
+  for (let cur = dir; ; cur = dirname(cur)) {
+    const inode = await fs.lstat(cur)
+    if (inode !== undefined && inodeKey(inode) === inodeKey(target)) return true
+    if (cur === '/') return false
   }
 }
