@@ -192,6 +192,22 @@ for (const subject of SUBJECTS) {
       }
     })
 
+    it('says which claims of a killed run it left alone rather than calling them removed', async () => {
+      await makeDirs(s.fs, `${s.root}/victim`)
+      const records = [
+        { v: 1, type: 'run', run: 'r1', command: 'import', pid: 99, at: '2026-01-01T00:00:00.000Z' },
+        { v: 1, type: 'claim', run: 'r1', rel: '../victim' },
+      ]
+      await writeFileAll(s.fs, `${store}/.layerfsck/journal`, `${records.map((r) => JSON.stringify(r)).join('\n')}\n`)
+      const report = await runCheck(s.fs, { store, mode: 'preen' })
+      const f = report.passes.flatMap((p) => p.findings).find((x) => x.code === 'interrupted-run')
+      expect(f?.status).toBe('fix-failed')
+      expect(f?.fixError).toContain('left alone: ../victim')
+      expect((await s.fs.lstat(`${s.root}/victim`))?.kind).toBe('dir')
+      // The run is closed all the same: the next check has nothing to say.
+      expect((await runCheck(s.fs, { store })).exitCode).toBe(0)
+    })
+
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
       expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
       expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)

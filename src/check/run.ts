@@ -150,6 +150,18 @@ async function checkInSession(
     if (options.signal?.aborted) throw new CancelledError()
   }
 
+  // What a killed run claimed and recovery did not remove (a mount in the way, a claim that is no staging dir of this store).
+  let interrupted: CheckContext['interrupted']
+  if (session.resumed) {
+    const r = session.resumed
+    const left: string[] = []
+    for (const rel of r.claims) {
+      const path = `${store}/${rel}`
+      if (!session.recovered.includes(path) && (await fs.lstat(path).catch(() => undefined)) !== undefined) left.push(rel)
+    }
+    interrupted = { command: r.command, pid: r.pid, at: r.at, claims: r.claims, left, recovered: mode !== 'no' }
+  }
+
   const passes: PassResult[] = []
   let changed = false
   for (const pass of PASSES) {
@@ -163,9 +175,7 @@ async function checkInSession(
       backend,
       data,
       roots: provisioner === undefined ? [store] : [store, provisioner],
-      interrupted: session.resumed
-        ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at, claims: session.resumed.claims, recovered: mode !== 'no' }
-        : undefined,
+      interrupted,
       scratch,
       report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
     })

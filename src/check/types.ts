@@ -89,7 +89,7 @@ export interface CheckContext {
    * whether this check's session already removed what it had claimed (it
    * does when it may change the store).
    */
-  interrupted: { command: string; pid: number; at: string; claims: readonly string[]; recovered: boolean } | undefined
+  interrupted: { command: string; pid: number; at: string; claims: readonly string[]; left: readonly string[]; recovered: boolean } | undefined
   /** Per-check scratch space for counting across onDir calls. */
   scratch: Map<string, unknown>
   report(finding: Omit<Finding, 'code' | 'severity' | 'pass'> & { code?: string }): void

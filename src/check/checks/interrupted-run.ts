@@ -1,5 +1,6 @@
 import { journalPath } from '../../steps/lock.js'
 import type { CheckSpec } from '../types.js'
+import { FixRefusedError } from './refuse.js'
 
 export const interruptedRun: CheckSpec = {
   code: 'interrupted-run',
@@ -16,8 +17,11 @@ export const interruptedRun: CheckSpec = {
     describe: 'remove the staging dirs the killed run claimed and close its journal',
     safe: true,
     // The session that may change the store removed the claims as it opened, before any check ran.
-    isDone: async (ctx) => ctx.interrupted?.recovered === true,
-    apply: async () => {},
+    isDone: async (ctx) => ctx.interrupted?.recovered === true && ctx.interrupted.left.length === 0,
+    apply: async (ctx) => {
+      const left = ctx.interrupted?.left ?? []
+      if (left.length > 0) throw new FixRefusedError(`left alone: ${left.join(', ')} (a mount in the way, or not a staging dir of this store)`)
+    },
   },
   async run(ctx) {
     const i = ctx.interrupted
