@@ -119,8 +119,13 @@ export class JournalWriter {
   /** Starts a fresh journal (replacing one whose runs all ended or were recovered). */
   static async create(fs: FsPort, path: string): Promise<JournalWriter> {
     const handle = await fs.openWrite(path, { mode: 0o644 })
-    await handle.sync()
-    await fs.fsync(dirname(path))
+    try {
+      await handle.sync()
+      await fs.fsync(dirname(path))
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
     return new JournalWriter(fs, path, handle)
   }
 
