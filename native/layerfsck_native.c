@@ -229,42 +229,47 @@ static napi_value js_dtype(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * lgetxattr (name given) and llistxattr (name NULL) alike: ask the size, then
+ * read; the value may grow in between, so ask again on ERANGE. The bytes come
+ * back as a Buffer, or undefined for an attribute the entry does not have.
+ */
+static napi_value read_xattr_bytes(napi_env env, const char *path, const char *name) {
+  const char *syscall = name != NULL ? "lgetxattr" : "llistxattr";
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t got = name != NULL ? lgetxattr(path, name, NULL, 0) : llistxattr(path, NULL, 0);
+    char *buf = NULL;
+    if (got > 0) {
+      size_t size = (size_t)got;
+      buf = malloc(size);
+      if (buf == NULL) return throw_errno(env, ENOMEM, syscall, path);
+      got = name != NULL ? lgetxattr(path, name, buf, size) : llistxattr(path, buf, size);
+    }
+    if (got < 0) {
+      int e = errno;
+      free(buf);
+      if (e == ERANGE) continue;
+      if (e == ENODATA && name != NULL) {
+        napi_value undef;
+        napi_get_undefined(env, &undef);
+        return undef;
+      }
+      return throw_errno(env, e, syscall, path);
+    }
+    napi_value result;
+    napi_create_buffer_copy(env, (size_t)got, buf != NULL ? buf : "", NULL, &result);
+    free(buf);
+    return result;
+  }
+  return throw_errno(env, ERANGE, syscall, path);
+}
+
 /* lgetxattr(path, name): the value as a Buffer, or undefined when the entry has no such attribute. */
 static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char path[PATH_BUF], name[XATTR_NAME_BUF];
   if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_xattr_name(env, argv[1], name)) return NULL;
-  /* The value may grow between asking its size and reading it: ask again on ERANGE. */
-  for (int attempt = 0; attempt < 8; attempt++) {
-    ssize_t size = lgetxattr(path, name, NULL, 0);
-    if (size < 0) {
-      if (errno == ENODATA) {
-        napi_value undef;
-        napi_get_undefined(env, &undef);
-        return undef;
-      }
-      return throw_errno(env, errno, "lgetxattr", path);
-    }
-    char *value = malloc(size > 0 ? (size_t)size : 1);
-    if (value == NULL) return throw_errno(env, ENOMEM, "lgetxattr", path);
-    ssize_t got = lgetxattr(path, name, value, (size_t)size);
-    if (got < 0) {
-      int e = errno;
-      free(value);
-      if (e == ERANGE) continue;
-      if (e == ENODATA) {
-        napi_value undef;
-        napi_get_undefined(env, &undef);
-        return undef;
-      }
-      return throw_errno(env, e, "lgetxattr", path);
-    }
-    napi_value result;
-    napi_create_buffer_copy(env, (size_t)got, value, NULL, &result);
-    free(value);
-    return result;
-  }
-  return throw_errno(env, ERANGE, "lgetxattr", path);
+  return read_xattr_bytes(env, path, name);
 }
 
 /* llistxattr(path): the raw list, names each ended by a NUL. */
@@ -272,24 +277,7 @@ static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char path[PATH_BUF];
   if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
-  for (int attempt = 0; attempt < 8; attempt++) {
-    ssize_t size = llistxattr(path, NULL, 0);
-    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
-    char *list = malloc(size > 0 ? (size_t)size : 1);
-    if (list == NULL) return throw_errno(env, ENOMEM, "llistxattr", path);
-    ssize_t got = size > 0 ? llistxattr(path, list, (size_t)size) : 0;
-    if (got < 0) {
-      int e = errno;
-      free(list);
-      if (e == ERANGE) continue;
-      return throw_errno(env, e, "llistxattr", path);
-    }
-    napi_value result;
-    napi_create_buffer_copy(env, (size_t)got, list, NULL, &result);
-    free(list);
-    return result;
-  }
-  return throw_errno(env, ERANGE, "llistxattr", path);
+  return read_xattr_bytes(env, path, NULL);
 }
 
 /* lsetxattr(path, name, value): value is a Buffer or a Uint8Array, written byte for byte. */

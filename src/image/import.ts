@@ -187,8 +187,7 @@ async function importInSession(
   if (createdStore && stamp.state === 'absent') await session.initialize(latestFormat('mesos-docker'))
   // The format is the store's as found, under the lock and before this
   // import adds anything: its own new layers must not vouch for the old ones.
-  const underLock = await readStamp(fs, store)
-  const format = underLock.state === 'ok' ? underLock.format : await formatToStamp(fs, store)
+  const format = await formatToStamp(fs, store)
   await session.runSteps([storeDirsStep(store)])
   // Read before anything is staged: a damaged storedImages stops the import before it writes a layer.
   await readImages(fs, store)

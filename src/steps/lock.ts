@@ -10,7 +10,7 @@
  * nothing.
  */
 import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
-import { readTextLimited } from '../fs/io.js'
+import { readJournal, type JournalRecord } from './journal.js'
 import type { FileLock, FsPort } from '../fs/port.js'
 import { escapeName } from '../fs/name-bytes.js'
 
@@ -81,22 +81,13 @@ export async function lockStore(fs: FsPort, store: string, options: LockOptions)
 
 /** The command a writer holding the lock announced in its journal, if the journal names one of the holders. */
 async function holderCommand(fs: FsPort, store: string, holders: readonly number[]): Promise<string | undefined> {
-  let text: string
+  let records: JournalRecord[]
   try {
-    text = await readTextLimited(fs, journalPath(store), 1024 * 1024)
+    records = await readJournal(fs, journalPath(store))
   } catch {
+    // A damaged or foreign journal says nothing about who holds the lock.
     return undefined
   }
-  let found: string | undefined
-  for (const line of text.split('\n')) {
-    try {
-      const r = JSON.parse(line) as { type?: unknown; pid?: unknown; command?: unknown; at?: unknown }
-      if (r.type === 'run' && typeof r.pid === 'number' && holders.includes(r.pid) && typeof r.command === 'string') {
-        found = `layerfsck ${r.command}${typeof r.at === 'string' ? `, since ${r.at}` : ''}`
-      }
-    } catch {
-      // A torn or foreign line says nothing about the holder.
-    }
-  }
-  return found
+  const run = records.filter((r) => r.type === 'run' && holders.includes(r.pid)).at(-1)
+  return run?.type === 'run' ? `layerfsck ${run.command}, since ${run.at}` : undefined
 }

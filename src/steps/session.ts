@@ -107,7 +107,6 @@ export class StoreSession {
   private journal: JournalWriter | undefined
   private readonly run: string
   private closed = false
-  private planned = false
   private readonly claims: string[] = []
 
   private constructor(
@@ -203,7 +202,6 @@ export class StoreSession {
     const outcomes: StepOutcome[] = []
     if (steps.length === 0) return outcomes
     const journal = await this.ensureJournal()
-    this.planned = true
     const ctx = { fs: this.fs, store: this.store }
     for (const [index, step] of steps.entries()) {
       // Stopping between steps is safe; pretending the plan ran is not.
@@ -260,7 +258,8 @@ export class StoreSession {
    */
   async commit(format: Readonly<FormatDescriptor>): Promise<void> {
     if (this.options.intent !== 'change') return
-    if (!this.planned && this.journal === undefined && this.resumed === undefined) return
+    // No step ran (runSteps opens the journal) and nothing was recovered: the store is as found.
+    if (this.journal === undefined && this.resumed === undefined) return
     const journal = await this.ensureJournal()
     // Whatever a step left unsynced becomes durable before the stamp says
     // the store is in this format: the stamp must never outlive the changes.
