@@ -12,8 +12,8 @@ import { makeDirs, writeFileAll, writeFileDurable } from '../src/fs/io.js'
 import { removeTree } from '../src/fs/remove.js'
 import { importLayerTar } from '../src/tar/import-layer.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
-import { containerDir, containerLayersPath, layerDir, provisionerDir } from '../src/mesos/paths.js'
-import { encodeContainerLayers } from '../src/metadata/container-layers.js'
+import { containerDir, containerLayersPath, layerDir, provisionerDir } from '../src/families/mesos/paths.js'
+import { encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
 import { materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 
 const IMAGES = fileURLToPath(new URL('../../fixtures/images', import.meta.url))

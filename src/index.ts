@@ -22,16 +22,27 @@ export { createNodeFs, type NodeFsOptions } from './fs/node.js'
 export { createMemoryFs, type MemoryFs, type MemoryFsOptions, type MemoryMount } from './fs/memory.js'
 export { parseMountInfo, formatMountInfo } from './fs/mountinfo.js'
 
-export type { Backend, EvidenceId, FormatDescriptor, LayerIdShape, RootfsVariant, WhiteoutForm } from './format/descriptor.js'
-export { BACKENDS, rootfsDirFor } from './format/descriptor.js'
-export { FORMATS, findFormat, latestFormat, formatsOf } from './format/registry.js'
+export type { Family, FamilyName, FormatInfo, StoreEvidence, WhiteoutForm } from './family/types.js'
+export { FAMILIES } from './families/index.js'
+export { allFormats, findFormat, latestFormat, formatsOf } from './format/registry.js'
 export { FormatTooNewError, readStamp, writeStamp, STAMP_SCHEMA_VERSION, type Stamp, type StampState } from './format/stamp.js'
+export { identifyStore, requireStore, NotAStoreError, type LooksLike, type StoreIdentity } from './detect/identify.js'
 
-export { decodeStoredImages, encodeStoredImages, referenceKey, type ImageReference, type StoredImage } from './metadata/stored-images.js'
-export { decodeContainerLayers, encodeContainerLayers, type ContainerLayers } from './metadata/container-layers.js'
-export type { CheckpointProblem, Decoded } from './metadata/checkpoint.js'
+// The commands, as library functions with typed options that return reports.
+export { detect, DETECT_SCHEMA_VERSION, type DetectOptions, type DetectReport } from './detect/detect.js'
+export { runCheck, CHECK_SCHEMA_VERSION, type CheckOptions, type CheckReport, type CheckMode, type FindingResult } from './check/run.js'
+export { allChecks, checksOf } from './check/registry.js'
+export { exportLayer, type ExportLayerOptions, type ExportLayerReport } from './layer/export.js'
+export { importImage, IMPORT_SCHEMA_VERSION, type ImportOptions, type ImportReport, type ImportedLayer } from './families/mesos/import.js'
 
-export { detect, countWhiteouts, DETECT_SCHEMA_VERSION, type DetectOptions, type DetectReport, type LayerSummary } from './detect/detect.js'
+// The Mesos family's formats and checkpoint codecs.
+export type { Backend, EvidenceId, FormatDescriptor, LayerIdShape, RootfsVariant } from './families/mesos/descriptor.js'
+export { BACKENDS, rootfsDirFor } from './families/mesos/descriptor.js'
+export { MESOS_FORMATS } from './families/mesos/formats/index.js'
+export { decodeStoredImages, encodeStoredImages, referenceKey, type ImageReference, type StoredImage } from './families/mesos/metadata/stored-images.js'
+export { decodeContainerLayers, encodeContainerLayers, type ContainerLayers } from './families/mesos/metadata/container-layers.js'
+export type { CheckpointProblem, Decoded } from './families/mesos/metadata/checkpoint.js'
+export { countWhiteouts, type LayerSummary, type MesosDetect } from './families/mesos/detect.js'
 
 export {
   aufsToOverlay,
@@ -48,4 +59,3 @@ export {
 export { applyLayer, type ApplyReport } from './layer/apply.js'
 export { importLayerTar, HostileTarError, type LayerImportOptions, type LayerImportReport } from './tar/import-layer.js'
 export { exportLayerTar, type LayerExportOptions, type LayerExportReport } from './tar/export-layer.js'
-export { importImage, IMPORT_SCHEMA_VERSION, type ImportOptions, type ImportReport, type ImportedLayer } from './image/import.js'

@@ -2,14 +2,16 @@ import { execFileSync } from 'node:child_process'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCheck, type CheckOptions, type CheckReport } from '../src/check/run.js'
-import { CHECKS } from '../src/check/registry.js'
+import { checksOf } from '../src/check/registry.js'
+
+const CHECKS = checksOf('mesos')
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import type { FsPort } from '../src/fs/port.js'
 import { removeTree } from '../src/fs/remove.js'
-import { importImage } from '../src/image/import.js'
-import { containerDir } from '../src/mesos/paths.js'
-import { encodeContainerLayers } from '../src/metadata/container-layers.js'
-import { encodeStoredImages } from '../src/metadata/stored-images.js'
+import { importImage } from '../src/families/mesos/import.js'
+import { containerDir } from '../src/families/mesos/paths.js'
+import { encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
+import { encodeStoredImages } from '../src/families/mesos/metadata/stored-images.js'
 import { importLayerTar } from '../src/tar/import-layer.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
@@ -530,7 +532,7 @@ for (const { name, make } of SUBJECTS) {
         const report = await runCheck(s.fs, e.options)
         expect(report.passes.flatMap((p) => p.findings.map((f) => `${f.code} ${f.path} ${f.message}`)), backend).toEqual([])
         expect(report.exitCode).toBe(0)
-        expect(report.backend).toEqual({ name: backend, source: 'detected' })
+        expect(report.settings['backend']).toMatch(new RegExp(`^${backend} \\(detected\\)`))
       }
       if (!s.privileged) skip(`${rootSkipReason()}; the copy-backend store was checked`)
       if (s.name === 'disk') for (const m of (await s.fs.mounts()).filter((m) => m.mountPoint.startsWith(`${s.root}/`))) await s.fs.unmount(m.mountPoint)
@@ -639,7 +641,7 @@ for (const { name, make } of SUBJECTS) {
   })
 }
 
-describe('the check registry', () => {
+describe('the Mesos check registry', () => {
   it('has a test case for every code', () => {
     const tested = new Set(CASES.map((c) => c.code))
     expect(CHECKS.map((c) => c.code).filter((code) => !tested.has(code))).toEqual([])

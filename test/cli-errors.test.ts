@@ -9,7 +9,7 @@ import { COMMANDS } from '../src/cli/commands.js'
 import { argvWantsJson } from '../src/cli/main.js'
 import { errnoError, LayerfsckError } from '../src/errors.js'
 import type { FsPort } from '../src/fs/port.js'
-import { generateMesosStore } from '../src/testing/generate.js'
+import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { memorySubject, SUBJECTS } from './support/adapters.js'
 import { runCli } from './support/cli.js'
 
@@ -62,7 +62,7 @@ describe('error lines on stderr', () => {
     await fs.mkdir('/a\nb/stuff', 0o755)
     const r = await runCli(fs, ['check', '--store', '/a\nb'])
     expect(r.code).toBe(8)
-    expect(r.stderr).toContain('/a\\nb is not a Mesos docker store')
+    expect(r.stderr).toContain('/a\\nb is not a store layerfsck reads')
     expect(r.stderr).not.toContain('\\\\n')
   })
 
@@ -192,9 +192,9 @@ describe('--help', () => {
     expect(line).not.toContain('[default')
   })
 
-  it('for --force says how an agent is found and what happens without it', async () => {
+  it("for --force says how the store's daemon is found and what happens without it", async () => {
     const text = (await help(['import', '--help'])).replace(/\s+/g, ' ')
-    expect(text).toContain('a process named mesos-agent or mesos-slave')
+    expect(text).toContain('a process named mesos-agent, mesos-slave or dockerd')
     expect(text).toContain('Without --force, check -p, check -y and import exit 8 if one runs')
   })
 

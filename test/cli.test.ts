@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { main } from '../src/cli/main.js'
 import type { OutputStream } from '../src/cli/style.js'
 import type { FsPort } from '../src/fs/port.js'
-import { generateMesosStore } from '../src/testing/generate.js'
+import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { memorySubject, SUBJECTS } from './support/adapters.js'
 import { imagesOn, WH_LAYERS } from './support/fixtures.js'
@@ -37,7 +37,8 @@ describe('the layerfsck command line', () => {
     const r = await run(['detect', '--store', '/store', '--json'], fs)
     expect(r.code).toBe(0)
     const doc = JSON.parse(r.stdout)
-    expect(doc.schemaVersion).toBe(1)
+    expect(doc.schemaVersion).toBe(2)
+    expect(doc.family).toBe('mesos')
     expect(doc.format.version).toBe('1.1.0')
     expect(doc.adapter).toBe('memory')
   })
@@ -116,7 +117,7 @@ describe('the layerfsck command line', () => {
     const r = await run(['import', '--store', '/store', '--backend', 'copy', '--json', `oci:${images}/oci-overlay:wh-delete`], fs)
     expect(r.code).toBe(0)
     const doc = JSON.parse(r.stdout)
-    expect(doc.schemaVersion).toBe(1)
+    expect(doc.schemaVersion).toBe(2)
     expect(doc.layers.map((l: { id: string; status: string }) => [l.id, l.status])).toEqual([
       [WH_LAYERS[0], 'imported'],
       [WH_LAYERS[1], 'imported'],
@@ -157,8 +158,8 @@ describe('the layerfsck command line', () => {
     const found = await run(['check', '--store', '/store', '--json'], fs)
     expect(found.code).toBe(4)
     const doc = JSON.parse(found.stdout)
-    expect(doc.schemaVersion).toBe(1)
-    expect(doc.passes.map((p: { name: string }) => p.name)).toEqual(['structure', 'contents', 'references', 'provisioner', 'host'])
+    expect(doc.schemaVersion).toBe(2)
+    expect(doc.passes.map((p: { name: string }) => p.name)).toEqual(['structure', 'contents', 'references', 'containers', 'host'])
     expect(doc.passes[0].findings[0]).toMatchObject({
       code: 'checkpoint-temp',
       severity: 'warning',

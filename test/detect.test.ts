@@ -2,9 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { detect } from '../src/detect/detect.js'
 import { writeStamp } from '../src/format/stamp.js'
 import { findFormat } from '../src/format/registry.js'
-import { generateMesosStore } from '../src/testing/generate.js'
+import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
+import type { DetectReport } from '../src/detect/detect.js'
+
+/** The Mesos half of a detect report: these stores are Mesos stores. */
+function mesosReport(r: DetectReport): Extract<DetectReport, { family: 'mesos' }> {
+  if (r.family !== 'mesos') throw new Error(`expected a Mesos store, detected ${r.family}`)
+  return r
+}
 
 /** One store per Mesos generation, as the issue lists them, with what detect must say. */
 const GENERATIONS = [
@@ -32,7 +39,7 @@ for (const { name, make } of SUBJECTS) {
         const store = `${s.root}/store`
         const workDir = g.workDir ? `${s.root}/agent` : undefined
         await generateMesosStore(s.fs, store, { format: g.version, layers: 3, ...g.options, ...(workDir ? { workDir } : {}) })
-        const report = await detect(s.fs, { store, ...(workDir ? { workDir } : {}) })
+        const report = mesosReport(await detect(s.fs, { store, ...(workDir ? { workDir } : {}) }))
         expect(report.format.version).toBe(g.version)
         expect(report.counts.layers).toBe(3)
         expect(report.counts.images).toBe(1)
@@ -47,7 +54,7 @@ for (const { name, make } of SUBJECTS) {
     it('reports the Mesos 1.1.0 defect: aufs whiteouts inside rootfs.overlay', async () => {
       const store = `${s.root}/store`
       await generateMesosStore(s.fs, store, { format: '1.1.0', layers: 2, whiteoutsPerLayer: 3 })
-      const report = await detect(s.fs, { store })
+      const report = mesosReport(await detect(s.fs, { store }))
       expect(report.format.version).toBe('1.1.0')
       const defect = report.defects.find((d) => d.id === 'rootfs-overlay-aufs-whiteouts')
       expect(defect?.count).toBe(1)
@@ -59,7 +66,7 @@ for (const { name, make } of SUBJECTS) {
       if (!s.privileged) return skip(rootSkipReason())
       const store = `${s.root}/store`
       const gen = await generateMesosStore(s.fs, store, { format: '1.5.0', layers: 2, backends: ['overlay', 'aufs'] })
-      const report = await detect(s.fs, { store })
+      const report = mesosReport(await detect(s.fs, { store }))
       const upper = report.layers.find((l) => l.id === gen.layerIds[1])!
       for (const layer of report.layers) {
         expect(layer.backends.sort()).toEqual(['aufs', 'bind', 'copy', 'overlay'])
@@ -78,7 +85,7 @@ for (const { name, make } of SUBJECTS) {
     it('follows a symlinked store root once, as operators move stores to bigger disks', async () => {
       await generateMesosStore(s.fs, `${s.root}/big-disk/docker`, { format: '1.0.0', layers: 2 })
       await s.fs.symlink(`${s.root}/big-disk/docker`, `${s.root}/store`)
-      const report = await detect(s.fs, { store: `${s.root}/store` })
+      const report = mesosReport(await detect(s.fs, { store: `${s.root}/store` }))
       expect(report.store).toBe(`${await s.fs.realpath(s.root)}/big-disk/docker`)
       expect(report.counts.layers).toBe(2)
     })
@@ -98,7 +105,7 @@ for (const { name, make } of SUBJECTS) {
           layers/${'a'.repeat(64)}/rootfs.tmp dir
         `),
       )
-      const report = await detect(s.fs, { store })
+      const report = mesosReport(await detect(s.fs, { store }))
       const byPath = Object.fromEntries(report.unclassified.map((u) => [u.path.slice(store.length + 1), u.reason]))
       expect(byPath).toEqual({
         weird: 'not part of any Mesos store format',
@@ -117,7 +124,7 @@ for (const { name, make } of SUBJECTS) {
       const h = await s.fs.openWrite(`${store}/storedImages`)
       await h.write(new Uint8Array([0xff, 0, 0, 0, 0x0a, 0x02]))
       await h.close()
-      const report = await detect(s.fs, { store })
+      const report = mesosReport(await detect(s.fs, { store }))
       expect(report.metadataProblems.map((p) => p.code)).toContain('truncated-message')
       expect(report.counts.layers).toBe(1)
     })
@@ -144,7 +151,7 @@ for (const { name, make } of SUBJECTS) {
       const store = `${s.root}/store`
       await generateMesosStore(s.fs, store, { format: '1.0.0', layers: 1 })
       await writeStamp(s.fs, store, { ...findFormat('mesos-docker', '1.8.0')!, version: '1.9.3' })
-      const report = await detect(s.fs, { store })
+      const report = mesosReport(await detect(s.fs, { store }))
       expect(report.stamp).toMatchObject({ state: 'ok', version: '1.9.3' })
     })
   })

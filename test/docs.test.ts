@@ -1,24 +1,36 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { COMMANDS } from '../src/cli/commands.js'
-import { FORMATS } from '../src/format/registry.js'
+import { allFormats } from '../src/format/registry.js'
 import { renderChecksDoc } from '../src/check/doc.js'
-import { CHECKS } from '../src/check/registry.js'
+import { allChecks } from '../src/check/registry.js'
+import { FAMILIES } from '../src/families/index.js'
+import { COMMON_CHECKS } from '../src/check/common.js'
+
+/** Mesos descriptors are named by version; Docker's by driver and version. */
+const formatFile = (family: string, f: { family: string; version: string }): string => (family === 'mesos' ? f.version : `${f.family.replace(/^docker-/, '')}-${f.version}`)
 
 const read = (p: string): string => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8')
 
 describe('the documentation', () => {
   it('lists every format version with the file that defines it', () => {
     const doc = read('docs/formats.md')
-    for (const f of FORMATS) expect(doc).toContain(`src/format/${f.family}/${f.version}.ts`)
+    for (const family of FAMILIES) {
+      for (const f of family.formats) expect(doc).toContain(`src/families/${family.name}/formats/${formatFile(family.name, f)}.ts`)
+    }
+    expect(allFormats().length).toBeGreaterThan(6)
   })
 
   it('keeps docs/checks.md as the check registry generates it', () => {
     expect(read('docs/checks.md'), 'run `npm run docs:checks`').toBe(renderChecksDoc())
   })
 
-  it('names each check file after its code, so a code leads to its file', () => {
-    for (const c of CHECKS) expect(read(`src/check/checks/${c.code}.ts`)).toContain(`code: '${c.code}'`)
+  it('names each check file after its code, in its family\'s folder or among the shared checks', () => {
+    const shared = new Set<string>(Object.values(COMMON_CHECKS).flat().map((c) => c.code))
+    for (const { check: c, families } of allChecks()) {
+      const file = shared.has(c.code) ? `src/check/checks/${c.code}.ts` : `src/families/${families[0]}/checks/${c.code}.ts`
+      expect(read(file)).toContain(`code: '${c.code}'`)
+    }
   })
 
   it('documents every command in the README', () => {

@@ -8,7 +8,7 @@ import { checkByCode } from '../src/check/registry.js'
 import { detect } from '../src/detect/detect.js'
 import { makeDirs, readFileLimited, writeFileAll } from '../src/fs/io.js'
 import type { LayerfsckError } from '../src/errors.js'
-import { importImage } from '../src/image/import.js'
+import { importImage } from '../src/families/mesos/import.js'
 import { runCheck } from '../src/check/run.js'
 import { readStamp } from '../src/format/stamp.js'
 import { execFileSync } from 'node:child_process'
@@ -65,7 +65,7 @@ for (const subject of SUBJECTS) {
 
     it('reports a fix that throws a TypeError as an internal error (exit 8), not as a finding', async () => {
       await writeFileAll(s.fs, `${store}/k3Jd9Q`, '')
-      const spec = checkByCode.get('checkpoint-temp')!
+      const spec = checkByCode('checkpoint-temp')!
       if (spec.fix?.by !== 'check') throw new Error('checkpoint-temp has lost its fix')
       vi.spyOn(spec.fix, 'apply').mockImplementation(async () => {
         throw new TypeError("Cannot read properties of undefined (reading 'path')")

@@ -16,7 +16,7 @@ import { createMemoryFs, type MemoryFs } from '../src/fs/memory.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
 import type { FsPort } from '../src/fs/port.js'
 import { walkTree } from '../src/fs/walk.js'
-import { generateMesosStore, type GeneratedStore } from '../src/testing/generate.js'
+import { generateMesosStore, type GeneratedStore } from '../src/families/mesos/testing.js'
 import { isRoot } from './support/adapters.js'
 
 const NOBODY = 65534
@@ -67,8 +67,8 @@ describe('a check run without CAP_SYS_ADMIN, in memory at uid 65534', () => {
     expect(finding?.severity).toBe('warning')
     expect(finding?.path).toBe(env.store)
     expect(finding?.message).toMatch(/^uid 65534 without CAP_SYS_ADMIN cannot read trusted\.\* xattrs: /)
-    expect(finding?.message).toContain('overlay-whiteout-in-rootfs could not look for opaque directories in 2 rootfs variants')
-    expect(finding?.message).toContain('the opaque directories of 2 rootfs.overlay variants are invisible')
+    expect(finding?.message).toContain('overlay-whiteout-in-rootfs could not look for opaque directories in 2 aufs-form or flattened layer trees')
+    expect(finding?.message).toContain('the opaque directories of 2 overlay-form layer trees are invisible')
     expect(report.exitCode & 4).toBe(4)
   })
 

@@ -7,8 +7,8 @@ import { writeStamp } from '../src/format/stamp.js'
 import { makeDirs, readTextLimited, writeFileAll } from '../src/fs/io.js'
 import { createNodeFs } from '../src/fs/node.js'
 import type { FsPort } from '../src/fs/port.js'
-import { encodeStoredImages } from '../src/metadata/stored-images.js'
-import { generateMesosStore } from '../src/testing/generate.js'
+import { encodeStoredImages } from '../src/families/mesos/metadata/stored-images.js'
+import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 import { runCli } from './support/cli.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
@@ -29,7 +29,7 @@ const NOT_STORES = [
     what: 'a directory holding README, config and gc/backup.tar',
     tree: 'operator-files',
     kind: 'unknown',
-    says: /a directory of something else \(no layers\/ with layers, no storedImages as Mesos writes it, no layerfsck stamp\): README, config, gc\//,
+    says: /a directory of something else \(no evidence of any store layerfsck reads, no layerfsck stamp\): README, config, gc\//,
     shows: ['README', 'config', 'gc/'],
   },
   {
@@ -43,15 +43,15 @@ const NOT_STORES = [
     what: 'a containers/storage graphroot',
     tree: 'containers-storage',
     kind: 'containers-storage',
-    says: /a containers\/storage graphroot \(podman, CRI-O, buildah\): storage\.lock, overlay-images\/, overlay-layers\/layers\.json/,
+    says: /a containers\/storage graphroot \(podman, CRI-O, buildah\), which layerfsck does not read yet: storage\.lock, overlay-images\/, overlay-layers\/layers\.json/,
     shows: ['storage.lock', 'overlay-images/', 'overlay-layers/layers.json'],
   },
   {
-    what: 'a Docker data root',
-    tree: 'docker-data-root',
-    kind: 'docker-data-root',
-    says: /a Docker data root, by its image\/<driver>\/layerdb: image\/overlay2\/layerdb/,
-    shows: ['image/overlay2/layerdb'],
+    what: 'a Docker data root of the vfs driver',
+    tree: 'docker-vfs-data-root',
+    kind: 'docker-unsupported-driver',
+    says: /a Docker data root of the vfs storage driver, which layerfsck does not read \(it reads overlay2 and overlay\): image\/vfs\/layerdb/,
+    shows: ['image/vfs/layerdb'],
   },
   {
     what: 'the empty skeleton a Mesos agent makes before its first pull',
@@ -85,7 +85,7 @@ for (const { name, make } of SUBJECTS) {
         for (const mode of ['-y', '-p']) {
           const r = await cli(s.fs, ['check', '--store', dir, mode])
           expect(r.code, r.stderr).toBe(8)
-          expect(r.stderr).toMatch(/is not a Mesos docker store/)
+          expect(r.stderr).toMatch(/is not a store layerfsck reads/)
           expect(r.stderr).toMatch(n.says)
           expect(r.stderr).toMatch(/check read no further and changed nothing/)
         }
@@ -124,7 +124,7 @@ for (const { name, make } of SUBJECTS) {
         const before = await listTree(s.fs, s.root, { mtime: true })
         const r = await cli(s.fs, ['export', '--store', dir, '--layer', HEX, '-o', `${s.root}/layer.tar`])
         expect(r.code).toBe(8)
-        expect(r.stderr).toMatch(/is not a Mesos docker store.*export read no further/)
+        expect(r.stderr).toMatch(/is not a store layerfsck reads.*export read no further/)
         expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
       })
     }
@@ -143,7 +143,7 @@ for (const { name, make } of SUBJECTS) {
         'operator-files': { kind: 'unknown', names: ['README', 'config', 'gc/'], total: 3 },
         'operator-files-empty-storedimages': { kind: 'unknown', names: ['README', 'config', 'storedImages'], total: 3 },
         'containers-storage': { kind: 'containers-storage', drivers: ['overlay'], markers: ['storage.lock', 'overlay-images/', 'overlay-layers/layers.json'] },
-        'docker-data-root': { kind: 'docker-data-root', drivers: ['overlay2'], markers: ['image/overlay2/layerdb'] },
+        'docker-vfs-data-root': { kind: 'docker-unsupported-driver', drivers: ['vfs'], markers: ['image/vfs/layerdb'] },
         'empty-mesos-store': { kind: 'empty-mesos-store', entries: ['gc/', 'layers/', 'staging/'] },
       })
     })
@@ -228,7 +228,7 @@ for (const { name, make } of SUBJECTS) {
       const before = await listTree(s.fs, s.root, { mtime: true })
       const r = await cli(s.fs, ['check', '--store', dir, '-p'])
       expect(r.code, r.stderr).toBe(8)
-      expect(r.stderr).toMatch(/is not a Mesos docker store/)
+      expect(r.stderr).toMatch(/is not a store layerfsck reads/)
       expect(await s.fs.lstat(`${dir}/config`)).toBeDefined()
       expect(await listTree(s.fs, s.root, { mtime: true })).toBe(before)
     })

@@ -4,9 +4,9 @@ import { CrashError, withCrashAfter } from '../src/fs/crash.js'
 import { readFileLimited, readTextLimited } from '../src/fs/io.js'
 import { walkTree } from '../src/fs/walk.js'
 import type { FsPort } from '../src/fs/port.js'
-import { importImage } from '../src/image/import.js'
+import { importImage } from '../src/families/mesos/import.js'
 import { applyLayer } from '../src/layer/apply.js'
-import { decodeStoredImages } from '../src/metadata/stored-images.js'
+import { decodeStoredImages } from '../src/families/mesos/metadata/stored-images.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { rootSkipReason, SUBJECTS, isRoot, diskSubject, type Subject } from './support/adapters.js'
 import { imagesOn, WH_CONFIG, WH_DIFF_IDS, WH_LAYERS, WH_THIRD_MERGED } from './support/fixtures.js'
@@ -100,11 +100,11 @@ for (const { name, make } of SUBJECTS) {
       await importImage(s.fs, { store, backend: 'overlay', image, createStore: true })
       const again = await importImage(s.fs, { store, backend: 'overlay', image: `oci:${images}/oci-overlay:wh-third` })
       expect(again.layers.map((l) => l.status)).toEqual(['reused', 'reused', 'imported'])
-      expect(again.storedImages).toBe('added')
+      expect(again.record).toBe('added')
       const aufs = await importImage(s.fs, { store, backend: 'aufs', image })
       expect(aufs.layers.map((l) => l.status)).toEqual(['imported', 'imported'])
       // The same image with the same layers: storedImages already says all there is to say.
-      expect(aufs.storedImages).toBe('unchanged')
+      expect(aufs.record).toBe('unchanged')
       expect((await s.fs.readdir(`${store}/layers/${WH_LAYERS[0]}`)).map((e) => e.name).sort()).toEqual(['rootfs', 'rootfs.overlay'])
       const stored = decodeStoredImages(await readFileLimited(s.fs, `${store}/storedImages`)).value
       expect(stored.map((i) => i.reference?.repository)).toEqual(['wh-delete', 'wh-third'])

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { decodeContainerLayers, encodeContainerLayers } from '../src/metadata/container-layers.js'
-import { decodeStoredImages, encodeStoredImages, referenceKey, type StoredImage } from '../src/metadata/stored-images.js'
+import { decodeContainerLayers, encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
+import { decodeStoredImages, encodeStoredImages, referenceKey, type StoredImage } from '../src/families/mesos/metadata/stored-images.js'
 
 const images: StoredImage[] = [
   { reference: { repository: 'library/alpine', tag: '3.18' }, layerIds: ['a'.repeat(64), 'b'.repeat(64)] },

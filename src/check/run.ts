@@ -5,29 +5,34 @@
  * next one sees. Returns one typed report; the CLI renders it.
  */
 import { ExitCode, LayerfsckError, UsageError } from '../errors.js'
-import { BACKENDS, type Backend } from '../format/descriptor.js'
-import { requireStore, requireWorkDir } from '../detect/identify.js'
+import { requireStore } from '../detect/identify.js'
+import type { Family, FamilyName } from '../family/types.js'
 import type { FsPort } from '../fs/port.js'
 import { resolveRoot } from '../fs/roots.js'
-import { formatToStamp } from '../detect/current-format.js'
-import { AGENT_PROCESSES, layerIdShape, STAGING_CLAIMS } from '../mesos/paths.js'
 import { sessionOptions, type ChangeOptions } from '../steps/options.js'
 import { withSession, type StoreSession } from '../steps/session.js'
 import type { Step, StepOutcome } from '../steps/step.js'
-import { CheckData } from './data.js'
-import { CHECKS, checkByCode } from './registry.js'
+import type { CheckData } from './data.js'
+import { allChecks } from './registry.js'
 import { PASSES, type CheckContext, type CheckSpec, type ContentDir, type Finding, type PassName, type Severity } from './types.js'
 
-export const CHECK_SCHEMA_VERSION = 1
+/** 2: reports name the family; the Mesos-only pass became `containers`; `settings` replaced `backend`. */
+export const CHECK_SCHEMA_VERSION = 2
 
 export type CheckMode = 'no' | 'preen' | 'yes'
 
 export interface CheckOptions extends ChangeOptions {
   store: string
+  /** Only a store of this family is checked; detected when absent. */
+  family?: FamilyName
+  /** Mesos: the agent work dir, whose containers and mounts are checked with the store. */
   workDir?: string
+  /** Where the runtime says what runs: Mesos' --runtime_dir, Docker's --exec-root. */
   runtimeDir?: string
+  /** A file of live container ids, one a line. */
   knownContainers?: string
-  backend?: Backend
+  /** Mesos: the backend references are checked for (overlay, aufs, copy, bind); detected when absent. */
+  backend?: string
   /** -n (the default), -p, -y. */
   mode?: CheckMode
   only?: readonly string[]
@@ -59,7 +64,9 @@ export interface CheckReport {
   workDir: string | undefined
   adapter: 'disk' | 'memory'
   mode: CheckMode
-  backend: { name: Backend; source: 'option' | 'detected' }
+  family: FamilyName
+  /** How the store was read, in words: the backend or driver, the format, the liveness source. */
+  settings: Record<string, string>
   liveness: 'known-containers' | 'runtime-dir' | 'unknown'
   passes: PassResult[]
   totals: Record<Severity, number> & { fixed: number; open: number }
@@ -76,44 +83,30 @@ export class CancelledError extends LayerfsckError {
   }
 }
 
-function selectChecks(options: CheckOptions): CheckSpec[] {
+function selectChecks(family: Family, options: CheckOptions): CheckSpec[] {
+  const known = new Set(allChecks().map((c) => c.check.code))
   for (const code of [...(options.only ?? []), ...(options.skip ?? [])]) {
-    if (!checkByCode.has(code)) throw new UsageError(`unknown check code ${code}`, 'docs/checks.md lists every code')
+    if (!known.has(code)) throw new UsageError(`unknown check code ${code}`, 'docs/checks.md lists every code')
   }
   const only = options.only && options.only.length > 0 ? new Set(options.only) : undefined
   const skip = new Set(options.skip ?? [])
-  return CHECKS.filter((c) => (only === undefined || only.has(c.code)) && !skip.has(c.code))
-}
-
-async function detectBackend(data: CheckData): Promise<Backend> {
-  const votes = new Map<string, number>()
-  for (const c of await data.containers()) for (const b of c.backends) votes.set(b.name, (votes.get(b.name) ?? 0) + 1)
-  const fromContainers = [...votes].filter(([n]) => (BACKENDS as readonly string[]).includes(n)).sort((a, b) => b[1] - a[1])[0]
-  if (fromContainers) return fromContainers[0] as Backend
-  let overlay = 0
-  let rootfs = 0
-  for (const l of await data.layers()) {
-    for (const c of l.children ?? []) {
-      if (c.name === 'rootfs.overlay' && c.kind === 'dir') overlay += 1
-      if (c.name === 'rootfs' && c.kind === 'dir') rootfs += 1
-    }
-  }
-  return overlay > rootfs ? 'overlay' : 'copy'
+  return family.check.checks.filter((c) => (only === undefined || only.has(c.code)) && !skip.has(c.code))
 }
 
 const MODE_FLAG: Record<CheckMode, string> = { no: '-n', preen: '-p', yes: '-y' }
 
 export async function runCheck(fs: FsPort, options: CheckOptions): Promise<CheckReport> {
-  const checks = selectChecks(options)
   const mode = options.mode ?? 'no'
   const store = await resolveRoot(fs, options.store, 'store')
   // Identity first; it reads the stamp first of all, so a store in a newer format is refused before it is read.
-  await requireStore(fs, store, 'check')
+  const { family } = await requireStore(fs, store, 'check', options.family === undefined ? {} : { family: options.family })
+  const checks = selectChecks(family, options)
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
-  const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
-  const data = new CheckData(fs, store, provisioner, {
+  const data = await family.check.data(fs, store, {
+    ...(workDir !== undefined ? { workDir } : {}),
     ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),
-    ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir, runtimeDirGiven: true } : {}),
+    ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir } : {}),
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
     ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
   })
@@ -125,16 +118,17 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
       store,
       command: `check ${MODE_FLAG[mode]}`,
       intent: mode === 'no' ? 'read' : 'change',
-      guardProcesses: AGENT_PROCESSES,
-      claims: STAGING_CLAIMS,
+      ...(family.guard ? { guard: (f: FsPort, procRoot: string | undefined) => family.guard!(f, store, procRoot) } : {}),
+      ...(family.claims ? { claims: family.claims } : {}),
       ...sessionOptions(options),
     },
-    (session) => checkInSession(session, data, checks, mode, store, workDir, options),
+    (session) => checkInSession(session, family, data, checks, mode, store, workDir, options),
   )
 }
 
 async function checkInSession(
   session: StoreSession,
+  family: Family,
   data: CheckData,
   checks: CheckSpec[],
   mode: CheckMode,
@@ -143,8 +137,6 @@ async function checkInSession(
   options: CheckOptions,
 ): Promise<CheckReport> {
   const { fs } = session
-  const { provisioner } = data
-  const backend = options.backend ?? (await detectBackend(data))
   const scratch = new Map<string, unknown>()
   const cancelled = (): void => {
     if (options.signal?.aborted) throw new CancelledError()
@@ -171,10 +163,8 @@ async function checkInSession(
     const contextFor = (spec: CheckSpec): CheckContext => ({
       fs,
       store,
-      provisioner,
-      backend,
       data,
-      roots: provisioner === undefined ? [store] : [store, provisioner],
+      roots: data.roots(),
       interrupted,
       scratch,
       report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
@@ -218,7 +208,9 @@ async function checkInSession(
     passes.push({ name: pass.name, title: pass.title, ms: Math.round(performance.now() - started), findings: results })
   }
   // Also after no fix of our own: a run this one found interrupted is finished only by a commit.
-  if (changed || session.resumed !== undefined) await session.commit(await formatToStamp(fs, store))
+  if (changed || session.resumed !== undefined) await session.commit(await family.currentFormat(fs, store))
+  // Every fix refused or deferred: the store is as found, and a journal left behind would read as a killed run.
+  else await session.abandon()
 
   const all = passes.flatMap((p) => p.findings)
   const open = all.filter((f) => f.status !== 'fixed' && f.severity !== 'info')
@@ -245,7 +237,8 @@ async function checkInSession(
     workDir,
     adapter: fs.kind,
     mode,
-    backend: { name: backend, source: options.backend ? 'option' : 'detected' },
+    family: family.name,
+    settings: await data.settings(),
     liveness: source,
     passes,
     totals,
@@ -282,13 +275,7 @@ async function contentsPass(
   const content = checks.filter((c): c is Extract<CheckSpec, { pass: 'contents' }> => c.pass === 'contents')
   if (content.length === 0) return
   const contexts = content.map((c) => ({ spec: c, ctx: contextFor(c) }))
-  const variants: { layer: string; variant: 'rootfs' | 'rootfs.overlay'; root: string }[] = []
-  for (const l of await data.layers()) {
-    if (l.kind !== 'dir' || layerIdShape(l.name) === undefined) continue
-    for (const c of l.children ?? []) {
-      if ((c.name === 'rootfs' || c.name === 'rootfs.overlay') && c.kind === 'dir') variants.push({ layer: l.name, variant: c.name, root: `${l.path}/${c.name}` })
-    }
-  }
+  const variants = await data.contentRoots()
   for (const [i, v] of variants.entries()) {
     onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
     for await (const listing of data.walk(v.root)) {

@@ -5,32 +5,32 @@
  * all checks. Codes are stable: scripts match on them, and docs/checks.md is
  * generated from the registry.
  */
-import type { Backend } from '../format/descriptor.js'
+import type { WhiteoutForm } from '../family/types.js'
 import type { DirEntry, FsPort } from '../fs/port.js'
 import type { CheckData } from './data.js'
 
 export type Severity = 'error' | 'warning' | 'info'
 
-export type PassName = 'structure' | 'contents' | 'references' | 'provisioner' | 'host'
+export type PassName = 'structure' | 'contents' | 'references' | 'containers' | 'host'
 
 export const PASSES: readonly { name: PassName; title: string }[] = [
   { name: 'structure', title: 'store structure' },
   { name: 'contents', title: 'layer contents' },
   { name: 'references', title: 'references' },
-  { name: 'provisioner', title: 'provisioner and mounts' },
+  { name: 'containers', title: 'containers and mounts' },
   { name: 'host', title: 'host' },
 ]
 
 /** How a finding gets fixed: by check itself, or by another command it names, or by an operator. */
-export type FixSpec =
+export type FixSpec<D extends CheckData = CheckData> =
   | {
       by: 'check'
       describe: string
       /** Safe fixes are applied by -p: they cannot lose data or disturb a running agent. */
       safe: boolean
       /** Whether the fix has already landed (a re-run after a crash); assumed not when absent, so apply must be idempotent. */
-      isDone?(ctx: CheckContext, finding: Finding): Promise<boolean>
-      apply(ctx: CheckContext, finding: Finding): Promise<void>
+      isDone?(ctx: CheckContext<D>, finding: Finding): Promise<boolean>
+      apply(ctx: CheckContext<D>, finding: Finding): Promise<void>
     }
   | { by: 'operator'; describe: string }
 
@@ -44,45 +44,52 @@ export interface Finding {
   detail?: Record<string, string | number | boolean>
 }
 
-export interface ContentDir {
+/** One layer tree the contents pass walks, with the whiteout form its format says it holds. */
+export interface ContentRoot {
   layer: string
-  variant: 'rootfs' | 'rootfs.overlay'
-  /** The variant directory: the layer's root. */
+  /** The family's name for this tree of the layer (a backend's variant, a driver's content dir). */
+  variant: string
+  /** The tree's top: the layer's root as a container sees it. */
   root: string
+  whiteouts: WhiteoutForm
+}
+
+export interface ContentDir extends ContentRoot {
   path: string
   /** Relative to the layer root; '' for the root itself. */
   rel: string
   entries: DirEntry[]
 }
 
-interface CheckBase {
+interface CheckBase<D extends CheckData> {
   code: string
   severity: Severity
   /** One line: what is wrong. */
   title: string
   /** Why it matters, for docs/checks.md and `--explain`-style output. */
   explain: string
-  fix?: FixSpec
+  fix?: FixSpec<D>
 }
 
-export type CheckSpec =
-  | (CheckBase & { pass: Exclude<PassName, 'contents'>; run(ctx: CheckContext): Promise<void> })
-  | (CheckBase & {
+/**
+ * A check of one family reads that family's data (`D`); the checks every
+ * family shares (contents, host, the journal) read only what CheckData has.
+ */
+export type CheckSpec<D extends CheckData = CheckData> =
+  | (CheckBase<D> & { pass: Exclude<PassName, 'contents'>; run(ctx: CheckContext<D>): Promise<void> })
+  | (CheckBase<D> & {
       pass: 'contents'
-      /** Called once per directory of every layer variant. */
-      onDir(ctx: CheckContext, dir: ContentDir): Promise<void>
-      /** Called once per layer variant after its walk, to report what onDir counted. */
-      onLayerDone?(ctx: CheckContext, layer: { layer: string; variant: 'rootfs' | 'rootfs.overlay'; root: string }): Promise<void>
+      /** Called once per directory of every layer tree. */
+      onDir(ctx: CheckContext<D>, dir: ContentDir): Promise<void>
+      /** Called once per layer tree after its walk, to report what onDir counted. */
+      onLayerDone?(ctx: CheckContext<D>, layer: ContentRoot): Promise<void>
     })
 
-export interface CheckContext {
+export interface CheckContext<D extends CheckData = CheckData> {
   fs: FsPort
   store: string
-  provisioner: string | undefined
-  /** The backend whose layer variant references must exist for. */
-  backend: Backend
-  data: CheckData
-  /** The store and the provisioner dir (when given): where host facts are asked. */
+  data: D
+  /** The store and the other dirs the family reads (a work dir): where host facts are asked. */
   roots: string[]
   /**
    * A layerfsck run the journal shows was killed before it finished, and

@@ -1,12 +1,21 @@
 /**
  * Arguments several commands share, turned from argv strings into the
- * library's typed options (the library never sees argv).
+ * library's typed options (the library never sees argv). Everything here is
+ * pure: no IO, so a test can hold argv beside the options it must become.
  */
+import { resolve } from 'node:path'
 import { UsageError } from '../errors.js'
+import type { FamilyName } from '../family/types.js'
 import type { ChangeOptions } from '../steps/options.js'
 
-export function changeOptions(args: Record<string, unknown>): ChangeOptions {
-  const out: ChangeOptions = {}
+/** What yargs hands a command: option names as typed on the command line, values as parsed. */
+export type Args = Readonly<Record<string, unknown>>
+
+/** `--family`'s choices; a test holds them equal to the families the build has. */
+export const FAMILY_NAMES: readonly FamilyName[] = ['mesos', 'docker']
+
+export function changeOptions(args: Args): Pick<ChangeOptions, 'waitSeconds' | 'force'> {
+  const out: Pick<ChangeOptions, 'waitSeconds' | 'force'> = {}
   if (args['wait'] !== undefined) {
     const text = String(args['wait'])
     const seconds = Number(text)
@@ -15,4 +24,16 @@ export function changeOptions(args: Record<string, unknown>): ChangeOptions {
   }
   if (args['force'] === true) out.force = true
   return out
+}
+
+/** A path option made absolute: the port takes absolute paths, and a relative one is the operator's, from their cwd. */
+export function pathArg(args: Args, name: string): string | undefined {
+  const v = args[name]
+  return typeof v === 'string' ? resolve(v) : undefined
+}
+
+/** `--family`, which yargs has already held to its choices. */
+export function familyOption(args: Args): { family?: FamilyName } {
+  const v = args['family']
+  return typeof v === 'string' ? { family: v as FamilyName } : {}
 }

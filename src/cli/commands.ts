@@ -2,11 +2,11 @@
  * The command registry: every `layerfsck` command in one list (changesets'
  * style). A command declares its options as data and loads its code lazily,
  * so `layerfsck --help` does not import the whole library, and command
- * modules never see the argument parser.
+ * modules never see the argument parser. It names no family's directories:
+ * help describes each family in words an operator knows from its own docs.
  */
-import { BACKENDS } from '../format/descriptor.js'
 import type { FsPort } from '../fs/port.js'
-import { AGENT_PROCESSES } from '../mesos/paths.js'
+import { FAMILY_NAMES, type Args } from './args.js'
 import type { OutputStream, Style } from './style.js'
 
 export interface OptionSpec {
@@ -18,7 +18,6 @@ export interface OptionSpec {
   default?: string | boolean
   choices?: readonly string[]
 }
-
 
 export interface CommandContext {
   /** Aborted at the first Ctrl-C: a changing command stops between steps and cleans up after itself. */
@@ -46,7 +45,7 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>
   /** [command line, what it does]; help shows the purpose, then the command on a line of its own, so keep each within 76 columns. */
   examples: [string, string][]
-  run(args: Record<string, unknown>, ctx: CommandContext): Promise<number>
+  run(args: Args, ctx: CommandContext): Promise<number>
 }
 
 /** Every command that takes the store lock. */
@@ -60,64 +59,85 @@ const CHANGE_OPTIONS: Record<string, OptionSpec> = {
   force: {
     type: 'boolean',
     describe:
-      `change the store even while a Mesos agent runs on this host: a process named ${AGENT_PROCESSES.join(' or ')} ` +
+      "change the store even while the store's daemon runs on this host: a process named mesos-agent, mesos-slave or dockerd " +
       '(/proc/<pid>/comm). Without --force, check -p, check -y and import exit 8 if one runs',
     default: false,
   },
 }
 
+/** The Mesos backends; a test holds this list equal to the family's. */
+export const BACKEND_CHOICES = ['overlay', 'aufs', 'copy', 'bind'] as const
+
+const STORE: OptionSpec = {
+  type: 'string',
+  describe: 'the store: a Mesos docker store (--docker_store_dir) or a Docker data root (/var/lib/docker)',
+  demandOption: true,
+}
+
+const FAMILY: OptionSpec = { type: 'string', describe: 'the store family; detected from the store when left out', choices: FAMILY_NAMES }
+
+const JSON_OPTION: OptionSpec = { type: 'boolean', describe: 'print the report as one JSON document (with its schemaVersion) instead of text', default: false }
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'detect',
-    describe: 'Tell which store format a Mesos docker store is in, and what it holds',
+    describe: 'Tell which family and format version a store is in, and what it holds',
     details:
-      'Reads the store (and the provisioner dir when --work-dir is given) and reports the ' +
-      'format version with the evidence for it, which backends each layer is present for, ' +
-      'counts of layers, images, containers and rootfses, and every entry it cannot ' +
-      'classify. A directory is taken for a store only on evidence (layers/ holding layers, ' +
-      'a readable storedImages, a layerfsck stamp); anything else exits 8 and says what it ' +
-      'looks like instead (empty, a containers/storage graphroot, a Docker data root, ...). ' +
-      'Changes nothing.',
+      'Reads the store (and the Mesos agent work dir when --work-dir is given) and reports its family ' +
+      '(a Mesos docker store or a Docker data root) and format version with the evidence for them, ' +
+      'the layers and what each is laid out for, the images, the containers and their mounts, and ' +
+      'every entry it cannot classify. A directory is taken for a store only on evidence its ' +
+      'family defines (layers laid out as the family lays them, image records that decode, a ' +
+      'layerfsck stamp); anything else exits 8 and says what it looks like instead (empty, a ' +
+      'containers/storage graphroot, a storage driver layerfsck does not read, ...). Changes nothing.',
     options: {
-      store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
-      'work-dir': { type: 'string', describe: 'the agent work dir (--work_dir); its provisioner/ is read too' },
-      json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      store: STORE,
+      family: FAMILY,
+      'work-dir': { type: 'string', describe: 'the Mesos agent work dir (--work_dir); its containers are read too' },
+      json: JSON_OPTION,
       ...LOCK_OPTIONS,
     },
     examples: [
       ['layerfsck detect --store /tmp/mesos/store/docker', 'the default Mesos store location'],
-      ['layerfsck detect --store S --work-dir /var/lib/mesos --json', 'store and provisioner, as JSON'],
+      ['layerfsck detect --store /var/lib/docker', 'a Docker data root, its daemon stopped'],
+      ['layerfsck detect --store S --work-dir /var/lib/mesos --json', "a store and the agent's containers, as JSON"],
     ],
     run: async (args, ctx) => (await import('./commands/detect.js')).runDetect(args, ctx),
   },
   {
     name: 'check',
-    describe: 'Check a Mesos docker store and provisioner dir, e2fsck-style, and fix what is safe',
+    describe: 'Check a Mesos or Docker store, e2fsck-style, and fix what is safe',
     details:
-      'Runs five passes in order: store structure, layer contents (every file, whiteouts against the ' +
-      'backend), references (storedImages and container checkpoints), provisioner and mounts ' +
-      '(orphan mounts, missing lower layers, backends this host cannot run), and the host ' +
+      'Runs its passes in order: store structure (what belongs at each level, leftovers of ' +
+      'interrupted writers), layer contents (every file; whiteouts in the form the layer is ' +
+      'read in), references (image and layer records naming what they need), containers and ' +
+      'mounts (orphan mounts, missing lower layers, what this host cannot mount), and the host ' +
       'filesystem. -n (the default) changes nothing; -p applies only fixes that are safe ' +
       'unattended; -y applies every fix check knows. Each finding has a stable code (docs/checks.md). ' +
       'Exit status is a bitmask: 1 corrected, 4 left uncorrected, 8 operational error.',
     options: {
-      store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
-      'work-dir': { type: 'string', describe: 'the agent work dir; its provisioner/ is checked too' },
-      'runtime-dir': { type: 'string', describe: 'the agent runtime dir; containers/<id> there are live [default: /var/run/mesos]' },
+      store: STORE,
+      family: FAMILY,
+      'work-dir': { type: 'string', describe: 'the Mesos agent work dir; its containers and mounts are checked too' },
+      'runtime-dir': {
+        type: 'string',
+        describe: "where the runtime says what runs: the Mesos agent's runtime dir or dockerd's --exec-root [default: /var/run/mesos, /var/run/docker]",
+      },
       'known-containers': { type: 'string', describe: 'FILE with the live container ids, one a line (parent/child when nested)' },
-      backend: { type: 'string', describe: 'the backend references are checked for [default: detected]', choices: BACKENDS },
+      backend: { type: 'string', describe: 'the Mesos backend references are checked for [default: detected]', choices: BACKEND_CHOICES },
       // No default shown: "[default: false]" beside "the default" reads as a contradiction.
       n: { type: 'boolean', describe: 'change nothing (the default)' },
       preen: { type: 'boolean', alias: 'p', describe: 'apply the fixes that are safe unattended', default: false },
       yes: { type: 'boolean', alias: 'y', describe: 'apply every fix, including unmounts and staging removal', default: false },
       only: { type: 'string', describe: 'run only these check codes (comma-separated)' },
       skip: { type: 'string', describe: 'skip these check codes (comma-separated)' },
-      json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      json: JSON_OPTION,
       ...CHANGE_OPTIONS,
     },
     examples: [
       ['layerfsck check --store /tmp/mesos/store/docker --work-dir /var/lib/mesos', 'before an upgrade: report only'],
       ['layerfsck check --store S --work-dir W -p', 'after a crash: apply the safe fixes'],
+      ['layerfsck check --store /var/lib/docker', 'a Docker data root, dockerd stopped: report only'],
     ],
     run: async (args, ctx) => (await import('./commands/check.js')).runCheckCommand(args, ctx),
   },
@@ -129,17 +149,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     describe: 'Import an image into a Mesos docker store, laid out as Mesos pulls it',
     details:
       'Reads an OCI image layout dir, an oci-archive tar or a docker save archive, and ' +
-      'writes each layer as layers/<id>/rootfs.overlay (overlay) or layers/<id>/rootfs ' +
-      '(aufs, copy, bind), with whiteouts in that backend\'s form. Layers are built under ' +
-      'staging/ and renamed into place when whole and verified against their digests; a ' +
-      'layer already there is reused. The image is then recorded in storedImages. Tar entries ' +
-      'that would write outside a layer are refused. Creates the store if it does not exist.',
+      'writes each layer under layers/<id>/ in the directory and whiteout form the store\'s ' +
+      'format version gives the backend. Layers are built under staging/ and renamed into ' +
+      'place when whole and verified against their digests; a layer already there is reused. ' +
+      'The image is then recorded in the store\'s image list. Tar entries that would write ' +
+      'outside a layer are refused. Creates the store if it does not exist.',
     options: {
       store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
-      backend: { type: 'string', describe: 'the provisioner backend the layers are for', demandOption: true, choices: BACKENDS },
+      backend: { type: 'string', describe: 'the Mesos backend the layers are for', demandOption: true, choices: BACKEND_CHOICES },
       reference: { type: 'string', describe: 'record the image as NAME[:TAG] instead of the name the source gives' },
       'allow-devices': { type: 'boolean', describe: 'create char and block devices found in layers', default: false },
-      json: { type: 'boolean', describe: 'print one JSON document (schemaVersion 1) instead of text', default: false },
+      json: JSON_OPTION,
       ...CHANGE_OPTIONS,
     },
     examples: [
@@ -152,24 +172,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'export',
     describe: 'Write one layer of a store as an OCI layer tar (aufs-form whiteouts)',
     details:
-      'Writes the layer in the form registries carry whichever backend variant it is read ' +
-      'from: whiteouts as .wh.<name> entries, opaque directories followed by their ' +
+      'Writes the layer in the form registries carry whichever form it is stored in: ' +
+      'whiteouts as .wh.<name> entries, opaque directories followed by their ' +
       '.wh..wh..opq marker, hard links as link entries, xattrs as PAX records (overlay\'s own ' +
       'left out), in a fixed order. Output goes to stdout when it is not a terminal, or to ' +
       'FILE: written to a temp name beside it and renamed over it, so an existing regular file ' +
       'there is replaced (as tar -f does), but never a directory, symlink, device, fifo or ' +
       'socket, and never a path inside the store. Changes nothing in the store.',
     options: {
-      store: { type: 'string', describe: 'the Mesos docker store', demandOption: true },
-      layer: { type: 'string', describe: 'the layer id: 64 hex digits or sha256:<64 hex>', demandOption: true },
-      backend: { type: 'string', describe: 'read this backend\'s variant (default: whichever exists, rootfs first)', choices: BACKENDS },
+      store: STORE,
+      family: FAMILY,
+      layer: { type: 'string', describe: 'a Mesos layer id or a Docker chain id: 64 hex digits or sha256:<64 hex>', demandOption: true },
+      backend: { type: 'string', describe: 'read the variant this Mesos backend uses (default: whichever the layer has)', choices: BACKEND_CHOICES },
       output: { type: 'string', alias: 'o', describe: 'write the tar to FILE instead of stdout; replaces FILE if it is a regular file' },
       'allow-incomplete': {
         type: 'boolean',
         describe: 'export an overlay-form layer even without CAP_SYS_ADMIN, whose opaque markers (trusted.* xattrs) it cannot read; warns',
         default: false,
       },
-      json: { type: 'boolean', describe: 'with -o, print one JSON document (schemaVersion 1) about the tar instead of text', default: false },
+      json: { type: 'boolean', describe: 'with -o, print one JSON document about the tar instead of text', default: false },
       ...LOCK_OPTIONS,
     },
     examples: [

@@ -9,6 +9,7 @@ import { createNodeFs } from '../fs/node.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { FsPort } from '../fs/port.js'
 import { VERSION } from '../version.js'
+import type { Args } from './args.js'
 import { COMMANDS, type CommandSpec, type OptionSpec } from './commands.js'
 import { styleFor, type OutputStream } from './style.js'
 
@@ -107,13 +108,70 @@ function yargsOption(o: OptionSpec): Options {
   return { ...rest, requiresArg: true }
 }
 
+/** A command line as the CLI reads it: the command it names and that command's arguments as yargs parsed them. */
+export interface ParsedArgs {
+  command: CommandSpec
+  args: Args
+}
+
+/**
+ * argv read as `main` reads it, without running anything: the command and
+ * its arguments, or undefined once --help or --version has printed. A
+ * command line that makes no sense throws a UsageError (exit 16), as yargs
+ * words it. With each command's pure `xOptions(args)`, this turns argv into
+ * the library's typed options, which a test can compare with a table.
+ */
+export async function parseArgs(argv: readonly string[], helpWidth = 80): Promise<ParsedArgs | undefined> {
+  let parsed: ParsedArgs | undefined
+  const toYargs = (parser: Argv, spec: CommandSpec): Argv =>
+    parser.command(
+      [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' '),
+      `${spec.describe}`,
+      (y) => {
+        const usage = [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' ')
+        let b = y.usage(`layerfsck ${usage} [options]\n\n${spec.describe}.\n\n${spec.details}`)
+        for (const [name, p] of Object.entries(spec.positionals ?? {})) b = b.positional(name, p)
+        for (const [name, o] of Object.entries(spec.options)) b = b.option(name, yargsOption(o))
+        // yargs puts an example's command and text in two columns and wraps a long command
+        // mid-line; an example without text gets the whole width. So: purpose, then command.
+        for (const [cmd, text] of spec.examples) b = b.example(`# ${text}`, '').example(cmd, '')
+        return b.epilogue(EPILOGUE)
+      },
+      (args) => {
+        parsed = { command: spec, args: args as Args }
+      },
+    )
+
+  let parser = yargs([...argv])
+    .scriptName('layerfsck')
+    .usage('layerfsck <command> [options]\n\nKeeps container image layer stores healthy across upgrades and crashes.')
+    .epilogue(EPILOGUE)
+    .strict()
+    .demandCommand(1, 'name a command; `layerfsck --help` lists them')
+    .recommendCommands()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    // Help is prose: past 80 columns its lines grow too long to read, whatever the terminal.
+    .wrap(Math.min(80, helpWidth))
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((message, err) => {
+      const hint = 'run `layerfsck <command> --help` for the options'
+      // yargs' own parse errors ("Not enough arguments following: store") come as a YError: usage, not a bug.
+      if (err?.name === 'YError') throw new UsageError(err.message, hint)
+      throw err ?? new UsageError(message, hint)
+    })
+  for (const spec of COMMANDS) parser = toYargs(parser, spec)
+  await parser.parseAsync()
+  return parsed
+}
+
 export async function main(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr, env } = environment
   const style = styleFor(stdout, env)
   const errStyle = styleFor(stderr, env)
-  let exitCode: number = ExitCode.ok
-  let ran = false
-  // What yargs parsed, once a command runs; before that (a usage error), argv as yargs would read it.
+  // What yargs parsed, once it has; before that (a usage error), argv as yargs would read it.
   let json: boolean | undefined
 
   const report = (err: unknown): number => {
@@ -135,58 +193,14 @@ export async function main(argv: readonly string[], environment: CliEnvironment)
     return e.exitCode
   }
 
-  const toYargs = (parser: Argv, spec: CommandSpec): Argv =>
-    parser.command(
-      [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' '),
-      `${spec.describe}`,
-      (y) => {
-        const usage = [spec.name, ...Object.keys(spec.positionals ?? {}).map((p) => `<${p}>`)].join(' ')
-        let b = y.usage(`layerfsck ${usage} [options]\n\n${spec.describe}.\n\n${spec.details}`)
-        for (const [name, p] of Object.entries(spec.positionals ?? {})) b = b.positional(name, p)
-        for (const [name, o] of Object.entries(spec.options)) b = b.option(name, yargsOption(o))
-        // yargs puts an example's command and text in two columns and wraps a long command
-        // mid-line; an example without text gets the whole width. So: purpose, then command.
-        for (const [cmd, text] of spec.examples) b = b.example(`# ${text}`, '').example(cmd, '')
-        return b.epilogue(EPILOGUE)
-      },
-      async (args) => {
-        ran = true
-        json = args['json'] === true
-        const fs = environment.fs ?? createNodeFs()
-        try {
-          exitCode = await spec.run(args as Record<string, unknown>, { fs, stdout, stderr, style, errStyle, ...(environment.signal ? { signal: environment.signal } : {}) })
-        } catch (err) {
-          exitCode = report(err)
-        }
-      },
-    )
-
-  let parser = yargs([...argv])
-    .scriptName('layerfsck')
-    .usage('layerfsck <command> [options]\n\nKeeps container image layer stores healthy across upgrades and crashes.')
-    .epilogue(EPILOGUE)
-    .strict()
-    .demandCommand(1, 'name a command; `layerfsck --help` lists them')
-    .recommendCommands()
-    .version(VERSION)
-    .help()
-    .alias('h', 'help')
-    .wrap(Math.min(80, style.width))
-    .exitProcess(false)
-    .showHelpOnFail(false)
-    .fail((message, err) => {
-      const hint = 'run `layerfsck <command> --help` for the options'
-      // yargs' own parse errors ("Not enough arguments following: store") come as a YError: usage, not a bug.
-      if (err?.name === 'YError') throw new UsageError(err.message, hint)
-      throw err ?? new UsageError(message, hint)
-    })
-  for (const spec of COMMANDS) parser = toYargs(parser, spec)
-
   try {
-    await parser.parseAsync()
+    const parsed = await parseArgs(argv, style.width)
+    // --help and --version print and return without running a command.
+    if (parsed === undefined) return ExitCode.ok
+    json = parsed.args['json'] === true
+    const fs = environment.fs ?? createNodeFs()
+    return await parsed.command.run(parsed.args, { fs, stdout, stderr, style, errStyle, ...(environment.signal ? { signal: environment.signal } : {}) })
   } catch (err) {
     return report(err)
   }
-  // --help and --version print and return without running a command.
-  return ran ? exitCode : ExitCode.ok
 }

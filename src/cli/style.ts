@@ -14,9 +14,15 @@ export interface OutputStream {
 
 export interface Style {
   c: ChalkInstance
+  /** Columns a line may use: the terminal's, or 80 for a pipe or file. */
   width: number
   tty: boolean
 }
+
+/** Narrower than this, a hanging indent leaves too little room for any text; the terminal wraps the rest. */
+export const MIN_WIDTH = 40
+/** For output that is not a terminal: what `less`, mail and a pasted ticket show without wrapping. */
+export const PIPE_WIDTH = 80
 
 export function styleFor(stream: OutputStream, env: NodeJS.ProcessEnv): Style {
   const tty = stream.isTTY === true
@@ -24,17 +30,9 @@ export function styleFor(stream: OutputStream, env: NodeJS.ProcessEnv): Style {
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') level = 0
   const force = env['FORCE_COLOR']
   if (force !== undefined) level = force === '0' || force === 'false' ? 0 : 2
-  const width = Math.max(40, Math.min(tty ? (stream.columns ?? 80) : 80, 80))
-  return { c: new Chalk({ level }), width, tty }
-}
-
-/** Shortens the middle of a long name so a line fits: `sha256:0a3c41…2225`. */
-export function elide(text: string, max: number): string {
-  if (text.length <= max) return text
-  if (max <= 1) return '…'
-  const keep = max - 1
-  const head = Math.ceil(keep * 0.6)
-  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`
+  // A terminal that reports no size (some serial consoles say 0) gets the pipe width.
+  const columns = tty && stream.columns !== undefined && stream.columns > 0 ? stream.columns : PIPE_WIDTH
+  return { c: new Chalk({ level }), width: Math.max(MIN_WIDTH, columns), tty }
 }
 
 export function pad(text: string, width: number): string {

@@ -1,49 +1,44 @@
 /**
- * Every format layerfsck knows, oldest first. Adding a version is adding a
- * file under `mesos-docker/` and a line here; nothing else branches on
- * version numbers.
+ * Every format layerfsck knows, across families: a family contributes its
+ * descriptors (src/families/<family>/formats/), each on a version line named
+ * by its `family` field. Stamps name a line and a version; these answer
+ * which descriptor that is. Nothing else branches on version numbers.
  */
 import semver from 'semver'
-import type { FormatDescriptor } from './descriptor.js'
-import { mesosDocker_1_0_0 } from './mesos-docker/1.0.0.js'
-import { mesosDocker_1_1_0 } from './mesos-docker/1.1.0.js'
-import { mesosDocker_1_1_1 } from './mesos-docker/1.1.1.js'
-import { mesosDocker_1_2_0 } from './mesos-docker/1.2.0.js'
-import { mesosDocker_1_5_0 } from './mesos-docker/1.5.0.js'
-import { mesosDocker_1_8_0 } from './mesos-docker/1.8.0.js'
+import { FAMILIES } from '../families/index.js'
+import type { Family, FormatInfo } from '../family/types.js'
 
-export const FORMATS: readonly Readonly<FormatDescriptor>[] = Object.freeze([
-  mesosDocker_1_0_0,
-  mesosDocker_1_1_0,
-  mesosDocker_1_1_1,
-  mesosDocker_1_2_0,
-  mesosDocker_1_5_0,
-  mesosDocker_1_8_0,
-])
-
-export type FormatFamily = FormatDescriptor['family']
-export const FAMILIES: readonly FormatFamily[] = ['mesos-docker']
-
-export function formatsOf(family: FormatFamily): readonly Readonly<FormatDescriptor>[] {
-  return FORMATS.filter((f) => f.family === family)
+export function allFormats(): readonly FormatInfo[] {
+  return FAMILIES.flatMap((f) => f.formats)
 }
 
-export function latestFormat(family: FormatFamily): Readonly<FormatDescriptor> {
-  const all = formatsOf(family)
-  return all[all.length - 1]!
+/** The descriptors of one version line, oldest first. */
+export function formatsOf(line: string): readonly FormatInfo[] {
+  return allFormats()
+    .filter((f) => f.family === line)
+    .sort((a, b) => semver.compare(a.version, b.version))
 }
 
-export function findFormat(family: string, version: string): Readonly<FormatDescriptor> | undefined {
-  return FORMATS.find((f) => f.family === family && f.version === version)
+export function latestFormat(line: string): FormatInfo | undefined {
+  return formatsOf(line).at(-1)
 }
 
-/** The newest known format of a family whose version is at most `version` (for stamps from newer minors). */
-export function closestFormat(family: FormatFamily, version: string): Readonly<FormatDescriptor> | undefined {
-  let best: Readonly<FormatDescriptor> | undefined
-  for (const f of formatsOf(family)) if (semver.lte(f.version, version)) best = f
+export function findFormat(line: string, version: string): FormatInfo | undefined {
+  return allFormats().find((f) => f.family === line && f.version === version)
+}
+
+/** The newest known format of a line whose version is at most `version` (for stamps from newer minors). */
+export function closestFormat(line: string, version: string): FormatInfo | undefined {
+  let best: FormatInfo | undefined
+  for (const f of formatsOf(line)) if (semver.lte(f.version, version)) best = f
   return best
 }
 
-export function isFamily(name: string): name is FormatFamily {
-  return (FAMILIES as readonly string[]).includes(name)
+export function isFormatLine(name: string): boolean {
+  return allFormats().some((f) => f.family === name)
+}
+
+/** The family whose descriptors hold this version line. */
+export function familyOfLine(line: string): Family | undefined {
+  return FAMILIES.find((fam) => fam.formats.some((f) => f.family === line))
 }

@@ -9,10 +9,10 @@ import semver from 'semver'
 import { ExitCode, LayerfsckError } from '../errors.js'
 import { ensureDir, readTextLimited, writeFileDurable } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'
-import { stampDir, stampPath } from '../mesos/paths.js'
+import type { FormatInfo } from '../family/types.js'
+import { stampDir, stampPath } from '../steps/lock.js'
 import { VERSION } from '../version.js'
-import type { FormatDescriptor } from './descriptor.js'
-import { closestFormat, formatsOf, isFamily, latestFormat } from './registry.js'
+import { closestFormat, formatsOf, isFormatLine, latestFormat } from './registry.js'
 
 export const STAMP_SCHEMA_VERSION = 1
 const STAMP_LIMIT = 64 * 1024
@@ -27,7 +27,7 @@ export interface Stamp {
 
 export type StampState =
   | { state: 'absent' }
-  | { state: 'ok'; stamp: Stamp; format: Readonly<FormatDescriptor> }
+  | { state: 'ok'; stamp: Stamp; format: FormatInfo }
   | { state: 'garbled'; reason: string }
 
 export class FormatTooNewError extends LayerfsckError {
@@ -92,14 +92,14 @@ export async function readStamp(fs: FsPort, store: string): Promise<StampState> 
       `store ${store} carries a stamp of schema ${stamp.schemaVersion}, written by ${stamp.writtenBy}; ${me} reads stamp schema ${STAMP_SCHEMA_VERSION} only`,
     )
   }
-  if (!isFamily(stamp.family)) {
+  if (!isFormatLine(stamp.family)) {
     throw new FormatTooNewError(
       store,
       stamp,
       `store ${store} was left in format ${stamp.family} ${stamp.version} by ${stamp.writtenBy}; ${me} does not know the ${stamp.family} family`,
     )
   }
-  const latest = latestFormat(stamp.family)
+  const latest = latestFormat(stamp.family)!
   if (semver.major(stamp.version) > semver.major(latest.version)) {
     throw new FormatTooNewError(
       store,
@@ -114,7 +114,7 @@ export async function readStamp(fs: FsPort, store: string): Promise<StampState> 
   return { state: 'ok', stamp, format }
 }
 
-export async function writeStamp(fs: FsPort, store: string, format: FormatDescriptor, now = new Date()): Promise<Stamp> {
+export async function writeStamp(fs: FsPort, store: string, format: FormatInfo, now = new Date()): Promise<Stamp> {
   const stamp: Stamp = {
     schemaVersion: STAMP_SCHEMA_VERSION,
     family: format.family,

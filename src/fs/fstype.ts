@@ -1,7 +1,7 @@
 /**
  * statfs(2) f_type magics (linux/magic.h) for the filesystems a layer store
  * meets. Mesos refuses overlay on aufs, btrfs, ecryptfs, overlay and zfs
- * (provisioner.cpp validateBackend); the host pass of `check` needs the names.
+ * (Mesos' validateBackend); the host pass of `check` needs the names.
  */
 export const FS_MAGIC: Readonly<Record<string, number>> = Object.freeze({
   ext4: 0xef53,

@@ -1,6 +1,6 @@
 /**
  * Small-file IO on top of the port: bounded reads for metadata (every file in
- * a store is hostile input, and a 10 GiB `storedImages` must not be read into
+ * a store is hostile input, and a 10 GiB metadata file must not be read into
  * memory), and the durable write every mutating step uses.
  */
 import { isErrno, LayerfsckError } from '../errors.js'

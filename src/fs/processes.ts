@@ -35,6 +35,8 @@ export interface ProcessInfo {
   name: string | undefined
   /** Its cwd and root, those that could be read; empty when not asked for. */
   uses: ProcessUse[]
+  /** Its argv (`cmdline`, NUL-separated); undefined when not asked for or gone. */
+  argv?: string[]
 }
 
 export interface ReadProcessesOptions {
@@ -43,6 +45,8 @@ export interface ReadProcessesOptions {
   names?: boolean
   /** Read each process's `root` and `cwd` links and the directories they lead to. */
   uses?: boolean
+  /** Read the argv of processes whose `comm` is one of these (needs `names`). */
+  argvOf?: readonly string[]
 }
 
 /** What a process gone or hidden between the listing and the look answers. */
@@ -64,7 +68,13 @@ export async function readProcesses(fs: FsPort, options: ReadProcessesOptions = 
     if (!/^\d+$/.test(e.name)) continue
     const pid = Number(e.name)
     const dir = `${procRoot}/${e.name}`
-    out.push({ pid, name: options.names ? await readComm(fs, dir) : undefined, uses: options.uses ? await readUses(fs, dir, pid) : [] })
+    const name = options.names ? await readComm(fs, dir) : undefined
+    const info: ProcessInfo = { pid, name, uses: options.uses ? await readUses(fs, dir, pid) : [] }
+    if (name !== undefined && options.argvOf?.includes(name)) {
+      const argv = await readArgv(fs, dir)
+      if (argv !== undefined) info.argv = argv
+    }
+    out.push(info)
   }
   return out.sort((a, b) => a.pid - b.pid)
 }
@@ -72,6 +82,16 @@ export async function readProcesses(fs: FsPort, options: ReadProcessesOptions = 
 async function readComm(fs: FsPort, dir: string): Promise<string | undefined> {
   try {
     return (await readTextLimited(fs, `${dir}/comm`, COMM_LIMIT)).replace(/\n$/, '')
+  } catch (err) {
+    if (isErrno(err, ...RACES)) return undefined
+    throw err
+  }
+}
+
+async function readArgv(fs: FsPort, dir: string): Promise<string[] | undefined> {
+  try {
+    const text = await readTextLimited(fs, `${dir}/cmdline`, 256 * 1024)
+    return text.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1)
   } catch (err) {
     if (isErrno(err, ...RACES)) return undefined
     throw err

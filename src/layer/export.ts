@@ -1,43 +1,65 @@
 /**
- * Which directory of a store holds a layer for export: the variant a backend
- * names, or whichever exists (rootfs first: it needs no conversion). And
- * whether this process can see all of it: a tar written without the opaque
- * markers it cannot read would be a wrong layer that looks right.
+ * `export` as a library function: one layer of a store, found by its
+ * family, written as an OCI layer tar through `write`. And whether this
+ * process can see all of it: a tar written without the opaque markers it
+ * cannot read would be a wrong layer that looks right.
  */
+import type { ContentRoot } from '../check/types.js'
+import { requireStore } from '../detect/identify.js'
 import { ExitCode, LayerfsckError } from '../errors.js'
-import type { Backend } from '../format/descriptor.js'
-import { FORMATS } from '../format/registry.js'
+import type { FamilyName } from '../family/types.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { FsPort } from '../fs/port.js'
-import { basename } from '../fs/safe-path.js'
-import { layerDir, layerIdShape, rootfsName } from '../mesos/paths.js'
+import { resolveRoot } from '../fs/roots.js'
+import { withSession } from '../steps/session.js'
+import { exportLayerTar, type LayerExportReport } from '../tar/export-layer.js'
 
-export async function layerRootfs(fs: FsPort, store: string, id: string, backend?: Backend): Promise<string> {
-  if (layerIdShape(id) === undefined) {
-    throw new LayerfsckError('BAD_LAYER_ID', `${JSON.stringify(id)} is not a layer id (64 hex digits, or sha256:<64 hex>)`)
-  }
-  const dir = await fs.lstat(layerDir(store, id))
-  if (dir?.kind !== 'dir') {
-    // The id forms differ by store generation: a bare hex id names a v1 layer, sha256:<hex> a schema-2 one.
-    const other = id.startsWith('sha256:') ? id.slice('sha256:'.length) : `sha256:${id}`
-    const otherIsLayer = (await fs.lstat(layerDir(store, other)))?.kind === 'dir'
-    const what = dir === undefined ? 'no layer' : `a ${dir.kind}, not a layer (a config blob?)`
-    throw new LayerfsckError('LAYER_MISSING', `${escapeName(store)}/layers has ${what} named ${escapeName(id)}`, {
-      hint: otherIsLayer ? `this store names it ${other}` : 'layerfsck detect --store … --json lists the layers and their ids',
-    })
-  }
-  const candidates = backend ? [rootfsName(backend)] : (['rootfs', 'rootfs.overlay'] as const)
-  for (const name of candidates) {
-    const path = `${layerDir(store, id)}/${name}`
-    if ((await fs.lstat(path))?.kind === 'dir') return path
-  }
-  throw new LayerfsckError('LAYER_MISSING', `layer ${escapeName(id)} has no ${candidates.join(' or ')} in ${escapeName(store)}/layers`, {
-    hint: backend ? 'a layer pulled for another backend lives in the other variant; try without --backend' : undefined,
-  })
+export interface ExportLayerOptions {
+  store: string
+  /** As the family names layers: a Mesos layer id, a Docker chain id. */
+  layer: string
+  family?: FamilyName
+  /** Mesos: read the variant this backend reads; whichever the layer has when absent. */
+  backend?: string
+  /** Export an overlay-form layer whose opaque markers cannot be read; the report carries the warning. */
+  allowIncomplete?: boolean
+  waitSeconds?: number
+  signal?: AbortSignal
 }
 
-/** Variants some format fills with overlay-form whiteouts, whose opaque markers are trusted.* xattrs. */
-const OVERLAY_FORM = new Set<string>(FORMATS.flatMap((f) => f.rootfsVariants.filter((v) => v.whiteouts === 'overlay').map((v) => v.dir)))
+export interface ExportLayerReport extends LayerExportReport {
+  store: string
+  layer: string
+  /** The tree the tar was read from, and its whiteout form. */
+  tree: ContentRoot
+  /** Why the tar lacks opaque markers, when --allow-incomplete let it. */
+  incomplete: string | undefined
+}
+
+/**
+ * Finds the layer (after proving the store), then writes its tar under the
+ * shared lock, so an import or a fix never changes the layer while it is
+ * read. `beforeWrite` runs once the layer is found and before the first
+ * byte, for a caller that must say something first (a warning).
+ */
+export async function exportLayer(
+  fs: FsPort,
+  options: ExportLayerOptions,
+  write: (chunk: Uint8Array) => Promise<void>,
+  beforeWrite?: (found: { tree: ContentRoot; incomplete: string | undefined }) => void | Promise<void>,
+): Promise<ExportLayerReport> {
+  const store = await resolveRoot(fs, options.store, 'store')
+  const wait = options.waitSeconds !== undefined ? { waitSeconds: options.waitSeconds } : {}
+  return withSession(fs, { store, command: 'export', intent: 'read', ...wait }, async () => {
+    // Not a store, or a newer format that may lay layers out differently: refuse before reading a layer.
+    const { family } = await requireStore(fs, store, 'export', options.family === undefined ? {} : { family: options.family })
+    const tree = await family.layerTree(fs, store, options.layer, options.backend)
+    const incomplete = await exportCompleteness(fs, tree, { allowIncomplete: options.allowIncomplete === true })
+    await beforeWrite?.({ tree, incomplete })
+    const report = await exportLayerTar(fs, tree.root, write, options.signal ? { signal: options.signal } : {})
+    return { ...report, store, layer: options.layer, tree, incomplete }
+  })
+}
 
 export class IncompleteExportError extends LayerfsckError {
   constructor(rootfs: string, uid: number) {
@@ -58,11 +80,11 @@ export class IncompleteExportError extends LayerfsckError {
  * this process cannot read trusted.* xattrs; with `allowIncomplete`, returns
  * the warning to print instead. Undefined when the export will be whole.
  */
-export async function exportCompleteness(fs: FsPort, rootfs: string, options: { allowIncomplete?: boolean } = {}): Promise<string | undefined> {
-  if (!OVERLAY_FORM.has(basename(rootfs))) return undefined
+export async function exportCompleteness(fs: FsPort, tree: ContentRoot, options: { allowIncomplete?: boolean } = {}): Promise<string | undefined> {
+  if (tree.whiteouts !== 'overlay') return undefined
   const creds = await fs.credentials()
   if (creds.capSysAdmin) return undefined
-  const err = new IncompleteExportError(rootfs, creds.uid)
+  const err = new IncompleteExportError(tree.root, creds.uid)
   if (!options.allowIncomplete) throw err
   return `${err.message}; writing it anyway (--allow-incomplete)`
 }

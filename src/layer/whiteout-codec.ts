@@ -2,7 +2,7 @@
  * The whiteout codec: rewrites one layer directory, in place, between the
  * aufs form (`.wh.<name>` files, `.wh..wh..opq` markers: what image tars and
  * Mesos' `rootfs` carry) and the overlay form (char device 0/0 named
- * `<name>`, `trusted.overlay.opaque=y` on a directory: what `rootfs.overlay`
+ * `<name>`, `trusted.overlay.opaque=y` on a directory: what an overlay-form layer
  * and the kernel want). Import, check's fixes and the migrator all use this
  * one codec, so a whiteout means the same thing everywhere.
  *
@@ -14,7 +14,7 @@
  * ConvertRead/ConvertWrite rules).
  */
 import { isErrno } from '../errors.js'
-import type { WhiteoutForm } from '../format/descriptor.js'
+import type { WhiteoutForm } from '../family/types.js'
 import { writeFileAll } from '../fs/io.js'
 import { walkDirectories } from '../fs/walk.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'

@@ -1,8 +1,8 @@
 /**
- * Reads one metadata file of a store (storedImages, a container's layers
+ * Reads one metadata file of a store (an image list, a container's
  * checkpoint) into one of four states, so every reader tells "absent" from
  * "damaged but partly readable" from "unreadable" the same way. Damaged
- * files still yield what decoded: a half-readable storedImages still
+ * files still yield what decoded: a half-readable image list still
  * protects the layers it names.
  */
 import { readFileLimited } from '../fs/io.js'

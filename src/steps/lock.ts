@@ -20,6 +20,8 @@ const POLL_MS = 100
 export const ownDir = (store: string): string => `${store}/.layerfsck`
 export const lockPath = (store: string): string => `${store}/.layerfsck/lock`
 export const journalPath = (store: string): string => `${store}/.layerfsck/journal`
+export const stampDir = ownDir
+export const stampPath = (store: string): string => `${store}/.layerfsck/format.json`
 
 export class StoreLockedError extends LayerfsckError {
   constructor(

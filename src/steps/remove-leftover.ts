@@ -10,7 +10,7 @@ import { MountedBelowError, removeTree } from '../fs/remove.js'
 import { dirname, isInside } from '../fs/safe-path.js'
 
 /**
- * `roots` are the trees the path may belong to (the store, the provisioner
+ * `roots` are the trees the path may belong to (the store, a work
  * dir); the deepest that holds it is what no mount may stand between.
  */
 export async function removeLeftover(fs: FsPort, path: string, roots: readonly string[]): Promise<void> {

@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
-import type { FormatDescriptor } from '../format/descriptor.js'
+import type { FormatInfo } from '../family/types.js'
 import { writeStamp } from '../format/stamp.js'
 import { CrashError } from '../fs/crash.js'
 import { escapeName } from '../fs/name-bytes.js'
@@ -43,8 +43,10 @@ export interface SessionOptions {
   command: string
   intent: 'read' | 'change'
   waitSeconds?: number
-  /** Processes that must not run while the store changes (the family's agent or daemon). */
+  /** Processes that must not run while the store changes (the family's agent or daemon), by name. */
   guardProcesses?: readonly string[]
+  /** The same, for a family that must look closer than a name (a daemon's data root on its command line). */
+  guard?: (fs: FsPort, procRoot: string | undefined) => Promise<{ pid: number; name: string }[]>
   /** Change the store even while a guarded process runs. */
   force?: boolean
   procRoot?: string
@@ -128,7 +130,7 @@ export class StoreSession {
   static async open(fs: FsPort, options: SessionOptions): Promise<StoreSession> {
     const { store } = options
     if (options.intent === 'change' && !options.force) {
-      const found = await findProcesses(fs, options.guardProcesses ?? [], options.procRoot)
+      const found = [...(await findProcesses(fs, options.guardProcesses ?? [], options.procRoot)), ...((await options.guard?.(fs, options.procRoot)) ?? [])]
       if (found.length > 0) throw new GuardedProcessError(store, found)
     }
     const lock = await lockStore(fs, store, {
@@ -246,7 +248,7 @@ export class StoreSession {
    * the stamp is the evidence that lets the next command (a re-run after a
    * crash among them) recognise the directory as a store at all.
    */
-  async initialize(format: Readonly<FormatDescriptor>): Promise<void> {
+  async initialize(format: Readonly<FormatInfo>): Promise<void> {
     if (this.options.intent !== 'change') throw new InternalError('StoreSession', new Error('a read-only session cannot create a store'))
     await writeStamp(this.fs, this.store, format, this.options.now?.() ?? new Date())
   }
@@ -256,7 +258,7 @@ export class StoreSession {
    * durably), then drop the journal. A session that ran no step and
    * recovered nothing leaves the store exactly as it found it.
    */
-  async commit(format: Readonly<FormatDescriptor>): Promise<void> {
+  async commit(format: Readonly<FormatInfo>): Promise<void> {
     if (this.options.intent !== 'change') return
     // No step ran (runSteps opens the journal) and nothing was recovered: the store is as found.
     if (this.journal === undefined && this.resumed === undefined) return

@@ -17,4 +17,4 @@ export {
   type SpecType,
   type TreeEntry,
 } from './tree-spec.js'
-export { generateMesosStore, type GeneratedStore, type GenerateOptions } from './generate.js'
+export { generateMesosStore, type GeneratedStore, type GenerateOptions } from '../families/mesos/testing.js'

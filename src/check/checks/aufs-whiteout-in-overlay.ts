@@ -10,11 +10,13 @@ export const aufsWhiteoutInOverlay: CheckSpec = {
   code: 'aufs-whiteout-in-overlay',
   pass: 'contents',
   severity: 'error',
-  title: 'aufs-form whiteouts inside rootfs.overlay (the Mesos 1.1.0 defect)',
+  title: 'aufs-form whiteouts inside a layer that overlayfs reads (the Mesos 1.1.0 defect)',
   explain:
-    'Mesos 1.1.0 wrote rootfs.overlay without converting .wh.* files, and later releases trust an existing layer ' +
-    'as-is. overlayfs shows those files instead of hiding what they name, so deleted files reappear in containers. ' +
-    'Converting them in place (char device 0/0, trusted.overlay.opaque=y) is what Mesos >= 1.1.1 does at pull time.',
+    'A layer whose format says it holds overlay-form whiteouts holds .wh.* files instead: Mesos 1.1.0 wrote its ' +
+    'overlay variant without converting them, and later releases trust an existing layer as-is; a tar extracted by ' +
+    'hand into a Docker layer dir does the same. overlayfs shows those files instead of hiding what they name, so ' +
+    'deleted files reappear in containers. Converting them in place (char device 0/0, trusted.overlay.opaque=y) is ' +
+    'what Mesos >= 1.1.1 and Docker do at pull time.',
   fix: {
     by: 'check',
     describe: 'convert the variant\'s whiteouts to overlay form in place',
@@ -29,7 +31,7 @@ export const aufsWhiteoutInOverlay: CheckSpec = {
     },
   },
   async onDir(ctx, dir) {
-    if (dir.variant !== 'rootfs.overlay') return
+    if (dir.whiteouts !== 'overlay') return
     for (const e of dir.entries) {
       const aufs = classifyAufsName(e.name)
       if (e.kind === 'file' && (aufs?.type === 'whiteout' || aufs?.type === 'opaque')) count.add(ctx, dir.root, dir.rel, e.name)

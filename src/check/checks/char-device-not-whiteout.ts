@@ -5,13 +5,13 @@ export const charDeviceNotWhiteout: CheckSpec = {
   code: 'char-device-not-whiteout',
   pass: 'contents',
   severity: 'warning',
-  title: 'a char device in rootfs.overlay that is not 0/0',
+  title: 'a char device in an overlay-form layer that is not 0/0',
   explain:
-    'In rootfs.overlay a char device is where a whiteout is expected, and only 0/0 is one. Any other device number ' +
+    'In a layer overlayfs reads a char device is where a whiteout is expected, and only 0/0 is one. Any other device number ' +
     'is a real device node that every container of the image gets, which images almost never mean to ship.',
   fix: { by: 'operator', describe: 'check the image that carries it; a whiteout must be 0/0' },
   async onDir(ctx, dir) {
-    if (dir.variant !== 'rootfs.overlay') return
+    if (dir.whiteouts !== 'overlay') return
     for (const e of dir.entries) {
       if (e.kind !== 'char') continue
       const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)

@@ -10,10 +10,11 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
   code: 'overlay-whiteout-in-rootfs',
   pass: 'contents',
   severity: 'error',
-  title: 'overlay-form whiteouts or opaque xattrs inside rootfs',
+  title: 'overlay-form whiteouts or opaque xattrs in a layer that holds aufs-form ones or none',
   explain:
-    'rootfs serves aufs, copy and bind, which read .wh.* files. A char device 0/0 or an overlay opaque xattr there ' +
-    'is invisible to them: the copy backend copies the device into the container, and deleted files come back.',
+    'A layer whose format says it holds aufs-form whiteouts (Mesos\' variant for aufs, copy and bind) or none at ' +
+    'all (the legacy Docker overlay driver\'s flattened root/) is read by tools that ignore char devices 0/0 and ' +
+    'opaque xattrs: the copy backend copies the device into the container, and deleted files come back.',
   fix: {
     by: 'check',
     describe: 'convert the variant\'s whiteouts to aufs form in place',
@@ -23,11 +24,14 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
       if (!(await ctx.data.credentials()).capSysAdmin) {
         throw new FixRefusedError('not converted: trusted.overlay.opaque can be read and removed only with CAP_SYS_ADMIN; run as root')
       }
+      // In a flattened tree a deletion is real: there is no aufs form to convert to, and what the device hides is gone.
+      const root = (await ctx.data.contentRoots()).find((r) => r.root === f.path)
+      if (root?.whiteouts !== 'aufs') throw new FixRefusedError('not converted: this layer tree holds no whiteouts of any form in its format; rebuild it from its image')
       await overlayToAufs(ctx.fs, f.path)
     },
   },
   async onDir(ctx, dir) {
-    if (dir.variant !== 'rootfs') return
+    if (dir.whiteouts === 'overlay') return
     // Only directories can be opaque and only char devices can be whiteouts:
     // one listxattr per directory and one lstat per char device.
     if (await isOpaqueDir(ctx.fs, dir.path)) count.add(ctx, dir.root, dir.rel, '')

@@ -29,7 +29,7 @@ export const whiteoutConflict: CheckSpec = {
     },
   },
   async onDir(ctx, dir) {
-    if (dir.variant !== 'rootfs') return
+    if (dir.whiteouts !== 'aufs') return
     for (const a of planAufsDir(dir.entries)) {
       if (a.op !== 'shadowed') continue
       ctx.report({

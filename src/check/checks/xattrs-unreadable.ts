@@ -1,4 +1,3 @@
-import { layerIdShape } from '../../mesos/paths.js'
 import type { CheckSpec } from '../types.js'
 import { aufsWhiteoutInOverlay } from './aufs-whiteout-in-overlay.js'
 import { overlayWhiteoutInRootfs } from './overlay-whiteout-in-rootfs.js'
@@ -11,28 +10,21 @@ export const xattrsUnreadable: CheckSpec = {
   explain:
     'overlayfs marks an opaque directory with trusted.overlay.opaque=y, and Linux shows trusted.* attributes only to ' +
     'a process with CAP_SYS_ADMIN: to anyone else such a directory looks like a plain one. Run that way, check cannot ' +
-    'see opaque markers in rootfs (overlay-whiteout-in-rootfs) or in rootfs.overlay, and cannot write or remove them ' +
-    '(the fixes that convert whiteouts). The checks run as far as they can and this finding says which are ' +
-    'incomplete.',
-  fix: { by: 'operator', describe: 'run check as root (with CAP_SYS_ADMIN), as the agent runs' },
+    'see opaque markers where they do not belong (overlay-whiteout-in-rootfs) nor the ones an overlay-form layer ' +
+    'needs, and cannot write or remove them (the fixes that convert whiteouts). The checks run as far as they can ' +
+    'and this finding says which are incomplete.',
+  fix: { by: 'operator', describe: 'run check as root (with CAP_SYS_ADMIN), as the agent or daemon runs' },
   async run(ctx) {
     const creds = await ctx.data.credentials()
     if (creds.capSysAdmin) return
-    let rootfs = 0
-    let overlay = 0
-    for (const l of await ctx.data.layers()) {
-      if (l.kind !== 'dir' || layerIdShape(l.name) === undefined) continue
-      for (const c of l.children ?? []) {
-        if (c.kind !== 'dir') continue
-        if (c.name === 'rootfs') rootfs += 1
-        if (c.name === 'rootfs.overlay') overlay += 1
-      }
-    }
-    if (rootfs + overlay === 0) return
-    const plural = (n: number, what: string): string => `${n} ${what} variant${n === 1 ? '' : 's'}`
+    const roots = await ctx.data.contentRoots()
+    if (roots.length === 0) return
+    const overlay = roots.filter((r) => r.whiteouts === 'overlay').length
+    const other = roots.length - overlay
+    const plural = (n: number, what: string): string => `${n} ${what} layer tree${n === 1 ? '' : 's'}`
     const blind: string[] = []
-    if (rootfs > 0) blind.push(`${overlayWhiteoutInRootfs.code} could not look for opaque directories in ${plural(rootfs, 'rootfs')}`)
-    if (overlay > 0) blind.push(`the opaque directories of ${plural(overlay, 'rootfs.overlay')} are invisible (export refuses them)`)
+    if (other > 0) blind.push(`${overlayWhiteoutInRootfs.code} could not look for opaque directories in ${plural(other, 'aufs-form or flattened')}`)
+    if (overlay > 0) blind.push(`the opaque directories of ${plural(overlay, 'overlay-form')} are invisible (export refuses them)`)
     blind.push(`the fixes of ${aufsWhiteoutInOverlay.code} and ${overlayWhiteoutInRootfs.code} cannot be applied`)
     ctx.report({
       path: ctx.store,

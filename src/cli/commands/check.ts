@@ -1,11 +1,13 @@
-import { resolve } from 'node:path'
-import { runCheck, type CheckMode } from '../../check/run.js'
+import { allChecks } from '../../check/registry.js'
+import { runCheck, type CheckMode, type CheckOptions } from '../../check/run.js'
 import { UsageError } from '../../errors.js'
-import { changeOptions } from '../args.js'
-import type { Backend } from '../../format/descriptor.js'
+import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { progressFor } from '../progress.js'
 import { renderCheck } from '../render/check.js'
+
+/** What `check`'s arguments ask of the library: all of it but the signal and progress, which runCheckCommand adds. */
+export type CheckCommandOptions = Omit<CheckOptions, 'signal' | 'onProgress'>
 
 const codes = (v: unknown): string[] =>
   typeof v === 'string'
@@ -15,27 +17,39 @@ const codes = (v: unknown): string[] =>
         .filter((s) => s !== '')
     : []
 
-export async function runCheckCommand(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+export function checkOptions(args: Args): CheckCommandOptions {
   const chosen = (['n', 'preen', 'yes'] as const).filter((m) => args[m] === true)
   if (chosen.length > 1) throw new UsageError('choose one of -n, -p and -y')
   const mode: CheckMode = chosen[0] === 'preen' ? 'preen' : chosen[0] === 'yes' ? 'yes' : 'no'
-  const path = (name: string): string | undefined => (typeof args[name] === 'string' ? resolve(String(args[name])) : undefined)
-  const workDir = path('work-dir')
-  const runtimeDir = path('runtime-dir')
-  const knownContainers = path('known-containers')
+  const only = codes(args['only'])
+  const skip = codes(args['skip'])
+  // Before the store is read: a mistyped code is the command line's fault, whatever the store is.
+  const known = new Set(allChecks().map((c) => c.check.code))
+  for (const code of [...only, ...skip]) if (!known.has(code)) throw new UsageError(`unknown check code ${code}`, 'docs/checks.md lists every code')
+  const workDir = pathArg(args, 'work-dir')
+  const runtimeDir = pathArg(args, 'runtime-dir')
+  const knownContainers = pathArg(args, 'known-containers')
+  return {
+    store: pathArg(args, 'store')!,
+    ...familyOption(args),
+    mode,
+    ...changeOptions(args),
+    only,
+    skip,
+    ...(workDir !== undefined ? { workDir } : {}),
+    ...(runtimeDir !== undefined ? { runtimeDir } : {}),
+    ...(knownContainers !== undefined ? { knownContainers } : {}),
+    ...(typeof args['backend'] === 'string' ? { backend: args['backend'] } : {}),
+  }
+}
+
+export async function runCheckCommand(args: Args, ctx: CommandContext): Promise<number> {
+  const options = checkOptions(args)
   const progress = progressFor(ctx, 'checking layers')
   try {
     const report = await runCheck(ctx.fs, {
-      store: resolve(String(args['store'])),
-      mode,
-      ...changeOptions(args),
+      ...options,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-      only: codes(args['only']),
-      skip: codes(args['skip']),
-      ...(workDir ? { workDir } : {}),
-      ...(runtimeDir ? { runtimeDir } : {}),
-      ...(knownContainers ? { knownContainers } : {}),
-      ...(typeof args['backend'] === 'string' ? { backend: args['backend'] as Backend } : {}),
       onProgress: (e) => progress.update(e.done, e.total, e.item.slice(0, 30)),
     })
     progress.stop()

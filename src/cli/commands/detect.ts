@@ -1,19 +1,32 @@
-import { detect } from '../../detect/detect.js'
+import { detect, type DetectOptions } from '../../detect/detect.js'
 import { NotAStoreError } from '../../detect/identify.js'
-import { changeOptions } from '../args.js'
+import { ExitCode } from '../../errors.js'
+import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { renderDetect, renderNotAStore } from '../render/detect.js'
-import { ExitCode } from '../../errors.js'
 
-export async function runDetect(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const store = String(args['store'])
-  const workDir = typeof args['work-dir'] === 'string' ? args['work-dir'] : undefined
+/** What `detect`'s arguments ask of the library: all of it but progress, which runDetect adds. */
+export type DetectCommandOptions = Omit<DetectOptions, 'onProgress'>
+
+export function detectOptions(args: Args): DetectCommandOptions {
+  const workDir = pathArg(args, 'work-dir')
+  const { waitSeconds } = changeOptions(args)
+  return {
+    store: pathArg(args, 'store')!,
+    ...familyOption(args),
+    ...(workDir !== undefined ? { workDir } : {}),
+    ...(waitSeconds !== undefined ? { waitSeconds } : {}),
+  }
+}
+
+export async function runDetect(args: Args, ctx: CommandContext): Promise<number> {
+  const options = detectOptions(args)
   const progress = ctx.errStyle.tty
     ? (e: { done: number; total: number }) => ctx.stderr.write(`\rscanning layers ${e.done}/${e.total}\x1b[K`)
     : undefined
   let report
   try {
-    report = await detect(ctx.fs, { store, ...changeOptions(args), ...(workDir ? { workDir } : {}), ...(progress ? { onProgress: progress } : {}) })
+    report = await detect(ctx.fs, { ...options, ...(progress ? { onProgress: progress } : {}) })
   } catch (err) {
     if (!(err instanceof NotAStoreError)) throw err
     // The answer to "what is this directory": on stdout like a report, the error itself on stderr.

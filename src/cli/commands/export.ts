@@ -1,17 +1,14 @@
-import { resolve } from 'node:path'
 import { describeError, ExitCode, isErrno, LayerfsckError, UsageError } from '../../errors.js'
-import type { Backend } from '../../format/descriptor.js'
-import { requireStore } from '../../detect/identify.js'
 import { tempNameFor } from '../../fs/io.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import { inodeKey, type FsPort } from '../../fs/port.js'
+import { inodeKey, type FsPort, type WriteHandle } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
 import { basename, dirname, isInside } from '../../fs/safe-path.js'
-import { exportCompleteness, layerRootfs } from '../../layer/export.js'
-import { exportLayerTar, type LayerExportReport } from '../../tar/export-layer.js'
-import { withSession } from '../../steps/session.js'
-import { changeOptions } from '../args.js'
+import { exportLayer, type ExportLayerOptions, type ExportLayerReport } from '../../layer/export.js'
+import type { LayerExportReport } from '../../tar/export-layer.js'
+import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
+import { hang, name } from '../render/wrap.js'
 
 /** What `export -o FILE --json` prints: the tar's counts and where it went. */
 export interface ExportDocument {
@@ -48,22 +45,72 @@ const A_KIND: Record<string, string> = {
   socket: 'a socket',
 }
 
-export async function runExport(args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+/** What `export`'s arguments ask for: the library's options but the signal, and where the tar goes (stdout when left out). */
+export type ExportCommandOptions = Omit<ExportLayerOptions, 'signal'> & { output?: string }
+
+export function exportOptions(args: Args): ExportCommandOptions {
   const toStdout = typeof args['output'] !== 'string' || args['output'] === '-'
   // Usage first: nothing is read before the command line is known to make sense.
   if (toStdout && args['json'] === true) {
     throw new UsageError('--json needs -o FILE: without it, stdout carries the tar and has no room for a JSON document', 'give -o FILE with --json')
   }
-  if (toStdout && ctx.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal', 'give -o FILE or pipe the output')
-  const store = await resolveRoot(ctx.fs, resolve(String(args['store'])), 'store')
-  // Not a store, or a newer format that may lay layers out differently: refuse before reading a layer.
-  await requireStore(ctx.fs, store, 'export')
-  const output = toStdout ? undefined : await outputPath(ctx.fs, resolve(String(args['output'])), store)
-  // The shared lock: an import or a fix never changes the layer while it is read.
   const { waitSeconds } = changeOptions(args)
-  return withSession(ctx.fs, { store, command: 'export', intent: 'read', ...(waitSeconds !== undefined ? { waitSeconds } : {}) }, () =>
-    exportLocked(store, output, args, ctx),
-  )
+  return {
+    store: pathArg(args, 'store')!,
+    layer: String(args['layer']),
+    ...familyOption(args),
+    ...(typeof args['backend'] === 'string' ? { backend: args['backend'] } : {}),
+    ...(toStdout ? {} : { output: pathArg(args, 'output')! }),
+    allowIncomplete: args['allow-incomplete'] === true,
+    ...(waitSeconds !== undefined ? { waitSeconds } : {}),
+  }
+}
+
+export async function runExport(args: Args, ctx: CommandContext): Promise<number> {
+  const { output: asked, ...options } = exportOptions(args)
+  if (asked === undefined && ctx.stdout.isTTY) throw new UsageError('refusing to write a tar to a terminal', 'give -o FILE or pipe the output')
+  const layer = { ...options, ...(ctx.signal ? { signal: ctx.signal } : {}) }
+  const warn = (found: { incomplete: string | undefined }): void => {
+    if (found.incomplete !== undefined) ctx.stderr.write(`${ctx.errStyle.c.yellow('layerfsck: warning:')} ${found.incomplete}\n`)
+  }
+  if (asked === undefined) {
+    const out = ctx.stdout as typeof ctx.stdout & { once?: (event: 'drain', fn: () => void) => unknown }
+    const report = await exportLayer(
+      ctx.fs,
+      layer,
+      async (chunk) => {
+        // Respect a slow reader (a pipe into ssh) instead of buffering the layer.
+        if (out.write(chunk) === false && out.once) await new Promise<void>((r) => out.once!('drain', r))
+      },
+      warn,
+    )
+    ctx.stderr.write(`${hang('', [{ text: `exported ${report.entries} entries of ` }, name(escapeName(report.tree.root))], ctx.errStyle.width, 2).join('\n')}\n`)
+    return ExitCode.ok
+  }
+  const store = await resolveRoot(ctx.fs, options.store, 'store')
+  const output = await outputPath(ctx.fs, asked, store)
+  const report = await writeTar(ctx.fs, layer, output, warn)
+  if (args['json'] === true) {
+    const doc: ExportDocument = {
+      schemaVersion: 1,
+      layer: report.layer,
+      rootfs: report.tree.root,
+      output,
+      entries: report.entries,
+      whiteouts: report.whiteouts,
+      opaqueDirs: report.opaqueDirs,
+      hardLinks: report.hardLinks,
+      bytes: report.bytes,
+      skipped: report.skipped,
+      incomplete: report.incomplete ?? null,
+    }
+    ctx.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
+  } else {
+    const counts = `${report.entries} entries (${report.whiteouts} whiteouts, ${report.opaqueDirs} opaque dirs, ${report.hardLinks} hard links), ${report.bytes} bytes of file data`
+    const spans = [{ text: 'wrote ' }, name(escapeName(output)), { text: `: ${counts} from ` }, name(escapeName(report.tree.root))]
+    ctx.stdout.write(`${hang('', spans, ctx.style.width, 2).join('\n')}\n`)
+  }
+  return ExitCode.ok
 }
 
 /**
@@ -100,62 +147,40 @@ async function outputPath(fs: FsPort, output: string, store: string): Promise<st
   return real
 }
 
-async function exportLocked(store: string, output: string | undefined, args: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const layer = String(args['layer'])
-  const rootfs = await layerRootfs(ctx.fs, store, layer, args['backend'] as Backend | undefined)
-  const incomplete = await exportCompleteness(ctx.fs, rootfs, { allowIncomplete: args['allow-incomplete'] === true })
-  if (incomplete !== undefined) ctx.stderr.write(`${ctx.errStyle.c.yellow('layerfsck: warning:')} ${incomplete}\n`)
-
-  if (output === undefined) {
-    const out = ctx.stdout as typeof ctx.stdout & { once?: (event: 'drain', fn: () => void) => unknown }
-    const report = await exportLayerTar(ctx.fs, rootfs, async (chunk) => {
-      // Respect a slow reader (a pipe into ssh) instead of buffering the layer.
-      if (out.write(chunk) === false && out.once) await new Promise<void>((r) => out.once!('drain', r))
-    }, ctx.signal ? { signal: ctx.signal } : {})
-    ctx.stderr.write(`exported ${report.entries} entries of ${escapeName(rootfs)}\n`)
-    return ExitCode.ok
-  }
-  const report = await writeTar(ctx.fs, rootfs, output, ctx.signal)
-  if (args['json'] === true) {
-    const doc: ExportDocument = {
-      schemaVersion: 1,
-      layer,
-      rootfs,
-      output,
-      entries: report.entries,
-      whiteouts: report.whiteouts,
-      opaqueDirs: report.opaqueDirs,
-      hardLinks: report.hardLinks,
-      bytes: report.bytes,
-      skipped: report.skipped,
-      incomplete: incomplete ?? null,
-    }
-    ctx.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
-  } else {
-    ctx.stdout.write(
-      `wrote ${escapeName(output)}: ${report.entries} entries (${report.whiteouts} whiteouts, ${report.opaqueDirs} opaque dirs, ${report.hardLinks} hard links), ${report.bytes} bytes of file data from ${escapeName(rootfs)}\n`,
-    )
-  }
-  return ExitCode.ok
-}
-
-/** Writes the tar under a temp name beside `output` and renames it there; on any failure the temp name is gone again. */
-async function writeTar(fs: FsPort, rootfs: string, output: string, signal: AbortSignal | undefined): Promise<LayerExportReport> {
+/**
+ * Writes the tar under a temp name beside `output` and renames it there; on
+ * any failure the temp name is gone again. The temp file is made only once
+ * the layer is found, so a wrong id leaves nothing behind.
+ */
+async function writeTar(
+  fs: FsPort,
+  options: ExportLayerOptions,
+  output: string,
+  warn: (found: { incomplete: string | undefined }) => void,
+): Promise<ExportLayerReport> {
   // A half-written tar must never sit under the name asked for.
   const temp = tempNameFor(output)
-  let handle
+  let handle: WriteHandle | undefined
+  let open = false
   try {
-    handle = await fs.openWrite(temp, { exclusive: true, mode: 0o644 })
-  } catch (err) {
-    if (isErrno(err)) throw new ExportOutputError(output, `cannot create a file in ${escapeName(dirname(output))} (${err.code})`)
-    throw err
-  }
-  let open = true
-  try {
-    const report = await exportLayerTar(fs, rootfs, (chunk) => handle.write(chunk), signal ? { signal } : {})
-    await handle.sync()
+    const report = await exportLayer(
+      fs,
+      options,
+      (chunk) => handle!.write(chunk),
+      async (found) => {
+        warn(found)
+        try {
+          handle = await fs.openWrite(temp, { exclusive: true, mode: 0o644 })
+        } catch (err) {
+          if (isErrno(err)) throw new ExportOutputError(output, `cannot create a file in ${escapeName(dirname(output))} (${err.code})`)
+          throw err
+        }
+        open = true
+      },
+    )
+    await handle!.sync()
     open = false
-    await handle.close()
+    await handle!.close()
     try {
       await fs.rename(temp, output)
     } catch (err) {
@@ -166,16 +191,18 @@ async function writeTar(fs: FsPort, rootfs: string, output: string, signal: Abor
     await fs.fsync(dirname(output))
     return report
   } catch (err) {
-    if (open) await handle.close().catch(() => undefined)
-    try {
-      await fs.unlink(temp)
-    } catch (e) {
-      // After a successful rename the temp name is already gone.
-      if (!isErrno(e, 'ENOENT')) {
-        throw new LayerfsckError('EXPORT_TEMP_LEFT', `${describeError(err)}; the temp file ${escapeName(temp)} could not be removed either (${isErrno(e) ? e.code : describeError(e)})`, {
-          cause: err,
-          hint: 'remove the temp file by hand',
-        })
+    if (open) await handle!.close().catch(() => undefined)
+    if (handle !== undefined) {
+      try {
+        await fs.unlink(temp)
+      } catch (e) {
+        // After a successful rename the temp name is already gone.
+        if (!isErrno(e, 'ENOENT')) {
+          throw new LayerfsckError('EXPORT_TEMP_LEFT', `${describeError(err)}; the temp file ${escapeName(temp)} could not be removed either (${isErrno(e) ? e.code : describeError(e)})`, {
+            cause: err,
+            hint: 'remove the temp file by hand',
+          })
+        }
       }
     }
     throw err

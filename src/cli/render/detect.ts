@@ -1,94 +1,159 @@
 /**
- * Human rendering of a DetectReport: one screen, 80 columns, sections in the
- * order an operator reads them (what format, how sure, what is in it, what
- * is odd). `--json` prints the report itself instead. Names and any text
- * read from the store are escaped (`ls -b`): a file name cannot print a line.
+ * Human rendering of a DetectReport: sections in the order an operator reads
+ * them (what format, how sure, what is in it, what is odd), each wrapped to
+ * the width and printed whole. `--json` prints the report itself instead.
+ * Names and any text read from the store are escaped (`ls -b`): a file name
+ * cannot print a line.
  */
 import type { DetectReport } from '../../detect/detect.js'
 import type { LooksLike } from '../../detect/identify.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import { elide, pad, type Style } from '../style.js'
+import { pad, type Style } from '../style.js'
+import { hang, name, type Paint, type Span } from './wrap.js'
 
 const MAX_LISTED = 20
+/** Columns of a section's label, and so where its text starts. */
+const LABEL = 11
+
+/** What every section renderer draws with. */
+interface Pen {
+  s: Style
+  w: number
+  /** A section label, padded to LABEL columns; blank for a section's later rows. */
+  label(title?: string): string
+  /** Text after a label, wrapped with the continuation lines under the text. */
+  after(label: string, text: string | readonly Span[], paint?: Paint): string[]
+}
+
+/** One section of the report: its lines, or none when it has nothing to say. Sections print in order, a blank line between. */
+type Section<R = DetectReport> = (r: R, pen: Pen) => string[]
+type MesosReport = Extract<DetectReport, { family: 'mesos' }>
+
+function penFor(s: Style): Pen {
+  const label = (title?: string): string => (title === undefined ? ' '.repeat(LABEL) : s.c.bold(pad(title, LABEL)))
+  return { s, w: s.width, label, after: (l, text, paint) => hang(l, text, s.width, LABEL, paint) }
+}
+
+const heading: Section = (r, { s, w, label, after }) => {
+  const { c } = s
+  const out = hang(`${c.bold('layerfsck detect')}  `, [name(escapeName(r.store)), ...(r.adapter === 'memory' ? [{ text: ' (memory)', paint: c.dim }] : [])], w, 2)
+  out.push(...after(label('format'), `${r.format.family} ${r.format.version}`, c.green.bold))
+  out.push(...after(label(), r.format.title))
+  out.push(...after(label(), `since ${r.format.introducedBy}`, c.dim))
+  if (r.stamp.state === 'ok') {
+    out.push(...after(label('stamp'), escapeName(`${r.stamp.family} ${r.stamp.version}, by ${r.stamp.writtenBy}`)))
+    // The contents give a lower bound (a store with no overlay layer shows no 1.1 evidence); the stamp is what layerfsck left.
+    if (r.stamp.version !== r.format.version) out.push(...after(label(), `contents alone prove ${r.format.version}; the stamp is what layerfsck left`, c.dim))
+  } else if (r.stamp.state === 'garbled') out.push(...after(label('stamp'), escapeName(`unreadable: ${r.stamp.reason}`), c.yellow))
+  else out.push(...after(label('stamp'), 'none (no layerfsck command has changed this store)', c.dim))
+  return out
+}
+
+const evidence: Section = (r, { s, w, label, after }) => {
+  if (r.evidence.length === 0) return after(label('evidence'), 'none beyond the base layout', s.c.dim)
+  return r.evidence.flatMap((e, i) =>
+    hang(`${label(i === 0 ? 'evidence' : undefined)}${s.c.cyan(pad(e.version, 6))} `, escapeName(`${e.describe} (${e.count})`), w, LABEL + 7),
+  )
+}
+
+const contents: Section<MesosReport> = (r, { s, label, after }) => {
+  const k = r.counts
+  return [
+    ...after(label('contents'), `${k.layers} layers, ${k.configBlobs} config blobs, ${k.images} images` + (r.workDir === undefined ? '' : `, ${k.containers} containers, ${k.rootfses} rootfses`)),
+    ...after(label(), [{ text: `${k.staging} in staging/, ${k.gc} in gc/` }, ...(r.workDir === undefined ? [{ text: '  (no --work-dir)', paint: s.c.dim }] : [])]),
+  ]
+}
+
+/**
+ * One row a layer: its id whole, the backends that can use it, and the
+ * whiteouts in each directory it has. Ids are as long as they are (a damaged
+ * store may hold any name), so when a row does not fit the width each layer
+ * takes two lines instead: the id, then the rest under it.
+ */
+const layers: Section<MesosReport> = (r, { s, w }) => {
+  if (r.layers.length === 0) return []
+  const { c } = s
+  const rows = r.layers.slice(0, MAX_LISTED).map((layer) => ({
+    id: escapeName(layer.id),
+    backends: layer.backends.join(','),
+    whiteouts: layer.variants
+      .map((v) => {
+        const n = v.whiteouts.aufsWhiteouts + v.whiteouts.aufsOpaque + v.whiteouts.overlayWhiteouts + v.whiteouts.overlayOpaque
+        return `${escapeName(v.dir)} ${n}`
+      })
+      .join(', '),
+  }))
+  const backends = (b: string, width: number): string => (b === '' ? c.red(pad('none', width)) : pad(b, width))
+  const idWidth = Math.max(5, ...rows.map((row) => row.id.length))
+  const bWidth = Math.max(8, ...rows.map((row) => row.backends.length))
+  const whWidth = Math.max(9, ...rows.map((row) => row.whiteouts.length))
+  const out: string[] = []
+  if (2 + idWidth + 2 + bWidth + 2 + whWidth <= w) {
+    out.push(c.dim(`  ${pad('layer', idWidth)}  ${pad('backends', bWidth)}  whiteouts`))
+    for (const row of rows) out.push(`  ${pad(row.id, idWidth)}  ${backends(row.backends, bWidth)}  ${row.whiteouts}`)
+  } else {
+    out.push(c.dim(`  layer`), c.dim(`      ${pad('backends', bWidth)}  whiteouts`))
+    for (const row of rows) {
+      out.push(...hang('  ', [name(row.id)], w, 2))
+      out.push(...hang(`      ${backends(row.backends, bWidth)}  `, row.whiteouts, w, 8 + bWidth))
+    }
+  }
+  if (r.layers.length > MAX_LISTED) out.push(c.dim(`  … and ${r.layers.length - MAX_LISTED} more (--json lists all)`))
+  return out
+}
+
+const defects: Section<MesosReport> = (r, { s, w }) => {
+  if (r.defects.length === 0) return []
+  const { c } = s
+  return [
+    c.bold('defects'),
+    ...r.defects.flatMap((d) => [...hang(`  ${c.yellow('!')} `, escapeName(`${d.describe} (${d.count})`), w, 4), ...hang('    ', escapeName(`fix: ${d.fix}`), w, 4, c.dim)]),
+  ]
+}
+
+const metadataProblems: Section<MesosReport> = (r, { s, w }) => {
+  if (r.metadataProblems.length === 0) return []
+  const { c } = s
+  return [
+    c.bold('metadata problems'),
+    ...r.metadataProblems.slice(0, MAX_LISTED).flatMap((p) => hang(`  ${c.yellow('!')} `, escapeName(`${relative(r.store, p.path)}: ${p.message}`), w, 4)),
+  ]
+}
+
+/** Path, kind and reason in three columns while the path is short and the reason has room; else the path on its own line(s). */
+const unclassified: Section<MesosReport> = (r, { s, w }) => {
+  const { c } = s
+  if (r.unclassified.length === 0) return [`${c.bold('unclassified')} ${c.green('nothing')}`]
+  const PATH = 36
+  const out = [c.bold(`unclassified (${r.unclassified.length})`)]
+  for (const u of r.unclassified.slice(0, MAX_LISTED)) {
+    const path = escapeName(relative(r.store, u.path))
+    const kind = pad(escapeName(u.kind), 7)
+    if (path.length <= PATH && w - (2 + PATH + 1 + 8) >= 20) out.push(...hang(`  ${pad(path, PATH)} ${kind} `, escapeName(u.reason), w, 2 + PATH + 1 + 8, c.dim))
+    else out.push(...hang('  ', [name(path)], w, 4), ...hang(`    ${kind} `, escapeName(u.reason), w, 4 + kind.length + 1, c.dim))
+  }
+  if (r.unclassified.length > MAX_LISTED) out.push(c.dim(`  … and ${r.unclassified.length - MAX_LISTED} more (--json lists all)`))
+  return out
+}
+
+/**
+ * Each family's sections, in print order: what every store has first (the
+ * format and the evidence for it), then what the family holds. A section
+ * goes where an operator would look for it.
+ */
+export const DETECT_SECTIONS: { readonly [F in DetectReport['family']]: readonly Section<Extract<DetectReport, { family: F }>>[] } = {
+  mesos: [heading, evidence, contents, layers, defects, metadataProblems, unclassified],
+  docker: [heading, evidence],
+}
 
 export function renderDetect(r: DetectReport, s: Style): string {
-  const { c } = s
-  const out: string[] = []
-  const label = (name: string): string => c.bold(pad(name, 11))
-  const w = s.width
+  const pen = penFor(s)
+  const blocks = r.family === 'mesos' ? draw(r, DETECT_SECTIONS.mesos, pen) : draw(r, DETECT_SECTIONS.docker, pen)
+  return `${blocks.map((lines) => lines.join('\n')).join('\n\n')}\n`
+}
 
-  out.push(`${c.bold('layerfsck detect')}  ${elide(escapeName(r.store), w - 18)}${r.adapter === 'memory' ? c.dim(' (memory)') : ''}`)
-  out.push(`${label('format')}${c.green.bold(`${r.format.family} ${r.format.version}`)}`)
-  out.push(`${' '.repeat(11)}${elide(r.format.title, w - 11)}`)
-  out.push(`${' '.repeat(11)}${c.dim(elide(`since ${r.format.introducedBy}`, w - 11))}`)
-  if (r.stamp.state === 'ok') {
-    out.push(`${label('stamp')}${escapeName(`${r.stamp.family} ${r.stamp.version}, by ${r.stamp.writtenBy}`)}`)
-    // The contents give a lower bound (a store with no overlay layer shows no 1.1 evidence); the stamp is what layerfsck left.
-    if (r.stamp.version !== r.format.version) out.push(`${' '.repeat(11)}${c.dim(`contents alone prove ${r.format.version}; the stamp is what layerfsck left`)}`)
-  }
-  else if (r.stamp.state === 'garbled') out.push(`${label('stamp')}${c.yellow(elide(escapeName(`unreadable: ${r.stamp.reason}`), w - 11))}`)
-  else out.push(`${label('stamp')}${c.dim('none (no layerfsck command has changed this store)')}`)
-
-  out.push('')
-  if (r.evidence.length === 0) out.push(`${label('evidence')}${c.dim('none beyond the base layout')}`)
-  r.evidence.forEach((e, i) => {
-    const head = i === 0 ? label('evidence') : ' '.repeat(11)
-    out.push(`${head}${c.cyan(pad(e.version, 6))} ${elide(`${e.describe} (${e.count})`, w - 18)}`)
-  })
-
-  out.push('')
-  const k = r.counts
-  out.push(
-    `${label('contents')}${k.layers} layers, ${k.configBlobs} config blobs, ${k.images} images` +
-      (r.workDir === undefined ? '' : `, ${k.containers} containers, ${k.rootfses} rootfses`),
-  )
-  out.push(`${' '.repeat(11)}${k.staging} in staging/, ${k.gc} in gc/${r.workDir === undefined ? c.dim('  (no --work-dir)') : ''}`)
-
-  if (r.layers.length > 0) {
-    out.push('')
-    const idWidth = Math.min(30, w - 50)
-    out.push(c.dim(`  ${pad('layer', idWidth)} ${pad('backends', 22)} whiteouts`))
-    for (const layer of r.layers.slice(0, MAX_LISTED)) {
-      const backends = layer.backends.length === 0 ? c.red('none') : layer.backends.join(',')
-      const wh = layer.variants
-        .map((v) => {
-          const aufs = v.whiteouts.aufsWhiteouts + v.whiteouts.aufsOpaque
-          const ovl = v.whiteouts.overlayWhiteouts + v.whiteouts.overlayOpaque
-          return `${v.dir === 'rootfs' ? 'aufs' : 'ovl'} ${aufs + ovl}`
-        })
-        .join(' ')
-      out.push(`  ${pad(elide(escapeName(layer.id), idWidth), idWidth)} ${pad(backends, 22 + (backends.length - layer.backends.join(',').length))} ${wh}`)
-    }
-    if (r.layers.length > MAX_LISTED) out.push(c.dim(`  … and ${r.layers.length - MAX_LISTED} more (--json lists all)`))
-  }
-
-  if (r.defects.length > 0) {
-    out.push('')
-    out.push(c.bold('defects'))
-    for (const d of r.defects) {
-      out.push(`  ${c.yellow('!')} ${elide(escapeName(`${d.describe} (${d.count})`), w - 4)}`)
-      out.push(`    ${c.dim(elide(`fix: ${d.fix}`, w - 4))}`)
-    }
-  }
-
-  if (r.metadataProblems.length > 0) {
-    out.push('')
-    out.push(c.bold('metadata problems'))
-    for (const p of r.metadataProblems.slice(0, MAX_LISTED)) {
-      out.push(`  ${c.yellow('!')} ${elide(escapeName(relative(r.store, p.path)), 30)}: ${elide(escapeName(p.message), w - 40)}`)
-    }
-  }
-
-  out.push('')
-  if (r.unclassified.length === 0) out.push(`${c.bold('unclassified')} ${c.green('nothing')}`)
-  else {
-    out.push(c.bold(`unclassified (${r.unclassified.length})`))
-    for (const u of r.unclassified.slice(0, MAX_LISTED)) {
-      out.push(`  ${pad(elide(escapeName(relative(r.store, u.path)), 36), 36)} ${pad(u.kind, 7)} ${c.dim(elide(escapeName(u.reason), w - 47))}`)
-    }
-    if (r.unclassified.length > MAX_LISTED) out.push(c.dim(`  … and ${r.unclassified.length - MAX_LISTED} more (--json lists all)`))
-  }
-  return `${out.join('\n')}\n`
+function draw<R>(r: R, sections: readonly Section<R>[], pen: Pen): string[][] {
+  return sections.map((section) => section(r, pen)).filter((lines) => lines.length > 0)
 }
 
 function relative(store: string, path: string): string {
@@ -104,33 +169,18 @@ function relative(store: string, path: string): string {
 export function renderNotAStore(path: string, looksLike: LooksLike, hint: string | undefined, s: Style): string {
   const { c } = s
   const w = s.width
-  const indent = ' '.repeat(13)
+  const INDENT = 13
+  const indent = ' '.repeat(INDENT)
   const out: string[] = []
-  out.push(`${c.bold('layerfsck detect')}  ${elide(escapeName(path), w - 18)}`)
-  out.push(`${c.bold(pad('not a store', 13))}${c.red.bold('no Mesos docker store here')}`)
-  wrap(looksLike.title, w - 13).forEach((line, i) => out.push(`${i === 0 ? c.bold(pad('looks like', 13)) : indent}${line}`))
-  for (const name of looksLike.shows) out.push(`${indent}${c.cyan(elide(escapeName(name), w - 15))}`)
-  if (looksLike.kind === 'unknown' && looksLike.total > looksLike.shows.length) {
-    out.push(`${indent}${c.dim(`… and ${looksLike.total - looksLike.shows.length} more`)}`)
+  out.push(...hang(`${c.bold('layerfsck detect')}  `, [name(escapeName(path))], w, 2))
+  out.push(`${c.bold(pad('not a store', INDENT))}${c.red.bold('no Mesos docker store here')}`)
+  out.push(...hang(c.bold(pad('looks like', INDENT)), looksLike.title, w, INDENT))
+  for (const shown of looksLike.shows) out.push(...hang(indent, [name(escapeName(shown), c.cyan)], w, INDENT))
+  const total = looksLike['total']
+  if (looksLike.kind === 'unknown' && typeof total === 'number' && total > looksLike.shows.length) {
+    out.push(`${indent}${c.dim(`… and ${total - looksLike.shows.length} more`)}`)
   }
-  if (hint) wrap(hint, w - 13).forEach((line, i) => out.push(`${i === 0 ? c.bold(pad('next', 13)) : indent}${c.dim(line)}`))
+  if (hint) out.push(...hang(c.bold(pad('next', INDENT)), hint, w, INDENT, c.dim))
   out.push(c.dim('nothing was changed'))
   return `${out.join('\n')}\n`
-}
-
-/** Greedy word wrap of our own words (never of names); a word longer than the width is elided. */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = []
-  let line = ''
-  for (const word of text.split(' ')) {
-    const w = elide(word, width)
-    if (line === '') line = w
-    else if (line.length + 1 + w.length <= width) line += ` ${w}`
-    else {
-      lines.push(line)
-      line = w
-    }
-  }
-  if (line !== '') lines.push(line)
-  return lines
 }
