@@ -109,7 +109,7 @@ for (const { name, make } of SUBJECTS) {
 
         const text = await cli(s.fs, ['detect', '--store', dir])
         expect(text.code).toBe(8)
-        expect(text.stdout).toMatch(/not a store\s+no Mesos docker store here/)
+        expect(text.stdout).toMatch(/not a store\s+no store layerfsck reads here/)
         // The title wraps at our own words; the names that show it come one a line.
         const lines = text.stdout.split('\n').map((l) => l.slice(13))
         expect(lines.join(' ')).toContain(doc.error.looksLike.title)

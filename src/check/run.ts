@@ -226,7 +226,7 @@ async function checkInSession(
   const next: string[] = []
   const pending = all.filter((f) => f.status === 'open' && f.fix?.by === 'check')
   if (pending.some((f) => f.fix?.safe)) next.push('layerfsck check -p  (applies the safe fixes)')
-  if (pending.some((f) => !f.fix?.safe)) next.push('layerfsck check -y  (applies every fix, including unmounts and staging removal)')
+  if (pending.some((f) => !f.fix?.safe)) next.push('layerfsck check -y  (applies every fix, including those not safe unattended: unmounts, removals)')
   if (all.some((f) => f.status === 'fix-failed')) next.push('run the same check again once what blocked a fix is gone (each failed fix says why)')
   if (all.some((f) => f.status !== 'fixed' && f.fix?.by === 'operator' && f.severity !== 'info')) next.push('see each remaining finding\'s fix: it needs a person')
   const { source } = await data.liveness()

@@ -28,6 +28,7 @@ interface Pen {
 /** One section of the report: its lines, or none when it has nothing to say. Sections print in order, a blank line between. */
 type Section<R = DetectReport> = (r: R, pen: Pen) => string[]
 type MesosReport = Extract<DetectReport, { family: 'mesos' }>
+type DockerReport = Extract<DetectReport, { family: 'docker' }>
 
 function penFor(s: Style): Pen {
   const label = (title?: string): string => (title === undefined ? ' '.repeat(LABEL) : s.c.bold(pad(title, LABEL)))
@@ -51,8 +52,10 @@ const heading: Section = (r, { s, w, label, after }) => {
 
 const evidence: Section = (r, { s, w, label, after }) => {
   if (r.evidence.length === 0) return after(label('evidence'), 'none beyond the base layout', s.c.dim)
+  // Versions are as wide as the family makes them (Mesos 1.8.0, Docker 17.12.0): one column for all.
+  const v = Math.max(6, ...r.evidence.map((e) => e.version.length))
   return r.evidence.flatMap((e, i) =>
-    hang(`${label(i === 0 ? 'evidence' : undefined)}${s.c.cyan(pad(e.version, 6))} `, escapeName(`${e.describe} (${e.count})`), w, LABEL + 7),
+    hang(`${label(i === 0 ? 'evidence' : undefined)}${s.c.cyan(pad(e.version, v))} `, escapeName(`${e.describe} (${e.count})`), w, LABEL + v + 1),
   )
 }
 
@@ -136,6 +139,92 @@ const unclassified: Section<MesosReport> = (r, { s, w }) => {
   return out
 }
 
+const dockerContents: Section<DockerReport> = (r, { s, label, after }) => {
+  const k = r.counts
+  return [
+    ...after(label('driver'), [{ text: r.driver }, ...(r.otherDrivers.length > 0 ? [{ text: `  (also data of ${r.otherDrivers.join(', ')}, which dockerd does not read while it runs ${r.driver})`, paint: s.c.dim }] : [])]),
+    ...after(
+      label('contents'),
+      `${k.images} images, ${k.layers} layers, ${k.containers} containers, ${k.layerDirs} dirs in ${r.driver}/` +
+        (k.links > 0 ? `, ${k.links} short links` : '') +
+        (k.removing > 0 ? `, ${k.removing} -removing records` : '') +
+        (k.tmp > 0 ? `, ${k.tmp} temp entries of unfinished loads or commits` : ''),
+    ),
+  ]
+}
+
+/**
+ * Records named by long ids (64 hex): one line each when the fields fit
+ * beside the id, else the id on its own line with each field under it,
+ * labelled, so no id is ever split.
+ */
+function idRecords(title: string, records: { id: string; fields: [string, string][]; note?: string }[], total: number, { s, w }: Pen): string[] {
+  if (records.length === 0) return []
+  const { c } = s
+  const out = [c.bold(title)]
+  const labelWidth = Math.max(...records.flatMap((r) => r.fields.map(([l]) => l.length)))
+  const oneLine = (r: (typeof records)[number]): string => `  ${r.id}  ${r.fields.map(([l, v]) => `${l} ${v}`).join('  ')}`
+  const wide = records.every((r) => oneLine(r).length <= w)
+  for (const r of records) {
+    if (wide) out.push(oneLine(r))
+    else {
+      out.push(...hang('  ', [name(r.id)], w, 2))
+      for (const [l, v] of r.fields) out.push(...hang(`    ${c.dim(pad(l, labelWidth))} `, [name(v)], w, 5 + labelWidth))
+    }
+    if (r.note) out.push(...hang('    ', r.note, w, 4, c.yellow))
+  }
+  if (total > records.length) out.push(c.dim(`  … and ${total - records.length} more (--json lists all)`))
+  return out
+}
+
+const dockerImages: Section<DockerReport> = (r, pen) =>
+  idRecords(
+    'images',
+    r.images.slice(0, MAX_LISTED).map((i) => ({
+      id: escapeName(i.id),
+      fields: [['tags', escapeName(i.tags.join(', ') || '(untagged)')]],
+      ...(i.digestMatches ? {} : { note: 'its config does not hash to its name' }),
+    })),
+    r.images.length,
+    pen,
+  )
+
+const dockerLayers: Section<DockerReport> = (r, pen) =>
+  idRecords(
+    'layers (chain id)',
+    r.layers.slice(0, MAX_LISTED).map((l) => {
+      const note = l.removing ? 'a -removing record: a deletion that did not finish' : l.cacheId !== null && l.dir === null ? `no ${r.driver}/ dir of that name` : undefined
+      return { id: escapeName(l.chainId), fields: [['cache-id', escapeName(l.cacheId ?? '(none)')]], ...(note ? { note } : {}) }
+    }),
+    r.layers.length,
+    pen,
+  )
+
+const dockerContainers: Section<DockerReport> = (r, pen) =>
+  idRecords(
+    // Short labels: an init-id is 69 columns, and label and id must fit 80 beside the indent.
+    'containers (mount-id, init-id)',
+    r.containers.slice(0, MAX_LISTED).map((c) => ({
+      id: escapeName(c.id),
+      fields: [
+        ...(c.name ? ([['name', escapeName(c.name.replace(/^\//, ''))]] as [string, string][]) : []),
+        ['mount', escapeName(c.mountId ?? '(none)')],
+        ['init', escapeName(c.initId ?? '(none)')],
+      ],
+    })),
+    r.containers.length,
+    pen,
+  )
+
+const dockerUnreadable: Section<DockerReport> = (r, { s, w }) => {
+  if (r.unreadable.length === 0) return []
+  const { c } = s
+  return [
+    c.bold(`could not read (${r.unreadable.length})`),
+    ...r.unreadable.slice(0, MAX_LISTED).flatMap((u) => [...hang('  ', [name(escapeName(relative(r.store, u.path)))], w, 2), ...hang('    ', escapeName(`${u.code}: ${u.reason}`), w, 4, c.yellow)]),
+  ]
+}
+
 /**
  * Each family's sections, in print order: what every store has first (the
  * format and the evidence for it), then what the family holds. A section
@@ -143,7 +232,7 @@ const unclassified: Section<MesosReport> = (r, { s, w }) => {
  */
 export const DETECT_SECTIONS: { readonly [F in DetectReport['family']]: readonly Section<Extract<DetectReport, { family: F }>>[] } = {
   mesos: [heading, evidence, contents, layers, defects, metadataProblems, unclassified],
-  docker: [heading, evidence],
+  docker: [heading, evidence, dockerContents, dockerImages, dockerLayers, dockerContainers, dockerUnreadable],
 }
 
 export function renderDetect(r: DetectReport, s: Style): string {
@@ -173,7 +262,7 @@ export function renderNotAStore(path: string, looksLike: LooksLike, hint: string
   const indent = ' '.repeat(INDENT)
   const out: string[] = []
   out.push(...hang(`${c.bold('layerfsck detect')}  `, [name(escapeName(path))], w, 2))
-  out.push(`${c.bold(pad('not a store', INDENT))}${c.red.bold('no Mesos docker store here')}`)
+  out.push(`${c.bold(pad('not a store', INDENT))}${c.red.bold('no store layerfsck reads here')}`)
   out.push(...hang(c.bold(pad('looks like', INDENT)), looksLike.title, w, INDENT))
   for (const shown of looksLike.shows) out.push(...hang(indent, [name(escapeName(shown), c.cyan)], w, INDENT))
   const total = looksLike['total']
