@@ -70,7 +70,8 @@ export class HostileTarError extends LayerfsckError {
   }
 }
 
-const TYPES: Record<Header['type'], InodeKind | 'link' | undefined> = {
+/** The inode a tar entry type makes; undefined for what no layer may hold (PAX headers, GNU extensions). */
+export const TAR_ENTRY_KINDS: Record<Header['type'], InodeKind | 'link' | undefined> = {
   file: 'file',
   'contiguous-file': 'file',
   directory: 'dir',
@@ -154,7 +155,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
       const name = decodeName(raw.name)
       const linkname = raw.linkname === undefined ? undefined : decodeName(raw.linkname)
       if (nameByteLength(name) > PATH_MAX) throw new HostileTarError(name.slice(0, 80), `its name is longer than ${PATH_MAX} bytes`)
-      const kind = TYPES[header.type]
+      const kind = TAR_ENTRY_KINDS[header.type]
       if (kind === undefined) throw new HostileTarError(name, `entry type ${String(header.type)} is not supported in a layer`)
       const trimmed = name.replace(/\/+$/, '')
       let rel: string

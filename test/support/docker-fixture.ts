@@ -12,13 +12,14 @@
  * describes without converting anything, so the tar's header bytes are read
  * by the same RawPaxTap the importer uses.
  */
-import { extract as tarExtract, type Header } from 'tar-stream'
+import { extract as tarExtract } from 'tar-stream'
 import { fileURLToPath } from 'node:url'
 import { readTextLimited } from '../../src/fs/io.js'
 import { decodeName } from '../../src/fs/name-bytes.js'
 import { createNodeFs } from '../../src/fs/node.js'
 import type { FsPort } from '../../src/fs/port.js'
 import { dirname } from '../../src/fs/safe-path.js'
+import { TAR_ENTRY_KINDS } from '../../src/tar/import-layer.js'
 import { openTarBytes } from '../../src/tar/open.js'
 import { xattrsFromPax } from '../../src/tar/pax.js'
 import { RawPaxTap } from '../../src/tar/raw-pax-tap.js'
@@ -38,17 +39,6 @@ export const dockerFixtureArchive = (driver: FixtureDriver): string => `${DOCKER
  */
 export function dockerFixtureSkipReason(adapter: 'disk' | 'memory' = 'disk'): string {
   return adapter === 'memory' ? '' : rootSkipReason()
-}
-
-const KINDS: Partial<Record<Header['type'], TreeEntry['type']>> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  directory: 'dir',
-  symlink: 'symlink',
-  link: 'link',
-  'character-device': 'char',
-  'block-device': 'block',
-  fifo: 'fifo',
 }
 
 /** `./a/b/` → `a/b`; the archive's own `./` is the data root, `.`. */
@@ -94,7 +84,7 @@ async function parseArchive(driver: FixtureDriver): Promise<TreeEntry[]> {
     const header = entry.header
     const raw = tap.entry(index)
     if (raw === undefined) throw new Error(`${driver}.tar.gz: lost track of the headers at entry ${index}`)
-    const type = KINDS[header.type]
+    const type = TAR_ENTRY_KINDS[header.type] as TreeEntry['type'] | undefined
     if (type === undefined) throw new Error(`${driver}.tar.gz: entry type ${String(header.type)} is not expected in a data root`)
     const chunks: Buffer[] = []
     for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk)

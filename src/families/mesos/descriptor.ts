@@ -11,6 +11,8 @@
  * knows and refuses a newer major outright (rkt's stable on-disk promise).
  */
 
+import { deepFreeze } from '../../format/define.js'
+
 export type Backend = 'overlay' | 'aufs' | 'copy' | 'bind'
 export const BACKENDS: readonly Backend[] = ['overlay', 'aufs', 'copy', 'bind']
 
@@ -71,14 +73,7 @@ export interface FormatDescriptor {
 
 /** Deep-freezes a descriptor so no code path can edit a format at run time. */
 export function defineFormat(d: FormatDescriptor): Readonly<FormatDescriptor> {
-  const freeze = (v: unknown): void => {
-    if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-      Object.freeze(v)
-      for (const x of Object.values(v)) freeze(x)
-    }
-  }
-  freeze(d)
-  return d
+  return deepFreeze(d)
 }
 
 /** The rootfs directory a backend reads in this format. */

@@ -11,6 +11,7 @@
  * structural subset of this; `family` is the version line, as stamps record
  * it (the family itself is `docker`).
  */
+import { deepFreeze } from '../../../format/define.js'
 import type { DockerDriver } from '../paths.js'
 
 export type DockerFormatLine = 'docker-overlay2' | 'docker-overlay'
@@ -125,15 +126,7 @@ export interface DockerFormat {
 
 /** Deep-freezes a descriptor so no code path can edit a format at run time. */
 export function defineDockerFormat(d: DockerFormat): Readonly<DockerFormat> {
-  const freeze = (v: unknown): void => {
-    // A frozen RegExp still matches: only global or sticky ones write lastIndex, and these are neither.
-    if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-      Object.freeze(v)
-      for (const x of Object.values(v)) freeze(x)
-    }
-  }
-  freeze(d)
-  return d
+  return deepFreeze(d)
 }
 
 /** The specs of the entries a layer dir of `role` may hold in this format. */
