@@ -106,6 +106,24 @@ interface Case {
 
 const CASES: Case[] = [
   {
+    title: "a layer record's diff emptied",
+    code: 'docker-metadata-unreadable',
+    async damage(e) {
+      await write(e.fs, `${e.layerdb}/sha256/${O2_CHAIN}/diff`, '')
+      return `${e.layerdb}/sha256/${O2_CHAIN}/diff`
+    },
+    others: [],
+  },
+  {
+    title: "a container's config.v2.json that is not JSON",
+    code: 'docker-metadata-unreadable',
+    async damage(e) {
+      await write(e.fs, `${e.store}/containers/${CREATED}/config.v2.json`, '{"ID": ')
+      return `${e.store}/containers/${CREATED}/config.v2.json`
+    },
+    others: [],
+  },
+  {
     title: 'a layer dir no record names, with its size counting a hard-linked file once',
     code: 'docker-layer-dir-orphan',
     async damage(e) {
@@ -149,7 +167,7 @@ const CASES: Case[] = [
     title: 'a cache-id that is not an id, on a layer only containers sit on',
     code: 'docker-cache-id-invalid',
     async damage(e) {
-      await write(e.fs, `${e.layerdb}/sha256/${O3_CHAIN}/cache-id`, 'not-an-id\n')
+      await write(e.fs, `${e.layerdb}/sha256/${O3_CHAIN}/cache-id`, '../not-an-id\n')
       return `${e.layerdb}/sha256/${O3_CHAIN}/cache-id`
     },
     others: [],
@@ -743,7 +761,8 @@ describe('the Docker check registry', () => {
   const MINE = DOCKER.filter((c) => c.code.startsWith('docker-') && !['docker-merged-stale-mount', 'docker-mount-liveness-unknown'].includes(c.code))
 
   it('has a damage case for every code of the layout checks', () => {
-    const tested = new Set(CASES.map((c) => c.code))
+    // docker-whiteout-lost has its own file, test/docker-whiteout.test.ts.
+    const tested = new Set([...CASES.map((c) => c.code), 'docker-whiteout-lost'])
     expect(MINE.map((c) => c.code).filter((code) => !tested.has(code))).toEqual([])
   })
 

@@ -18,6 +18,7 @@ import { byName, walkDirectories } from '../fs/walk.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { DEFAULT_PROC_ROOT, readProcessUses, type ProcessUse } from '../fs/processes.js'
 import { usersOfMount } from './process-use.js'
+import type { FormatInfo } from '../family/types.js'
 import type { ContentRoot } from './types.js'
 
 /** A directory that could not be listed, and the errno that said so. */
@@ -82,6 +83,15 @@ export abstract class CheckData {
 
   /** What the report says about how the store was read (backend, driver, liveness), as words. */
   abstract settings(): Promise<Record<string, string>>
+
+  /**
+   * The format to stamp after fixes, when this data already knows it (what
+   * the family would otherwise read the store again for); undefined asks the
+   * family.
+   */
+  async stampFormat(): Promise<FormatInfo | undefined> {
+    return undefined
+  }
 
   /**
    * Reads the inputs the operator named (a liveness source), so that a bad

@@ -208,7 +208,7 @@ async function checkInSession(
     passes.push({ name: pass.name, title: pass.title, ms: Math.round(performance.now() - started), findings: results })
   }
   // Also after no fix of our own: a run this one found interrupted is finished only by a commit.
-  if (changed || session.resumed !== undefined) await session.commit(await family.currentFormat(fs, store))
+  if (changed || session.resumed !== undefined) await session.commit((await data.stampFormat()) ?? (await family.currentFormat(fs, store)))
   // Every fix refused or deferred: the store is as found, and a journal left behind would read as a killed run.
   else await session.abandon()
 

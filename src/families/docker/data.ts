@@ -18,8 +18,13 @@ import { readDockerRoot, type DockerModel, type Overlay2LayerDir, type OverlayLa
 import type { DockerDriver } from './paths.js'
 
 export const DEFAULT_EXEC_ROOT = '/var/run/docker'
-/** Where runc (as dockerd runs it) keeps a container's state, relative to the exec root. */
-export const RUNC_STATE_DIR = 'runtime-runc/moby'
+/**
+ * Where a runtime (as dockerd runs it) keeps a container's state, relative
+ * to the exec root: `runtime-<name>/moby/<container id>/` (runc's is
+ * runtime-runc), for as long as the container exists.
+ */
+export const RUNTIME_STATE_PREFIX = 'runtime-'
+export const RUNTIME_NAMESPACE = 'moby'
 const LIVENESS_OPTIONS = "give --runtime-dir (dockerd's --exec-root, /var/run/docker by default) or --known-containers FILE"
 
 export interface DockerDataOptions {
@@ -89,7 +94,13 @@ export class DockerData extends CheckData {
     return out
   })
 
-  /** Each layer dir's content tree, with the whiteout form the format gives its role. */
+  /**
+   * Each image layer's content tree, with the whiteout form the format gives
+   * it. Only image layers: a container's read-write layer holds whatever its
+   * processes wrote (a file named `.wh.notes` is a user's file there, and a
+   * live container's upper dir is no place for a fix), and a dir no record
+   * names is an orphan, reported as one.
+   */
   async contentRoots(): Promise<ContentRoot[]> {
     const model = await this.model()
     const format = await this.format()
@@ -98,13 +109,18 @@ export class DockerData extends CheckData {
     const dirs: (Overlay2LayerDir | OverlayLayerDir)[] = model.layout.layerDirs
     for (const d of dirs) {
       if (d.kind !== 'dir' || !d.readable) continue
-      const role: LayerRole = owners.get(d.name)?.role ?? (d.isInit ? 'init' : 'image')
-      // An unnamed dir is read as what its entries make it: a legacy dir with root/ is an image layer.
-      const spec = contentDirFor(format, role) ?? format.contentDirs.find((c) => d.entries.some((e) => e.name === c.dir && e.kind === 'dir'))
+      const role: LayerRole | undefined = owners.get(d.name)?.role
+      if (role !== 'image' && role !== 'image-base') continue
+      const spec = contentDirFor(format, role)
       if (spec === undefined || !d.entries.some((e) => e.name === spec.dir && e.kind === 'dir')) continue
       out.push({ layer: d.name, variant: spec.dir, root: `${d.path}/${spec.dir}`, whiteouts: spec.whiteouts })
     }
     return out
+  }
+
+  /** No fix changes which Docker format a data root is in: the one read before the fixes is the one to stamp. */
+  override async stampFormat(): Promise<Readonly<DockerFormat>> {
+    return this.format()
   }
 
   async readAll(): Promise<void> {
@@ -140,9 +156,15 @@ export class DockerData extends CheckData {
       return { source: 'unknown', live: new Set(), reason: `no liveness source: the default exec root ${named} ${why}; ${LIVENESS_OPTIONS}` }
     }
     const live = new Set<string>()
-    const stateDir = `${execRoot}/${RUNC_STATE_DIR}`
+    let stateDir = execRoot
     try {
-      if ((await this.fs.lstat(stateDir))?.kind === 'dir') for (const e of await this.fs.readdir(stateDir)) if (e.kind === 'dir') live.add(e.name)
+      // runc's state lives in runtime-runc/moby; other runtimes dockerd is configured with keep theirs beside it.
+      for (const runtime of await this.fs.readdir(execRoot)) {
+        if (runtime.kind !== 'dir' || !runtime.name.startsWith(RUNTIME_STATE_PREFIX)) continue
+        stateDir = `${execRoot}/${runtime.name}/${RUNTIME_NAMESPACE}`
+        if ((await this.fs.lstat(stateDir))?.kind !== 'dir') continue
+        for (const e of await this.fs.readdir(stateDir)) if (e.kind === 'dir') live.add(e.name)
+      }
     } catch (err) {
       if (!isErrno(err, ...UNREADABLE)) throw err
       if (given) throw new LivenessSourceError('exec root', named, `cannot be read: ${(err as Error).message}`)

@@ -33,6 +33,11 @@ export async function dockerLayerTree(fs: FsPort, store: string, layer: string, 
       hint: 'docker save writes the image with its layers as Docker computes them',
     })
   }
-  if ((await fs.lstat(root))?.kind !== 'dir') throw new LayerfsckError('LAYER_MISSING', `layer ${chainId}'s content dir ${escapeName(root)} is missing; layerfsck check reports why`)
+  // Every component real: the driver dir and the layer dir as the model read them (a symlink there would lead out of the store).
+  const cacheId = record.cacheId.value
+  const dir = model.layout.layerDirs.find((d) => d.name === cacheId)
+  if (model.driverDir.state !== 'ok' || dir?.kind !== 'dir' || (await fs.lstat(root))?.kind !== 'dir') {
+    throw new LayerfsckError('LAYER_MISSING', `layer ${chainId}'s content dir ${escapeName(root)} is missing or not a directory; layerfsck check reports why`)
+  }
   return { layer: chainId, variant: spec.dir, root, whiteouts: spec.whiteouts }
 }

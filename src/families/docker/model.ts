@@ -538,7 +538,7 @@ const shape =
   (text: string): string | undefined =>
     re.test(text) ? undefined : `not ${what}`
 
-const isDriverId = shape(DRIVER_ID, 'a 64-hex id (with an optional -init)')
+const isDriverId = shape(DRIVER_ID, 'one path component (a 64-hex id, optionally -init, up to Docker 20.10)')
 const isDigest = shape(DIGEST, 'a sha256:<64 hex> digest')
 const isHex64 = shape(HEX64, 'a 64-hex id')
 const isShortLink = shape(SHORT_LINK, 'a 26-character short link name')

@@ -91,10 +91,16 @@ export const containerHostConfigPath = (root: string, id: string): string => `${
 
 export const HEX64 = /^[0-9a-f]{64}$/
 export const DIGEST = /^sha256:[0-9a-f]{64}$/
-/** moby's stringIDRegexp: what a cache-id, mount-id or init-id must look like to be used. */
-export const DRIVER_ID = /^[0-9a-f]{64}(-init)?$/
+/**
+ * A cache-id, mount-id or init-id: one path component. dockerd up to 20.10
+ * accepts only 64 hex (stringIDRegexp, optionally `-init`); later releases
+ * accept any non-empty value (BuildKit and snapshotter ids are not hex), and
+ * detection cannot tell the two apart, so any safe name counts: what is
+ * refused is what could name something outside the driver dir.
+ */
+export const DRIVER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/
 /** A container's init layer: `<mount-id>-init` (layer/layer_store.go initMount). */
-export const INIT_ID = /^([0-9a-f]{64})-init$/
+export const INIT_ID = /^([A-Za-z0-9][A-Za-z0-9_.-]*)-init$/
 export const INIT_SUFFIX = '-init'
 /** overlay2's short link name: 26 chars of base32 (overlayutils.GenerateID, idLength 26). */
 export const SHORT_LINK = /^[A-Z0-9]{26}$/

@@ -6,6 +6,7 @@
 import { COMMON_CHECKS } from '../../../check/common.js'
 import type { CheckSpec } from '../../../check/types.js'
 import type { DockerData } from '../data.js'
+import { dockerMetadataUnreadable } from './docker-metadata-unreadable.js'
 import { dockerCacheIdInvalid } from './docker-cache-id-invalid.js'
 import { DOCKER_CONTAINER_CHECKS } from './containers.js'
 import { dockerImageConfigInvalid } from './docker-image-config-invalid.js'
@@ -22,6 +23,7 @@ import { dockerRemovingLeftover } from './docker-removing-leftover.js'
 import { dockerRemovingRecord } from './docker-removing-record.js'
 import { dockerRepositoriesDangling } from './docker-repositories-dangling.js'
 import { dockerRootMissing } from './docker-root-missing.js'
+import { dockerWhiteoutLost } from './docker-whiteout-lost.js'
 import { dockerWriteSetLeftover } from './docker-write-set-leftover.js'
 
 export const DOCKER_CHECKS: readonly CheckSpec<DockerData>[] = [
@@ -43,6 +45,8 @@ export const DOCKER_CHECKS: readonly CheckSpec<DockerData>[] = [
   dockerMountDirMissing,
   dockerImageConfigInvalid,
   dockerRepositoriesDangling,
+  dockerWhiteoutLost,
+  dockerMetadataUnreadable,
   ...DOCKER_CONTAINER_CHECKS,
   ...COMMON_CHECKS.host,
   ...COMMON_CHECKS.last,
