@@ -14,6 +14,7 @@ import { inodeKey } from '../fs/port.js'
 import { removeTree } from '../fs/remove.js'
 import { classifyAufsName, isWhiteoutDevice, OVERLAY_XATTR } from './whiteout-names.js'
 import { isOpaqueDir, type WhiteoutForm } from './whiteout-codec.js'
+import { createLike, fileData, likeOf } from './clone.js'
 
 export interface ApplyReport {
   copied: number
@@ -82,39 +83,10 @@ export async function applyLayer(fs: FsPort, layer: string, target: string, form
 }
 
 async function copyEntry(fs: FsPort, from: string, to: string, inode: Inode, exists: boolean): Promise<void> {
-  switch (inode.kind) {
-    case 'dir':
-      if (!exists) await fs.mkdir(to, 0o700)
-      break
-    case 'file': {
-      const handle = await fs.openWrite(to, { mode: 0o600, exclusive: true })
-      try {
-        // Empty files are not opened (a mode-0 file is unreadable unless root).
-        if (inode.size > 0) for await (const chunk of (await fs.openRead(from)) as AsyncIterable<Uint8Array>) await handle.write(chunk)
-      } finally {
-        await handle.close()
-      }
-      break
-    }
-    case 'symlink':
-      await fs.symlink(await fs.readlink(from), to)
-      break
-    case 'char':
-    case 'block':
-    case 'fifo':
-      await fs.mknod(to, inode.kind, 0o600, inode.rdev)
-      break
-    case 'socket':
-      // A socket is bound by a process; there is nothing to copy.
-      return
-  }
-  await fs.lchown(to, inode.uid, inode.gid)
-  if (inode.kind !== 'symlink') await fs.chmod(to, inode.mode)
-  for (const name of await fs.xattr.list(from)) {
-    if (OVERLAY_XATTR.test(name)) continue
-    const value = await fs.xattr.get(from, name)
-    if (value !== undefined) await fs.xattr.set(to, name, value)
-  }
-  if (inode.kind !== 'dir') await fs.lutimes(to, inode.mtimeNs, inode.mtimeNs)
+  // A socket is bound by a process; there is nothing to copy.
+  if (inode.kind === 'socket') return
+  const like = await likeOf(fs, from, inode, { keepXattr: (name) => !OVERLAY_XATTR.test(name) })
+  // Empty files are not opened (a mode-0 file is unreadable unless root).
+  const data = inode.kind === 'file' && inode.size > 0 ? fileData(fs, from) : undefined
+  await createLike(fs, to, like, { dirExists: exists, ...(data ? { data } : {}) })
 }
-

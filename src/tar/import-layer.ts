@@ -23,6 +23,7 @@ import { decodeName, escapeName, nameByteLength } from '../fs/name-bytes.js'
 import type { FsPort, InodeKind } from '../fs/port.js'
 import { checkRelative } from '../fs/safe-path.js'
 import { convertLayer, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from '../layer/whiteout-codec.js'
+import { createLike } from '../layer/clone.js'
 import { classifyAufsName, OVERLAY_XATTR } from '../layer/whiteout-names.js'
 import { openTarBytes, type Compression } from './open.js'
 import { xattrsFromPax } from './pax.js'
@@ -189,52 +190,43 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
         continue
       }
 
-      switch (kind) {
-        case 'dir':
-          if (rel !== '' && !existsAsDir) await fs.mkdir(path, 0o700)
-          dirs.add(rel)
-          entry.resume()
-          break
-        case 'file': {
-          const handle = await fs.openWrite(path, { mode: 0o600, exclusive: true })
-          try {
-            for await (const chunk of entry as AsyncIterable<Uint8Array>) {
-              await handle.write(chunk)
-              report.bytes += chunk.length
-            }
-            if (options.sync) await handle.sync()
-          } finally {
-            await handle.close()
-          }
-          break
-        }
-        case 'symlink': {
-          const target = linkname ?? ''
-          if (target === '' || target.includes('\0')) throw new HostileTarError(name, 'a symlink without a usable target')
-          // The target is data: stored as written, never followed by us.
-          await fs.symlink(target, path)
-          entry.resume()
-          break
-        }
-        default:
-          await fs.mknod(path, kind as 'char' | 'block' | 'fifo', 0o600, { major: header.devmajor ?? 0, minor: header.devminor ?? 0 })
-          entry.resume()
+      if (kind === 'symlink' && (linkname === undefined || linkname === '' || linkname.includes('\0'))) {
+        throw new HostileTarError(name, 'a symlink without a usable target')
       }
-      if (kind !== 'dir') created.add(rel)
-
-      if (preserveOwners) await fs.lchown(path, header.uid ?? 0, header.gid ?? 0)
-      // After chown, which clears setuid and setgid.
-      if (kind !== 'symlink') await fs.chmod(path, (header.mode ?? 0o644) & 0o7777)
+      const xattrs = new Map<string, Uint8Array>()
       for (const [attr, value] of xattrsFromPax(pax)) {
         if (OVERLAY_XATTR.test(attr)) {
           report.warnings.push({ path: rel || '.', message: `dropped ${attr}: overlay's own attributes are never taken from a tar` })
           continue
         }
-        await fs.xattr.set(path, attr, value)
+        xattrs.set(attr, value)
       }
       const mtimeNs = paxTime(pax.get('mtime')) ?? BigInt(Math.floor((header.mtime?.getTime() ?? 0) / 1000)) * 1_000_000_000n
-      if (kind === 'dir') dirTimes.push({ path, ns: mtimeNs })
-      else await fs.lutimes(path, mtimeNs, mtimeNs)
+      // Owners only when asked (they need root); permission bits only, as some
+      // writers put the type bits in the mode; a symlink's target is data,
+      // stored as written and never followed by us.
+      await createLike(
+        fs,
+        path,
+        {
+          kind,
+          mode: (header.mode ?? 0o644) & 0o7777,
+          ...(preserveOwners ? { uid: header.uid ?? 0, gid: header.gid ?? 0 } : {}),
+          mtimeNs,
+          rdev: { major: header.devmajor ?? 0, minor: header.devminor ?? 0 },
+          ...(kind === 'symlink' ? { target: linkname! } : {}),
+          xattrs,
+        },
+        {
+          dirExists: kind === 'dir' && (rel === '' || existsAsDir),
+          ...(kind === 'file' ? { data: countingBytes(entry as AsyncIterable<Uint8Array>, report), sync: options.sync === true } : {}),
+        },
+      )
+      if (kind === 'dir') {
+        dirs.add(rel)
+        dirTimes.push({ path, ns: mtimeNs })
+      } else created.add(rel)
+      if (kind !== 'file') entry.resume()
       report.entries += 1
       options.onProgress?.({ entries: report.entries, bytes: report.bytes })
     } catch (err) {
@@ -252,6 +244,13 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
   for (const d of dirTimes) await fs.lutimes(d.path, d.ns, d.ns)
   if (options.sync) for (const rel of dirs) await fs.fsync(abs(rel))
   return report
+}
+
+async function* countingBytes(entry: AsyncIterable<Uint8Array>, report: LayerImportReport): AsyncGenerator<Uint8Array> {
+  for await (const chunk of entry) {
+    yield chunk
+    report.bytes += chunk.length
+  }
 }
 
 /**

@@ -15,7 +15,8 @@
  */
 import { createHash } from 'node:crypto'
 import { LayerfsckError } from '../errors.js'
-import { makeDirs, readFileLimited, writeFileAll } from '../fs/io.js'
+import { makeDirs, readFileLimited } from '../fs/io.js'
+import { createLike } from '../layer/clone.js'
 import type { DevNo, FsPort, InodeKind } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { checkRelative, dirname } from '../fs/safe-path.js'
@@ -163,43 +164,36 @@ export function formatTreeSpec(entries: readonly TreeEntry[]): string {
  * set with chmod after creation, so the umask does not change them.
  */
 export async function materialize(fs: FsPort, root: string, entries: readonly TreeEntry[]): Promise<void> {
-  const times: { path: string; ns: bigint }[] = []
+  const dirTimes: { path: string; ns: bigint }[] = []
   for (const e of entries) {
     const path = e.path === '.' ? root : `${root}/${e.path}`
     if (e.path !== '.') await makeDirs(fs, dirname(path))
-    const exists = (await fs.lstat(path)) !== undefined
-    switch (e.type) {
-      case 'dir':
-        if (!exists) await fs.mkdir(path, 0o700)
-        break
-      case 'file':
-        await writeFileAll(fs, path, e.content ?? new Uint8Array(0), 0o600)
-        break
-      case 'symlink':
-        if (e.target === undefined) throw new LayerfsckError('TREE_SPEC', `${e.path}: a symlink needs target=`)
-        await fs.symlink(e.target, path)
-        break
-      case 'link':
-        if (e.target === undefined) throw new LayerfsckError('TREE_SPEC', `${e.path}: a hard link needs target=`)
-        await fs.link(`${root}/${e.target}`, path)
-        break
-      case 'char':
-      case 'block':
-      case 'fifo':
-        await fs.mknod(path, e.type, 0o600, e.rdev ?? { major: 0, minor: 0 })
-        break
-      case 'socket':
-        throw new LayerfsckError('TREE_SPEC', `${e.path}: sockets cannot be created from a spec`)
+    if (e.type === 'link') {
+      if (e.target === undefined) throw new LayerfsckError('TREE_SPEC', `${e.path}: a hard link needs target=`)
+      await fs.link(`${root}/${e.target}`, path)
+      continue
     }
-    if (e.type === 'link') continue
-    // Owner before mode: chown clears setuid and setgid, as tar knows.
-    if (e.uid !== undefined || e.gid !== undefined) await fs.lchown(path, e.uid ?? 0, e.gid ?? 0)
-    if (e.type !== 'symlink') await fs.chmod(path, e.mode ?? DEFAULT_MODES[e.type])
-    for (const [name, value] of Object.entries(e.xattrs ?? {})) await fs.xattr.set(path, name, value)
-    if (e.mtimeNs !== undefined) times.push({ path, ns: e.mtimeNs })
+    if (e.type === 'symlink' && e.target === undefined) throw new LayerfsckError('TREE_SPEC', `${e.path}: a symlink needs target=`)
+    if (e.type === 'socket') throw new LayerfsckError('TREE_SPEC', `${e.path}: sockets cannot be created from a spec`)
+    const owned = e.uid !== undefined || e.gid !== undefined
+    await createLike(
+      fs,
+      path,
+      {
+        kind: e.type,
+        mode: e.mode ?? DEFAULT_MODES[e.type],
+        ...(owned ? { uid: e.uid ?? 0, gid: e.gid ?? 0 } : {}),
+        ...(e.mtimeNs !== undefined ? { mtimeNs: e.mtimeNs } : {}),
+        ...(e.rdev ? { rdev: e.rdev } : {}),
+        ...(e.target !== undefined ? { target: e.target } : {}),
+        xattrs: new Map(Object.entries(e.xattrs ?? {})),
+      },
+      { dirExists: e.type === 'dir' && (await fs.lstat(path)) !== undefined, data: e.content ?? new Uint8Array(0), truncate: true },
+    )
+    if (e.type === 'dir' && e.mtimeNs !== undefined) dirTimes.push({ path, ns: e.mtimeNs })
   }
-  // Times last: creating children changes a directory's mtime.
-  for (const t of times.reverse()) await fs.lutimes(t.path, t.ns, t.ns)
+  // Directory times last: creating children changes a directory's mtime.
+  for (const t of dirTimes.reverse()) await fs.lutimes(t.path, t.ns, t.ns)
 }
 
 // --- describe ----------------------------------------------------------------
