@@ -35,7 +35,6 @@ export function isDockerDriver(name: string): name is DockerDriver {
 export const imageRootDir = (root: string): string => `${root}/image`
 export const imageDir = (root: string, driver: string): string => `${root}/image/${driver}`
 export const repositoriesPath = (root: string, driver: string): string => `${root}/image/${driver}/repositories.json`
-export const distributionDir = (root: string, driver: string): string => `${root}/image/${driver}/distribution`
 
 export const layerDbDir = (root: string, driver: string): string => `${root}/image/${driver}/layerdb`
 /** Layer records live under the digest algorithm's name; moby only ever wrote sha256. */
@@ -43,30 +42,18 @@ export const layerRecordsDir = (root: string, driver: string): string => `${root
 /** `chainId` as `sha256:<hex>` or bare hex; a record dir is named by the hex (or a `-removing` name, passed whole). */
 export const layerRecordDir = (root: string, driver: string, chainId: string): string =>
   `${root}/image/${driver}/layerdb/sha256/${stripSha256(chainId)}`
-export const layerRecordFile = (root: string, driver: string, chainId: string, file: LayerRecordFile): string =>
-  `${layerRecordDir(root, driver, chainId)}/${file}`
 export const mountsDir = (root: string, driver: string): string => `${root}/image/${driver}/layerdb/mounts`
-export const mountRecordDir = (root: string, driver: string, containerId: string): string =>
-  `${root}/image/${driver}/layerdb/mounts/${containerId}`
-export const mountRecordFile = (root: string, driver: string, containerId: string, file: MountRecordFile): string =>
-  `${mountRecordDir(root, driver, containerId)}/${file}`
 export const layerDbTmpDir = (root: string, driver: string): string => `${root}/image/${driver}/layerdb/tmp`
 
-export const imageDbDir = (root: string, driver: string): string => `${root}/image/${driver}/imagedb`
 export const imageDbContentDir = (root: string, driver: string): string => `${root}/image/${driver}/imagedb/content/sha256`
 /** `imageId` as `sha256:<hex>` or bare hex. */
 export const imageDbContentPath = (root: string, driver: string, imageId: string): string =>
   `${root}/image/${driver}/imagedb/content/sha256/${stripSha256(imageId)}`
 export const imageDbMetadataRoot = (root: string, driver: string): string => `${root}/image/${driver}/imagedb/metadata/sha256`
-export const imageDbMetadataDir = (root: string, driver: string, imageId: string): string =>
-  `${root}/image/${driver}/imagedb/metadata/sha256/${stripSha256(imageId)}`
 
 /** Files of a layer record (layer/filestore.go); `descriptor.json` only for layers pulled with a foreign URL. */
-export const LAYER_RECORD_FILES = ['cache-id', 'descriptor.json', 'diff', 'parent', 'size', 'tar-split.json.gz'] as const
+const LAYER_RECORD_FILES = ['cache-id', 'descriptor.json', 'diff', 'parent', 'size', 'tar-split.json.gz'] as const
 export type LayerRecordFile = (typeof LAYER_RECORD_FILES)[number]
-export const MOUNT_RECORD_FILES = ['init-id', 'mount-id', 'parent'] as const
-export type MountRecordFile = (typeof MOUNT_RECORD_FILES)[number]
-export const IMAGE_METADATA_FILES = ['lastUpdated', 'parent'] as const
 
 // --- <driver>/ (layer contents) ------------------------------------------------
 
@@ -77,15 +64,9 @@ export const driverLayerDir = (root: string, driver: string, id: string): string
 /** overlay2's short-name symlinks, `l/<26 chars> -> ../<id>/diff`, which keep mount options under a page. */
 export const linkDir = (root: string): string => `${root}/overlay2/l`
 export const linkPath = (root: string, shortName: string): string => `${root}/overlay2/l/${shortName}`
-/** What overlay2 writes as a short link's target for layer dir `id` (relative to `l/`). */
-export const linkTargetFor = (id: string): string => `../${id}/diff`
-/** What a `lower` file names a short link by. */
-export const lowerEntryFor = (shortName: string): string => `l/${shortName}`
 
 export const containersDir = (root: string): string => `${root}/containers`
 export const containerDir = (root: string, id: string): string => `${root}/containers/${id}`
-export const containerConfigPath = (root: string, id: string): string => `${root}/containers/${id}/config.v2.json`
-export const containerHostConfigPath = (root: string, id: string): string => `${root}/containers/${id}/hostconfig.json`
 
 // --- id shapes -----------------------------------------------------------------
 
@@ -105,9 +86,9 @@ export const INIT_SUFFIX = '-init'
 /** overlay2's short link name: 26 chars of base32 (overlayutils.GenerateID, idLength 26). */
 export const SHORT_LINK = /^[A-Z0-9]{26}$/
 /** One entry of a `lower` file. */
-export const LOWER_ENTRY = /^l\/([A-Z0-9]{26})$/
+const LOWER_ENTRY = /^l\/([A-Z0-9]{26})$/
 /** A short link's target as overlay2 writes it: the diff dir of a sibling layer dir. */
-export const LINK_TARGET = /^\.\.\/([^/]+)\/diff$/
+const LINK_TARGET = /^\.\.\/([^/]+)\/diff$/
 
 /**
  * A layer record being deleted: layer_store.go deleteLayer renames
@@ -119,7 +100,6 @@ export const LINK_TARGET = /^\.\.\/([^/]+)\/diff$/
  * matched loosely here, as dockerd reads it.
  */
 export const REMOVING_RECORD = /^([0-9a-f]{64})(?:-(.*))?-removing$/
-export const REMOVING_SUFFIX = '-removing'
 
 /**
  * layerdb/tmp: ioutils.NewAtomicWriteSet's `ioutil.TempDir(tmp, "write-set-")`

@@ -25,7 +25,6 @@ export type DockerWhiteoutForm = 'overlay' | 'none'
  * init layer (`<mount-id>-init`), a container's read-write layer.
  */
 export type LayerRole = 'image-base' | 'image' | 'init' | 'container'
-export const LAYER_ROLES: readonly LayerRole[] = ['image-base', 'image', 'init', 'container']
 
 export interface LayerEntrySpec {
   name: string

@@ -38,11 +38,6 @@ export function dockerLine(driver: DockerDriver): DockerFormatLine {
   return driver === 'overlay2' ? 'docker-overlay2' : 'docker-overlay'
 }
 
-export function latestDockerFormat(driver: DockerDriver): Readonly<DockerFormat> {
-  const line = DOCKER_FORMATS_BY_DRIVER[driver]
-  return line[line.length - 1]!
-}
-
 /**
  * The driver's descriptor for a version, or the newest one not newer than it
  * (a root written by a later release). Docker's own numbers are taken as
