@@ -1,10 +1,13 @@
 /**
  * Steps between store format versions, one file per step, applied in order
- * by `layerfsck migrate` (ROADMAP). Each step is idempotent: `isDone` is
- * asked before `apply`, so a re-run after a crash skips what already landed.
- * No step exists yet: the base (port, descriptors, detect) comes first.
+ * by `layerfsck migrate`. Each step is idempotent: `isDone` is asked before
+ * `apply`, so a re-run after a crash skips what already landed, and `apply`
+ * must be safe to run again after it was interrupted at any point. A new
+ * format that changes what is on disk adds a file and a line here; the
+ * migrator itself does not change.
  */
 import type { FsPort } from '../src/fs/port.js'
+import { convert_1_1_0_whiteouts } from './0001-convert-1.1.0-whiteouts.js'
 
 export interface MigrationContext {
   fs: FsPort
@@ -19,8 +22,11 @@ export interface MigrationStep {
   from: string
   to: string
   describe: string
+  /** Needs CAP_MKNOD and CAP_SYS_ADMIN (whiteout devices, trusted.* xattrs) when it has anything to do. */
+  privileged?: boolean
   isDone(ctx: MigrationContext): Promise<boolean>
   apply(ctx: MigrationContext): Promise<void>
 }
 
-export const MIGRATIONS: readonly MigrationStep[] = []
+/** Oldest first; migrate applies those whose from and to lie between a store's format and the target. */
+export const MIGRATIONS: readonly MigrationStep[] = Object.freeze([convert_1_1_0_whiteouts])

@@ -34,6 +34,28 @@ export { runCheck, CHECK_SCHEMA_VERSION, type CheckOptions, type CheckReport, ty
 export { allChecks, checksOf } from './check/registry.js'
 export { exportLayer, type ExportLayerOptions, type ExportLayerReport } from './layer/export.js'
 export { importImage, IMPORT_SCHEMA_VERSION, type ImportOptions, type ImportReport, type ImportedLayer } from './families/mesos/import.js'
+export {
+  migrate,
+  MIGRATE_SCHEMA_VERSION,
+  MIGRATE_STRATEGIES,
+  MigratePreflightError,
+  type MigrateOptions,
+  type MigrateReport,
+  type MigrateEvent,
+  type MigrateStrategy,
+  type MigrateLayer,
+  type LayerAction,
+  type LayerStatus,
+  type LayerCounts,
+  type VariantRef,
+  type MigrationReport,
+  type ImageRepull,
+  type OldBackendContainer,
+  type Preflight,
+  type PreflightCheck,
+  type PreflightCheckId,
+} from './families/mesos/migrate.js'
+export { MIGRATIONS, type MigrationStep, type MigrationContext } from '../migrations/index.js'
 
 // The Mesos family's formats and checkpoint codecs.
 export type { Backend, EvidenceId, FormatDescriptor, LayerIdShape, RootfsVariant } from './families/mesos/descriptor.js'

@@ -11,6 +11,7 @@ import { checkOptions } from '../src/cli/commands/check.js'
 import { detectOptions } from '../src/cli/commands/detect.js'
 import { exportOptions } from '../src/cli/commands/export.js'
 import { importOptions } from '../src/cli/commands/import.js'
+import { migrateOptions } from '../src/cli/commands/migrate.js'
 import { parseArgs } from '../src/cli/main.js'
 import { LayerfsckError } from '../src/errors.js'
 import { BACKENDS, FAMILIES } from '../src/index.js'
@@ -22,6 +23,7 @@ const OPTIONS: Record<string, (args: Args) => unknown> = {
   check: checkOptions,
   import: importOptions,
   export: exportOptions,
+  migrate: migrateOptions,
 }
 
 /** argv through yargs, as `main` reads it, then through the command's own options function; nothing runs. */
@@ -102,6 +104,26 @@ const ROWS: Row[] = [
   ['export --store /s', { exit16: 'Missing required argument: layer' }],
   ['export --store /s --layer abc --backend zfs', { exit16: 'Invalid values' }],
   ['export --store /s --layer abc --force', { exit16: 'Unknown argument: force' }],
+
+  // migrate
+  ['migrate --store /s --to-backend overlay', { store: '/s', toBackend: 'overlay', strategy: 'convert', copy: false, pruneSource: false, dryRun: false }],
+  [
+    'migrate --store rel/store --work-dir /w --to-backend aufs --to-format 1.5.0 --copy --prune-source --dry-run --json --wait 2 --force',
+    { store: resolve('rel/store'), toBackend: 'aufs', strategy: 'convert', copy: true, pruneSource: true, dryRun: true, waitSeconds: 2, force: true, workDir: '/w', toFormat: '1.5.0' },
+  ],
+  ['migrate --store /s --to-backend copy --strategy ignore', { store: '/s', toBackend: 'copy', strategy: 'ignore', copy: false, pruneSource: false, dryRun: false }],
+  ['migrate --store /s --to-backend bind --strategy convert', { store: '/s', toBackend: 'bind', strategy: 'convert', copy: false, pruneSource: false, dryRun: false }],
+  ['migrate --store /s', { exit16: 'Missing required argument: to-backend' }],
+  ['migrate --to-backend overlay', { exit16: 'Missing required argument: store' }],
+  ['migrate --store /s --to-backend zfs', { exit16: 'Invalid values' }],
+  ['migrate --store /s --to-backend overlay --strategy both', { exit16: 'Invalid values' }],
+  ['migrate --store /s --to-backend overlay --to-format 2.0', { exit16: '--to-format 2.0 is no Mesos store format this build knows' }],
+  ['migrate --store /s --to-backend overlay --to-format', { exit16: 'Not enough arguments following: to-format' }],
+  ['migrate --store /s --to-backend overlay --strategy ignore --copy', { exit16: '--copy changes how layers are converted; --strategy ignore converts none' }],
+  ['migrate --store /s --to-backend overlay --strategy ignore --prune-source --json', { exit16: '--prune-source changes how layers are converted' }],
+  ['migrate --store /s --to-backend overlay --wait soon', { exit16: '--wait takes a number of seconds, not "soon"' }],
+  ['migrate --store /s --to-backend overlay --family mesos', { exit16: 'Unknown argument: family' }],
+  ['migrate --store /s --to-backend copy --backend overlay', { exit16: 'Unknown argument: backend' }],
 ]
 
 /** argv as a shell splits it: words, with "double quotes" holding spaces and commas. */
@@ -150,11 +172,11 @@ describe('argv to typed options', () => {
     }
   })
 
-  it('offers --family on detect, check and export, with the families this build has', () => {
+  it('offers --family on detect, check and export, with the families this build has (import and migrate are Mesos only)', () => {
     expect([...FAMILY_NAMES].sort()).toEqual(FAMILIES.map((f) => f.name).sort())
     for (const spec of COMMANDS) {
       const family = spec.options['family']
-      if (spec.name === 'import') expect(family).toBeUndefined()
+      if (spec.name === 'import' || spec.name === 'migrate') expect(family).toBeUndefined()
       else expect(family).toMatchObject({ choices: FAMILY_NAMES, describe: 'the store family; detected from the store when left out' })
     }
   })

@@ -60,7 +60,7 @@ const CHANGE_OPTIONS: Record<string, OptionSpec> = {
     type: 'boolean',
     describe:
       "change the store even while the store's daemon runs on this host: a process named mesos-agent, mesos-slave or dockerd " +
-      '(/proc/<pid>/comm). Without --force, check -p, check -y and import exit 8 if one runs',
+      '(/proc/<pid>/comm). Without --force, check -p, check -y, import and migrate exit 8 if one runs',
     default: false,
   },
 }
@@ -199,5 +199,48 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['layerfsck export --store S --layer sha256:0a3c… -o layer.tar --json', 'to a file, counts as JSON'],
     ],
     run: async (args, ctx) => (await import('./commands/export.js')).runExport(args, ctx),
+  },
+  {
+    name: 'migrate',
+    describe: 'Move a Mesos docker store to another backend (and a newer format) without pulling images again',
+    details:
+      'For every layer that lacks the tree the target backend reads in the target format, builds it from the ' +
+      'tree the layer has: regular files hard-linked (--copy copies them), everything else made anew with its ' +
+      'modes, owners, times and xattrs, and whiteouts converted between the aufs form (.wh. files) and the ' +
+      'overlay form (0/0 devices, opaque xattrs). Each new tree is built under staging/, compared with its ' +
+      'source entry by entry, made durable and renamed into place; a mismatch keeps the layer as it was (exit 4). ' +
+      'Then the format steps up to --to-format run and the store is stamped, last. A preflight refuses before ' +
+      'any change when the target cannot work here (no overlay in the kernel, no d_type, not root; exit 8). ' +
+      '--strategy ignore changes nothing and says per image what the agent will pull again. Containers made ' +
+      'under another backend are listed (the agent must be stopped to remove them). Crash-safe: a re-run after ' +
+      'a kill or a power cut continues where it stopped. Exit status: 0 done or nothing to do, 4 a layer left ' +
+      'as it was, 8 operational error or a preflight blocker.',
+    options: {
+      store: { type: 'string', describe: 'the Mesos docker store (--docker_store_dir)', demandOption: true },
+      'work-dir': { type: 'string', describe: "the Mesos agent work dir; containers made under another backend are listed" },
+      'to-backend': { type: 'string', describe: 'the backend the agent will run with', demandOption: true, choices: BACKEND_CHOICES },
+      strategy: {
+        type: 'string',
+        describe: 'convert: build the missing trees; ignore: change nothing, report what the agent pulls again',
+        choices: ['convert', 'ignore'],
+        default: 'convert',
+      },
+      'to-format': { type: 'string', describe: 'the Mesos store format VERSION to move to [default: the newest this build knows]' },
+      copy: { type: 'boolean', describe: 'copy file data instead of hard-linking it (needs the space)', default: false },
+      'prune-source': {
+        type: 'boolean',
+        describe: 'remove, once a layer has its new tree, the trees the target backend does not read (without it, migrating back is instant)',
+        default: false,
+      },
+      'dry-run': { type: 'boolean', describe: 'print the plan and the preflight per layer; change nothing', default: false },
+      json: { type: 'boolean', describe: 'print progress events as JSON lines, then the report as the last line', default: false },
+      ...CHANGE_OPTIONS,
+    },
+    examples: [
+      ['layerfsck migrate --store S --to-backend overlay --dry-run', 'what moving to overlay would do'],
+      ['layerfsck migrate --store S --work-dir /var/lib/mesos --to-backend overlay', 'convert, agent stopped'],
+      ['layerfsck migrate --store S --to-backend overlay --strategy ignore', 'what the agent would pull again'],
+    ],
+    run: async (args, ctx) => (await import('./commands/migrate.js')).runMigrate(args, ctx),
   },
 ]

@@ -1,7 +1,7 @@
 import type { CheckSpec } from '../types.js'
 
 /** Filesystems overlayfs refuses as upper or lower layers, or misbehaves on (Mesos' overlay backend validation). */
-const UNSUITABLE = new Set(['btrfs', 'aufs', 'overlay', 'zfs', 'ecryptfs'])
+export const OVERLAY_UNSUITABLE_FS: ReadonlySet<string> = new Set(['btrfs', 'aufs', 'overlay', 'zfs', 'ecryptfs'])
 
 export const hostFsUnsupported: CheckSpec = {
   code: 'host-fs-unsupported',
@@ -18,7 +18,7 @@ export const hostFsUnsupported: CheckSpec = {
     for (const path of ctx.data.roots()) {
       if ((await ctx.fs.lstat(path))?.kind !== 'dir') continue
       const t = await ctx.fs.fsType(path)
-      if (UNSUITABLE.has(t.name)) ctx.report({ path, message: `on ${t.name}, which overlay cannot use` })
+      if (OVERLAY_UNSUITABLE_FS.has(t.name)) ctx.report({ path, message: `on ${t.name}, which overlay cannot use` })
     }
   },
 }

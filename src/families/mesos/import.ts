@@ -16,7 +16,6 @@
  * and rewritten inside its step, under the lock, so concurrent imports
  * queue instead of overwriting each other's entries.
  */
-import { randomBytes } from 'node:crypto'
 import { ExitCode, isErrno, LayerfsckError } from '../../errors.js'
 import { escapeName } from '../../fs/name-bytes.js'
 import { readStamp, type StampState } from '../../format/stamp.js'
@@ -28,9 +27,10 @@ import { ensureDir, makeDirs, writeFileAll, writeFileDurable } from '../../fs/io
 import type { FsPort } from '../../fs/port.js'
 import { removeTree } from '../../fs/remove.js'
 import { resolveRoot } from '../../fs/roots.js'
-import { basename, dirname } from '../../fs/safe-path.js'
+import { basename } from '../../fs/safe-path.js'
 import type { CodecNote } from '../../layer/whiteout-codec.js'
 import { AGENT_PROCESSES, STAGING_CLAIMS, gcDir, layerIdShape, layerDir, layersDir, stagingDir, storedImagesPath } from './paths.js'
+import { makeStagingDir, removeStage } from './staging.js'
 import { stampPath } from '../../steps/lock.js'
 import { currentMesosFormat } from './current-format.js'
 import { identifyStore, notAStoreError } from '../../detect/identify.js'
@@ -98,27 +98,6 @@ export interface ImportReport {
 
 async function exists(fs: FsPort, path: string): Promise<boolean> {
   return (await fs.lstat(path)) !== undefined
-}
-
-/**
- * `staging/XXXXXX`, as os::mkdtemp names Mesos' own staging dirs, so check
- * and gc treat both alike; claimed in the journal before it exists.
- */
-async function makeStagingDir(session: StoreSession): Promise<string> {
-  const { fs, store } = session
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
-  for (;;) {
-    const name = [...randomBytes(6)].map((b) => alphabet[b % alphabet.length]).join('')
-    const path = await session.claim(`${stagingDir(store)}/${name}`)
-    try {
-      await fs.mkdir(path, 0o700)
-      await fs.fsync(stagingDir(store))
-      return path
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err
-      await session.release(path)
-    }
-  }
 }
 
 const sameImage = (a: StoredImage, b: StoredImage): boolean =>
@@ -377,12 +356,6 @@ async function undoCreatedStore(fs: FsPort, store: string): Promise<void> {
   for (const dir of [layersDir(store), stagingDir(store), gcDir(store)]) await quietly(() => fs.rmdir(dir))
   await quietly(() => fs.unlink(stampPath(store)))
   await fs.fsync(store)
-}
-
-async function removeStage(fs: FsPort, stage: string): Promise<void> {
-  if ((await fs.lstat(stage)) === undefined) return
-  await removeTree(fs, stage, { within: dirname(dirname(stage)) })
-  await fs.fsync(dirname(stage))
 }
 
 /** layers/, staging/ and gc/, as Mesos' store creates them at startup. */

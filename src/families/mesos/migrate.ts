@@ -1,0 +1,695 @@
+/**
+ * `layerfsck migrate`: moves a Mesos docker store to another backend's
+ * layout (and forward to a newer format) without pulling a single image
+ * again. Mesos itself ignores every layer of the old backend and pulls all
+ * of them anew (MESOS-6360); this builds each missing variant from the one
+ * the layer has, at metadata speed.
+ *
+ * Preflight, plan, act. For every layer lacking the variant the target
+ * backend reads in the target format (asked of the descriptor), one step:
+ * clone the variant it has into `staging/XXXXXX/` (regular files hard
+ * linked, everything else made fresh with its metadata), convert the
+ * whiteouts there if the forms differ, compare the overlay view of the copy
+ * with the source's, and only then make it durable and rename it into
+ * `layers/<id>/`. A mismatch throws the copy away and keeps the layer as it
+ * was (exit 4). Then, with --prune-source, one step per layer removing the
+ * variants the target setup does not read; then the format steps of
+ * migrations/ between the store's format and the target; the stamp last.
+ *
+ * Crash story: everything before a rename lives in a staging dir claimed in
+ * the journal, which the next session removes; a variant under its real
+ * name is whole (syncfs before the rename), so a re-run plans it as present.
+ * Hard links are safe because layers are read-only and nothing here changes
+ * a shared inode: the codec only unlinks names, creates new inodes and
+ * edits directories the clone made fresh.
+ */
+import semver from 'semver'
+import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
+import { requireStore } from '../../detect/identify.js'
+import { readStamp } from '../../format/stamp.js'
+import { escapeName } from '../../fs/name-bytes.js'
+import type { FsPort } from '../../fs/port.js'
+import { resolveRoot } from '../../fs/roots.js'
+import { cloneTree, compareLayerTrees, planTree } from '../../layer/clone.js'
+import { convertLayer } from '../../layer/whiteout-codec.js'
+import { readMetadata } from '../../metadata/read.js'
+import { removeLeftover } from '../../steps/remove-leftover.js'
+import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
+import { withSession, type StoreSession } from '../../steps/session.js'
+import type { Step, StepOutcome } from '../../steps/step.js'
+import { MIGRATIONS, type MigrationStep } from '../../../migrations/index.js'
+import { walkContainers } from './containers.js'
+import { currentMesosFormat } from './current-format.js'
+import { BACKENDS, rootfsDirFor, type Backend, type FormatDescriptor, type WhiteoutForm } from './descriptor.js'
+import { knownVariant, latestMesosFormat, MESOS_FORMATS, VARIANT_DIRS } from './formats/index.js'
+import { requireWorkDir } from './identify.js'
+import { decodeContainerLayers } from './metadata/container-layers.js'
+import { decodeStoredImages, referenceKey } from './metadata/stored-images.js'
+import { runPreflight, type Preflight } from './migrate-preflight.js'
+import { AGENT_PROCESSES, containerLayersPath, layerDir, layerIdShape, layersDir, STAGING_CLAIMS, storedImagesPath } from './paths.js'
+import { makeStagingDir, removeStage } from './staging.js'
+
+export type { Preflight, PreflightCheck, PreflightCheckId } from './migrate-preflight.js'
+
+export const MIGRATE_SCHEMA_VERSION = 1
+
+export type MigrateStrategy = 'convert' | 'ignore'
+export const MIGRATE_STRATEGIES: readonly MigrateStrategy[] = ['convert', 'ignore']
+
+export interface MigrateOptions extends ChangeOptions {
+  store: string
+  /** The agent work dir: its containers provisioned under another backend are reported. */
+  workDir?: string
+  toBackend: Backend
+  /** convert (the default) builds the missing variants; ignore changes nothing and reports what the agent will pull again. */
+  strategy?: MigrateStrategy
+  /** A Mesos format version not older than the store's; the newest this build knows by default. */
+  toFormat?: string
+  /** Copy file data instead of hard-linking it. */
+  copy?: boolean
+  /** Remove, once a layer has the target variant, the variants the target setup does not read. */
+  pruneSource?: boolean
+  /** Plan, preflight and report; change nothing. */
+  dryRun?: boolean
+  /** Where the kernel's filesystem list is read; /proc/filesystems by default. */
+  procFilesystems?: string
+  signal?: AbortSignal
+  onEvent?: (event: MigrateEvent) => void
+}
+
+export type LayerAction = 'convert' | 'present' | 'no-source'
+
+/**
+ * - planned: a dry run would convert it;
+ * - converted: this run built the target variant;
+ * - present: the layer had it already;
+ * - no-source: the layer has no variant to build it from (the agent pulls it again);
+ * - verify-failed: the built copy did not match its source, so it was thrown away;
+ * - refused: the layer could not be converted safely and was left as it was (the reason says why);
+ * - deferred: busy every time it was tried; a re-run continues.
+ */
+export type LayerStatus = 'planned' | 'converted' | 'present' | 'no-source' | 'verify-failed' | 'refused' | 'deferred'
+
+export interface VariantRef {
+  variant: string
+  whiteouts: WhiteoutForm
+}
+
+export interface LayerCounts {
+  entries: number
+  files: number
+  dirs: number
+  whiteouts: number
+  opaqueDirs: number
+  /** Bytes of file data in the source; what --copy copies. */
+  bytes: number
+  /** Regular files the new variant shares with the source (0 with --copy; a dry run's is an estimate). */
+  hardLinked: number
+  /** Bytes actually copied (0 without --copy). */
+  copiedBytes: number
+}
+
+export interface MigrateLayer {
+  id: string
+  action: LayerAction
+  from: VariantRef | undefined
+  to: VariantRef
+  status: LayerStatus
+  /** For a dry run, what the conversion would do; after a conversion, what it did. */
+  counts: LayerCounts | undefined
+  /** Variant dirs --prune-source removes once the target variant stands (a dry run: would remove). */
+  prune: string[]
+  /** Variant dirs this run removed. */
+  pruned: string[]
+  /** Variant dirs --prune-source leaves (a container may read them, or removing one was refused), and why. */
+  kept: { variant: string; reason: string }[]
+  /** Why the layer was not converted. */
+  reason?: string
+  /** The first differences verification found. */
+  mismatches?: { path: string; what: string }[]
+}
+
+export interface MigrationReport {
+  id: string
+  from: string
+  to: string
+  describe: string
+  status: 'pending' | 'done' | 'applied' | 'refused' | 'deferred'
+  reason?: string
+}
+
+export interface ImageRepull {
+  reference: string | undefined
+  /** Layers of the image. */
+  layers: number
+  /** Layers the agent will pull again: those without the variant the target backend reads. */
+  pullAgain: { id: string; bytes: number | undefined }[]
+  /** Bytes of the layers pulled again, as stored (uncompressed); a lower bound when some are unknown. */
+  bytes: number
+}
+
+export interface OldBackendContainer {
+  key: string
+  path: string
+  backends: string[]
+}
+
+export interface MigrateReport {
+  schemaVersion: typeof MIGRATE_SCHEMA_VERSION
+  store: string
+  workDir: string | undefined
+  adapter: 'disk' | 'memory'
+  from: { version: string }
+  to: { version: string; variant: string; whiteouts: WhiteoutForm }
+  toBackend: Backend
+  strategy: MigrateStrategy
+  dryRun: boolean
+  copy: boolean
+  pruneSource: boolean
+  preflight: Preflight
+  layers: MigrateLayer[]
+  migrations: MigrationReport[]
+  /** With strategy ignore: per image, what the agent will pull again. */
+  images: ImageRepull[]
+  /** Containers provisioned under a backend other than the target (only with a work dir). */
+  containers: OldBackendContainer[]
+  /** The format the store was stamped with by this run; undefined when the stamp was not written. */
+  stamped: string | undefined
+  /** Nothing was (or, in a dry run, would be) changed: every layer is as the target needs, the format is the target. */
+  nothingToDo: boolean
+  totals: { layers: number; convert: number; converted: number; present: number; noSource: number; failed: number; pruned: number; hardLinked: number; copiedBytes: number }
+  resumed: { command: string; pid: number; at: string } | undefined
+  exitCode: number
+  next: string[]
+}
+
+export type MigrateEvent =
+  | { type: 'plan'; layers: number; convert: number; prune: boolean; migrations: number }
+  | { type: 'entries'; index: number; total: number; id: string; entries: number }
+  | { type: 'layer'; index: number; total: number; id: string; status: LayerStatus; entries?: number }
+  | { type: 'prune'; index: number; total: number; id: string; variant: string; status: 'pruned' | 'kept' }
+  | { type: 'migration'; id: string; status: MigrationReport['status'] }
+
+/** A preflight blocker, thrown before any change; the error document carries the checks. */
+export class MigratePreflightError extends LayerfsckError {
+  constructor(
+    readonly store: string,
+    readonly preflight: Preflight,
+  ) {
+    super('MIGRATE_PREFLIGHT', `not migrating ${escapeName(store)}: ${preflight.blockers.join('; ')}; nothing was changed`, {
+      exitCode: ExitCode.operational,
+      hint: 'fix what is named, or migrate to another backend; --dry-run shows every preflight check',
+    })
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { preflight: this.preflight }
+  }
+}
+
+/** Verification found the built variant differs from its source: the layer stays as it was. */
+class VerifyFailedError extends LayerfsckError {
+  constructor(id: string, mismatches: { path: string; what: string }[]) {
+    const first = mismatches
+      .slice(0, 3)
+      .map((m) => `${escapeName(m.path)}: ${m.what}`)
+      .join('; ')
+    super('VERIFY_FAILED', `layer ${escapeName(id)}: the converted copy does not match its source (${first}); the layer is left as it was`, {
+      exitCode: ExitCode.uncorrected,
+      refusal: true,
+    })
+  }
+}
+
+const isDir = async (fs: FsPort, path: string): Promise<boolean> => (await fs.lstat(path))?.kind === 'dir'
+
+function targetFormatFor(options: MigrateOptions): Readonly<FormatDescriptor> {
+  if (options.toFormat === undefined) return latestMesosFormat()
+  const found = MESOS_FORMATS.find((f) => f.version === options.toFormat)
+  if (found === undefined) {
+    throw new UsageError(`--to-format ${options.toFormat} is no Mesos store format this build knows (${MESOS_FORMATS.map((f) => f.version).join(', ')})`)
+  }
+  return found
+}
+
+/** The whiteout form a variant dir holds in the store's current format (a 1.1.0 store's overlay variant holds aufs whiteouts). */
+function formIn(format: Readonly<FormatDescriptor>, dir: string): WhiteoutForm | undefined {
+  return format.rootfsVariants.find((v) => v.dir === dir)?.whiteouts ?? knownVariant(dir)?.whiteouts
+}
+
+interface PlannedLayer {
+  report: MigrateLayer
+  dir: string
+  variants: string[]
+}
+
+/** Layer dirs and the variant dirs each holds; anything that is no layer dir is check's business. */
+async function planLayers(fs: FsPort, store: string, current: Readonly<FormatDescriptor>, to: VariantRef): Promise<PlannedLayer[]> {
+  const root = layersDir(store)
+  if (!(await isDir(fs, root))) return []
+  const out: PlannedLayer[] = []
+  const ids = (await fs.readdir(root)).filter((e) => e.kind === 'dir' && layerIdShape(e.name) !== undefined).map((e) => e.name)
+  for (const id of ids.sort()) {
+    const dir = layerDir(store, id)
+    const children = await fs.readdir(dir)
+    const variants = VARIANT_DIRS.filter((v) => children.some((c) => c.name === v && c.kind === 'dir'))
+    const base: MigrateLayer = { id, action: 'present', from: undefined, to, status: 'present', counts: undefined, prune: [], pruned: [], kept: [] }
+    if (variants.includes(to.variant)) {
+      out.push({ report: base, dir, variants })
+      continue
+    }
+    // Of the variants the layer has, one in the target's form needs no conversion.
+    const sources = variants
+      .map((v) => ({ variant: v, whiteouts: formIn(current, v) }))
+      .filter((v): v is VariantRef => v.whiteouts !== undefined)
+      .sort((a, b) => Number(a.whiteouts !== to.whiteouts) - Number(b.whiteouts !== to.whiteouts))
+    const from = sources[0]
+    out.push({
+      report: from === undefined ? { ...base, action: 'no-source', status: 'no-source' } : { ...base, action: 'convert', from, status: 'planned' },
+      dir,
+      variants,
+    })
+  }
+  return out
+}
+
+interface ContainerScan {
+  containers: OldBackendContainer[]
+  /** Variant paths (layers/<id>/<variant>) some container may still read. */
+  protectedPaths: Map<string, string>
+  /** Variant dirs read, in every layer, by containers whose layer list is unknown. */
+  protectedDirs: Map<string, string>
+}
+
+/**
+ * The provisioner's containers: those under another backend are reported,
+ * and every variant any container may read is kept from pruning. A
+ * container's own checkpoint names its layer paths (Mesos >= 1.5); without
+ * one, every layer's variant its backends read in the current format counts.
+ */
+async function scanContainers(fs: FsPort, provisioner: string | undefined, current: Readonly<FormatDescriptor>, toBackend: Backend): Promise<ContainerScan> {
+  const scan: ContainerScan = { containers: [], protectedPaths: new Map(), protectedDirs: new Map() }
+  if (provisioner === undefined) return scan
+  const list = async (dir: string) => ((await isDir(fs, dir)) ? fs.readdir(dir) : undefined)
+  for await (const c of walkContainers(provisioner, list)) {
+    if (c.kind !== 'dir') continue
+    const backends = ((await list(`${c.path}/backends`)) ?? []).map((b) => b.name).sort()
+    const others = backends.filter((b) => b !== toBackend)
+    if (others.length > 0) scan.containers.push({ key: c.key, path: c.path, backends: others })
+    const layers = await readMetadata(fs, containerLayersPath(c.path), decodeContainerLayers)
+    if (layers.state === 'ok') {
+      for (const p of layers.value.paths) scan.protectedPaths.set(p, c.key)
+    } else {
+      for (const b of backends) {
+        if ((BACKENDS as readonly string[]).includes(b)) scan.protectedDirs.set(rootfsDirFor(current, b as Backend).dir, c.key)
+      }
+    }
+  }
+  scan.containers.sort((a, b) => (a.key < b.key ? -1 : 1))
+  return scan
+}
+
+async function imagesToPullAgain(fs: FsPort, store: string, layers: PlannedLayer[]): Promise<ImageRepull[]> {
+  const stored = await readMetadata(fs, storedImagesPath(store), decodeStoredImages)
+  if (stored.state === 'absent') return []
+  if (stored.state === 'unreadable') {
+    throw new LayerfsckError('STORED_IMAGES_UNREADABLE', `${escapeName(storedImagesPath(store))} cannot be read (${stored.reason})`, { hint: 'run `layerfsck check` on the store first' })
+  }
+  const byId = new Map(layers.map((l) => [l.report.id, l]))
+  const sizes = new Map<string, number | undefined>()
+  const sizeOf = async (id: string): Promise<number | undefined> => {
+    if (sizes.has(id)) return sizes.get(id)
+    const l = byId.get(id)
+    const from = l?.report.from ?? (l?.variants[0] !== undefined ? { variant: l.variants[0] } : undefined)
+    const bytes = l === undefined || from === undefined ? undefined : (await planTree(fs, `${l.dir}/${from.variant}`)).bytes
+    sizes.set(id, bytes)
+    return bytes
+  }
+  const out: ImageRepull[] = []
+  for (const image of stored.value) {
+    const pullAgain: ImageRepull['pullAgain'] = []
+    for (const id of image.layerIds) {
+      if (byId.get(id)?.report.action === 'present') continue
+      pullAgain.push({ id, bytes: await sizeOf(id) })
+    }
+    out.push({
+      reference: image.reference ? referenceKey(image.reference) : undefined,
+      layers: image.layerIds.length,
+      pullAgain,
+      bytes: pullAgain.reduce((n, l) => n + (l.bytes ?? 0), 0),
+    })
+  }
+  return out
+}
+
+export async function migrate(fs: FsPort, options: MigrateOptions): Promise<MigrateReport> {
+  if (!(BACKENDS as readonly string[]).includes(options.toBackend)) throw new UsageError(`--to-backend must be one of ${BACKENDS.join(', ')}, not ${options.toBackend}`)
+  const strategy = options.strategy ?? 'convert'
+  if (!MIGRATE_STRATEGIES.includes(strategy)) throw new UsageError(`--strategy must be one of ${MIGRATE_STRATEGIES.join(', ')}, not ${strategy}`)
+  const target = targetFormatFor(options)
+  const store = await resolveRoot(fs, options.store, 'store')
+  await requireStore(fs, store, 'migrate', { family: 'mesos' })
+  const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
+  const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
+  const readOnly = options.dryRun === true || strategy === 'ignore'
+  return withSession(
+    fs,
+    {
+      store,
+      command: strategy === 'ignore' ? 'migrate --strategy ignore' : readOnly ? 'migrate --dry-run' : 'migrate',
+      intent: readOnly ? 'read' : 'change',
+      guardProcesses: AGENT_PROCESSES,
+      claims: STAGING_CLAIMS,
+      ...sessionOptions(options),
+    },
+    (session) => migrateInSession(session, options, strategy, target, workDir, provisioner),
+  )
+}
+
+async function migrateInSession(
+  session: StoreSession,
+  options: MigrateOptions,
+  strategy: MigrateStrategy,
+  target: Readonly<FormatDescriptor>,
+  workDir: string | undefined,
+  provisioner: string | undefined,
+): Promise<MigrateReport> {
+  const { fs, store } = session
+  const emit = (e: MigrateEvent): void => options.onEvent?.(e)
+  const dryRun = options.dryRun === true
+  const copy = options.copy === true
+  const pruneSource = options.pruneSource === true
+
+  // Under the lock: the format is the store's as found, before this run adds anything.
+  const current = await currentMesosFormat(fs, store)
+  if (semver.lt(target.version, current.version)) {
+    throw new LayerfsckError('FORMAT_DOWNGRADE', `${escapeName(store)} is in format ${current.version}; migrate moves a store forward only, not to ${target.version}; nothing was changed`, {
+      exitCode: ExitCode.operational,
+      hint: `leave --to-format out (the newest, ${latestMesosFormat().version}) or name ${current.version} or newer`,
+    })
+  }
+  const v = rootfsDirFor(target, options.toBackend)
+  const to: VariantRef = { variant: v.dir, whiteouts: v.whiteouts }
+  const planned = await planLayers(fs, store, current, to)
+  const layers = planned.map((p) => p.report)
+  const convert = planned.filter((p) => p.report.action === 'convert')
+  const scan = await scanContainers(fs, provisioner, current, options.toBackend)
+
+  const ctx = { fs, store, ...(workDir !== undefined ? { workDir } : {}) }
+  // Without a stamp the format is detect's lower bound, which an interrupted run moves (half its whiteouts
+  // converted read as the next format): after one, every step up to the target is asked whether it is done.
+  const pendingMigrations = MIGRATIONS.filter(
+    (m) => semver.lte(m.to, target.version) && (semver.gte(m.from, current.version) || session.resumed !== undefined),
+  )
+  const migrations: MigrationReport[] = []
+  for (const m of pendingMigrations) {
+    migrations.push({ id: m.id, from: m.from, to: m.to, describe: m.describe, status: (await m.isDone(ctx)) ? 'done' : 'pending' })
+  }
+  // What --prune-source removes: every other variant of a layer that has (or gets) the target's, but one a container may read.
+  const prunable = (p: PlannedLayer): string[] => (pruneSource && p.report.action !== 'no-source' ? p.variants.filter((x) => x !== to.variant) : [])
+  for (const p of planned) {
+    for (const x of prunable(p)) {
+      const kept = keepReason(p, x, scan)
+      if (kept === undefined) p.report.prune.push(x)
+      else p.report.kept.push(kept)
+    }
+  }
+  const stamp = await readStamp(fs, store)
+  const stampIsTarget = stamp.state === 'ok' ? stamp.stamp.version === target.version : current.version === target.version
+  const nothingPlanned =
+    convert.length === 0 && planned.every((p) => p.report.prune.length === 0) && migrations.every((m) => m.status === 'done') && stampIsTarget
+
+  // Census of what would be converted: a dry run shows it; a real run counts as it clones.
+  if (dryRun) {
+    for (const p of convert) {
+      const t = await planTree(fs, `${p.dir}/${p.report.from!.variant}`)
+      const fromAufs = p.report.from!.whiteouts === 'aufs'
+      p.report.counts = {
+        entries: t.entries,
+        files: t.files,
+        dirs: t.dirs,
+        whiteouts: fromAufs ? t.aufsWhiteouts : t.overlayWhiteouts,
+        opaqueDirs: fromAufs ? t.aufsOpaque : t.overlayOpaque,
+        bytes: t.bytes,
+        // Whiteout markers are made fresh, never linked: an estimate, as a marker may also be a note the codec leaves.
+        hardLinked: copy ? 0 : Math.max(0, t.files - (fromAufs ? t.aufsWhiteouts + t.aufsOpaque : 0)),
+        copiedBytes: copy ? t.bytes : 0,
+      }
+    }
+  }
+  const overlayForm = (r: VariantRef | undefined): boolean => r?.whiteouts === 'overlay'
+  const privileged =
+    convert.some((p) => overlayForm(p.report.from) || overlayForm(p.report.to)) ||
+    pendingMigrations.some((m, i) => m.privileged === true && migrations[i]!.status === 'pending')
+  const need = dryRun
+    ? convert.reduce(
+        (n, p) => ({ inodes: n.inodes + (p.report.counts!.entries - (copy ? 0 : p.report.counts!.files)), bytes: n.bytes + (copy ? p.report.counts!.bytes : 0) }),
+        { inodes: 0, bytes: 0 },
+      )
+    : undefined
+  const preflight = await runPreflight(fs, {
+    store,
+    toBackend: options.toBackend,
+    privileged: strategy === 'convert' && privileged,
+    need,
+    ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
+  })
+
+  const report: MigrateReport = {
+    schemaVersion: MIGRATE_SCHEMA_VERSION,
+    store,
+    workDir,
+    adapter: fs.kind,
+    from: { version: current.version },
+    to: { version: target.version, ...to },
+    toBackend: options.toBackend,
+    strategy,
+    dryRun,
+    copy,
+    pruneSource,
+    preflight,
+    layers,
+    migrations,
+    images: [],
+    containers: scan.containers,
+    stamped: undefined,
+    nothingToDo: nothingPlanned,
+    totals: { layers: 0, convert: 0, converted: 0, present: 0, noSource: 0, failed: 0, pruned: 0, hardLinked: 0, copiedBytes: 0 },
+    resumed: session.resumed ? { command: session.resumed.command, pid: session.resumed.pid, at: session.resumed.at } : undefined,
+    exitCode: 0,
+    next: [],
+  }
+
+  if (strategy === 'ignore') {
+    report.images = await imagesToPullAgain(fs, store, planned)
+    report.nothingToDo = report.images.every((i) => i.pullAgain.length === 0)
+    return finish(report)
+  }
+  if (dryRun) return finish(report)
+  if (preflight.blockers.length > 0) throw new MigratePreflightError(store, preflight)
+
+  emit({ type: 'plan', layers: planned.length, convert: convert.length, prune: pruneSource, migrations: migrations.filter((m) => m.status === 'pending').length })
+  if (nothingPlanned && session.resumed === undefined) return finish(report)
+
+  // 1. One step per layer to convert.
+  const convertSteps = convert.map((p, index) => convertStep(session, p, index, convert.length, options, emit))
+  await session.runSteps(convertSteps, ({ index, outcome }) => {
+    const l = convert[index]!.report
+    if (outcome.status === 'already-done') l.status = 'present'
+    else if (outcome.status === 'deferred') Object.assign(l, { status: 'deferred', reason: outcome.reason })
+    else if (outcome.status === 'refused' && l.status !== 'verify-failed') Object.assign(l, { status: 'refused', reason: outcome.reason })
+    emit({ type: 'layer', index, total: convert.length, id: l.id, status: l.status, ...(l.counts ? { entries: l.counts.entries } : {}) })
+  })
+
+  // 2. --prune-source: only where the target variant now stands.
+  if (pruneSource) {
+    const prunes: { p: PlannedLayer; variant: string }[] = []
+    for (const p of planned) {
+      if (p.report.action === 'no-source' || !(await isDir(fs, `${p.dir}/${to.variant}`))) continue
+      for (const x of p.report.prune) if (await isDir(fs, `${p.dir}/${x}`)) prunes.push({ p, variant: x })
+    }
+    const steps = prunes.map(({ p, variant }) => pruneStep(store, p, variant, to, scan))
+    await session.runSteps(steps, ({ index, total, outcome }) => {
+      const { p, variant } = prunes[index]!
+      if (outcome.status === 'applied') p.report.pruned.push(variant)
+      else if (outcome.status === 'refused' || outcome.status === 'deferred') p.report.kept.push({ variant, reason: outcome.reason ?? outcome.status })
+      emit({ type: 'prune', index, total, id: p.report.id, variant, status: outcome.status === 'applied' ? 'pruned' : 'kept' })
+    })
+  }
+
+  // 3. The format steps, then the stamp: the store claims the target format only once every one of them holds.
+  const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, ctx))
+  if (!stampIsTarget) {
+    formatSteps.push({
+      id: `stamp:${target.version}`,
+      describe: () => `stamp the store as format ${target.version}`,
+      isDone: async () => false,
+      // The session's commit writes the stamp, after a syncfs, as the very last change.
+      apply: async () => undefined,
+    })
+  }
+  const outcomes: StepOutcome[] = await session.runSteps(formatSteps, ({ index, outcome }) => {
+    const m = migrations[index]
+    if (m === undefined) return
+    m.status = outcome.status === 'applied' ? 'applied' : outcome.status === 'already-done' ? 'done' : outcome.status
+    if (outcome.reason !== undefined) m.reason = outcome.reason
+    emit({ type: 'migration', id: m.id, status: m.status })
+  })
+  const formatReached = outcomes.every((o) => o.status === 'applied' || o.status === 'already-done')
+  const stampWith = formatReached ? target : current
+  await session.commit(stampWith)
+  report.stamped = stampWith.version
+  report.nothingToDo = nothingPlanned
+  return finish(report)
+}
+
+/** Why a variant must stay although the target setup does not read it: a container may still. */
+function keepReason(p: PlannedLayer, variant: string, scan: ContainerScan): { variant: string; reason: string } | undefined {
+  const user = scan.protectedPaths.get(`${p.dir}/${variant}`) ?? scan.protectedDirs.get(variant)
+  return user === undefined ? undefined : { variant, reason: `container ${user} may still read it` }
+}
+
+function convertStep(session: StoreSession, p: PlannedLayer, index: number, total: number, options: MigrateOptions, emit: (e: MigrateEvent) => void): Step {
+  const { fs, store } = session
+  const l = p.report
+  const from = l.from!
+  const to = l.to
+  const source = `${p.dir}/${from.variant}`
+  const destination = `${p.dir}/${to.variant}`
+  return {
+    id: `convert:${l.id}/${to.variant}`,
+    describe: () => `build ${to.variant} of layer ${l.id} from ${from.variant} (${from.whiteouts} to ${to.whiteouts} whiteouts)`,
+    isDone: () => isDir(fs, destination),
+    apply: async () => {
+      const there = await fs.lstat(destination)
+      if (there !== undefined) {
+        throw new LayerfsckError('MIGRATE_IN_THE_WAY', `${escapeName(destination)} is a ${there.kind}, not a layer tree; left alone`, { refusal: true, hint: 'layerfsck check reports it' })
+      }
+      if (from.whiteouts === 'overlay' && to.whiteouts === 'aufs') {
+        // A file named like an aufs whiteout is a plain file in the overlay form, but the aufs
+        // form would read it as a whiteout: no tree in that form says what this one does.
+        const census = await planTree(fs, source)
+        if (census.aufsWhiteouts + census.aufsOpaque > 0) {
+          throw new LayerfsckError(
+            'MIGRATE_AMBIGUOUS',
+            `layer ${escapeName(l.id)}: ${escapeName(from.variant)} holds ${census.aufsWhiteouts + census.aufsOpaque} files named like aufs whiteouts, which the aufs form cannot tell from whiteouts; left as it was`,
+            { refusal: true },
+          )
+        }
+      }
+      const stage = await makeStagingDir(session)
+      try {
+        const staged = `${stage}/${to.variant}`
+        const cloned = await cloneTree(fs, source, staged, {
+          copy: options.copy === true,
+          ...(options.signal ? { signal: options.signal } : {}),
+          onProgress: (e) => emit({ type: 'entries', index, total, id: l.id, entries: e.entries }),
+        })
+        const conversion = from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts)
+        const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
+          limit: 10,
+          // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
+          data: true,
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+        if (mismatches.length > 0) {
+          l.status = 'verify-failed'
+          l.mismatches = mismatches
+          const err = new VerifyFailedError(l.id, mismatches)
+          l.reason = err.message
+          throw err
+        }
+        // One syncfs makes the whole tree durable before it gets its real name: a variant under its name is never partial.
+        await fs.syncfs(store)
+        await fs.rename(staged, destination)
+        await fs.fsync(p.dir)
+        l.status = 'converted'
+        l.counts = {
+          entries: cloned.entries,
+          files: cloned.files,
+          dirs: cloned.dirs,
+          whiteouts: conversion?.whiteouts ?? 0,
+          opaqueDirs: conversion?.opaqueDirs ?? 0,
+          bytes: 0,
+          hardLinked: cloned.hardLinked,
+          copiedBytes: cloned.copiedBytes,
+        }
+      } finally {
+        await removeStage(fs, stage)
+        await session.release(stage)
+      }
+    },
+  }
+}
+
+function pruneStep(store: string, p: PlannedLayer, variant: string, to: VariantRef, scan: ContainerScan): Step {
+  const path = `${p.dir}/${variant}`
+  return {
+    id: `prune:${p.report.id}/${variant}`,
+    describe: () => `remove ${variant} of layer ${p.report.id}, which the target setup does not read`,
+    isDone: async ({ fs }) => (await fs.lstat(path)) === undefined,
+    apply: async ({ fs }) => {
+      // Never the layer's only tree.
+      if (!(await isDir(fs, `${p.dir}/${to.variant}`))) {
+        throw new LayerfsckError('MIGRATE_PRUNE', `layer ${escapeName(p.report.id)} has no ${to.variant}; ${variant} stays`, { refusal: true })
+      }
+      const kept = keepReason(p, variant, scan)
+      if (kept !== undefined) throw new LayerfsckError('MIGRATE_PRUNE', `${escapeName(path)} stays: ${kept.reason}`, { refusal: true })
+      await removeLeftover(fs, path, [store])
+    },
+  }
+}
+
+function migrationStep(m: MigrationStep, ctx: { fs: FsPort; store: string; workDir?: string }): Step {
+  return {
+    id: `migration:${m.id}`,
+    describe: () => m.describe,
+    isDone: () => m.isDone(ctx),
+    apply: () => m.apply(ctx),
+  }
+}
+
+function finish(r: MigrateReport): MigrateReport {
+  const count = (s: LayerStatus): number => r.layers.filter((l) => l.status === s).length
+  const failed = r.layers.filter((l) => l.status === 'verify-failed' || l.status === 'refused' || l.status === 'deferred')
+  r.totals = {
+    layers: r.layers.length,
+    convert: r.layers.filter((l) => l.action === 'convert').length,
+    converted: count('converted'),
+    present: count('present'),
+    noSource: count('no-source'),
+    failed: failed.length,
+    pruned: r.layers.reduce((n, l) => n + l.pruned.length, 0),
+    hardLinked: r.layers.reduce((n, l) => n + (r.dryRun ? 0 : (l.counts?.hardLinked ?? 0)), 0),
+    copiedBytes: r.layers.reduce((n, l) => n + (r.dryRun ? 0 : (l.counts?.copiedBytes ?? 0)), 0),
+  }
+  const migrationsBlocked = r.migrations.some((m) => m.status === 'refused' || m.status === 'deferred')
+  r.exitCode =
+    r.preflight.blockers.length > 0 && (r.dryRun || r.strategy === 'ignore')
+      ? ExitCode.operational
+      : failed.length > 0 || r.totals.noSource > 0 || migrationsBlocked
+        ? ExitCode.uncorrected
+        : ExitCode.ok
+  const s = escapeName(r.store)
+  const w = r.workDir === undefined ? undefined : escapeName(r.workDir)
+  const next: string[] = []
+  if (r.preflight.blockers.length > 0) next.push('fix what preflight names before migrating (each blocker says what)')
+  if (r.dryRun && !r.nothingToDo && r.preflight.blockers.length === 0) {
+    next.push(`layerfsck migrate --store ${s} --to-backend ${r.toBackend} --to-format ${r.to.version}${r.copy ? ' --copy' : ''}${r.pruneSource ? ' --prune-source' : ''}  (does what is planned)`)
+  }
+  if (r.strategy === 'ignore' && !r.nothingToDo) {
+    next.push(`layerfsck migrate --store ${s} --to-backend ${r.toBackend}  (converts the layers instead of pulling them again)`)
+  }
+  if (failed.length > 0) next.push(`layerfsck check --store ${s}  (each layer left as it was says why; run the same migrate again once fixed)`)
+  if (r.totals.noSource > 0) next.push(`layerfsck check --store ${s}  (layers without any rootfs: the agent pulls them again)`)
+  if (r.containers.length > 0) {
+    next.push(`layerfsck gc --store ${s} --work-dir ${w ?? '…'}  (removes the ${r.containers.length} containers provisioned under another backend, once the agent is stopped)`)
+  }
+  if (!r.dryRun && r.strategy === 'convert' && r.exitCode === ExitCode.ok) {
+    next.push(`start the agent with --image_provisioner_backend=${r.toBackend}`)
+    if (!r.pruneSource && r.layers.some((l) => l.status === 'converted')) next.push('the old variants stay, so migrating back is instant; --prune-source removes them')
+  }
+  if (r.migrations.some((m) => m.status === 'refused' || m.status === 'deferred')) next.push('a format step did not complete (it says why); the stamp keeps the old format until it does')
+  r.next = next
+  return r
+}
