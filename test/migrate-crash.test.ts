@@ -15,7 +15,6 @@ import { CrashError, withCrashAfter } from '../src/fs/crash.js'
 import type { FsPort } from '../src/fs/port.js'
 import { removeTree } from '../src/fs/remove.js'
 import { walkTree } from '../src/fs/walk.js'
-import { OPAQUE_MARKER } from '../src/layer/whiteout-names.js'
 import { describeTree, formatTreeSpec } from '../src/testing/tree-spec.js'
 import { diskSubject, rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 
@@ -37,14 +36,11 @@ async function generate(fs: FsPort, store: string, options: GenerateOptions): Pr
 /**
  * The store as a listing: everything describeTree sees, with mtimes inside
  * variant trees (the directories around them change with every rename, and
- * say when the run happened, not what it made). One exception: an opaque
- * marker the codec makes from an opaque xattr carries the time it was made,
- * since the overlay form keeps no time for it, so two uninterrupted runs
- * differ there too.
+ * say when the run happened, not what it made).
  */
 async function snapshot(fs: FsPort, store: string, mtimes: boolean): Promise<string> {
   const entries = await describeTree(fs, store, { mtime: true })
-  for (const e of entries) if (!mtimes || !IN_VARIANT.test(e.path) || e.path.endsWith(`/${OPAQUE_MARKER}`)) delete e.mtimeNs
+  for (const e of entries) if (!mtimes || !IN_VARIANT.test(e.path)) delete e.mtimeNs
   return formatTreeSpec(entries)
 }
 

@@ -195,6 +195,9 @@ export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertRe
         if (isOpaque) {
           await writeFileAll(fs, childPath(dir, OPAQUE_MARKER), new Uint8Array(0), OPAQUE_MARKER_MODE)
           await fs.chmod(childPath(dir, OPAQUE_MARKER), OPAQUE_MARKER_MODE)
+          // The overlay form keeps no time for the mark; the epoch, as Docker's tars and export write it, makes the
+          // conversion give the same tree whenever it runs.
+          await fs.lutimes(childPath(dir, OPAQUE_MARKER), 0n, 0n)
           for (const n of opaque) await removeXattr(fs, dir, n)
           report.opaqueDirs += 1
           changed = true
