@@ -4,8 +4,12 @@
  * docker store in a temp dir, provisions one container the way the agent
  * leaves it, exports a layer back to a tar and runs `layerfsck detect`;
  * then damages the store as crashes and old agents do and shows `check -n`,
- * `check -p` and a clean `check`, as an operator would.
+ * `check -p` and a clean `check`, as an operator would. Last, an operator
+ * switching the agent from aufs to overlay: a store of aufs layers is
+ * migrated instead of pulled again, and (as root) its layers are mounted
+ * with the kernel's overlayfs to show the container's view.
  */
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { main } from '../src/cli/main.js'
 import { makeDirs, writeFileAll, writeFileDurable } from '../src/fs/io.js'
@@ -93,14 +97,43 @@ async function run(): Promise<number> {
     const runtimeDir = `${root}/run/mesos`
     await makeDirs(fs, `${runtimeDir}/containers`)
     const check = ['check', '--store', store, '--work-dir', workDir, '--runtime-dir', runtimeDir]
+    let checked = 0
     for (const mode of [['-n'], ['-p'], []]) {
-      const code = await cli([...check, ...mode])
+      checked = await cli([...check, ...mode])
       process.stdout.write(`\n`)
-      if (mode.length === 0) {
-        process.stdout.write(keep ? `the store is kept at ${root}\n` : '')
-        return code
+    }
+    if (checked !== 0) return checked
+
+    // The agent moves from aufs to overlay: migrate converts the layers it has instead of pulling them again.
+    const aufsStore = `${root}/aufs-store/docker`
+    const imported = await cli(['import', '--store', aufsStore, '--backend', 'aufs', `oci:${IMAGES}/oci-overlay:wh-third`])
+    if (imported !== 0) return imported
+    process.stdout.write('\n')
+    const migrated = await cli(['migrate', '--store', aufsStore, '--to-backend', 'overlay', ...(isRoot ? [] : ['--dry-run'])])
+    process.stdout.write('\n')
+    if (migrated !== 0) return migrated
+    if (isRoot) {
+      // The container's view: the converted layers stacked by the kernel, top layer first, as the overlay backend mounts them.
+      const merged = `${root}/merged`
+      for (const d of [merged, `${root}/upper`, `${root}/work`]) await makeDirs(fs, d)
+      // Layer ids hold ':', overlay's separator: short symlinks stand in for them, as the agent's `links` do.
+      await makeDirs(fs, `${root}/links`)
+      for (const [i, id] of LAYERS.entries()) await fs.symlink(`${layerDir(aufsStore, id)}/rootfs.overlay`, `${root}/links/${i}`)
+      const lower = [...LAYERS.keys()].reverse().map((i) => `${root}/links/${i}`).join(':')
+      process.stdout.write(`$ mount -t overlay overlay -o lowerdir=…,upperdir=…,workdir=… ${merged}; find ${merged}\n\n`)
+      try {
+        execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${root}/upper,workdir=${root}/work`, merged], { stdio: ['ignore', 'ignore', 'pipe'] })
+        try {
+          const view = execFileSync('find', ['.', '-mindepth', '1', '-printf', '%y %p\\n'], { cwd: merged }).toString()
+          process.stdout.write(`${view.split('\n').filter((l) => l !== '').sort((a, b) => (a.slice(2) < b.slice(2) ? -1 : 1)).join('\n')}\n\n`)
+        } finally {
+          execFileSync('umount', [merged])
+        }
+      } catch (err) {
+        process.stdout.write(`(this kernel could not mount it: ${(err as Error).message.split('\n')[0]})\n\n`)
       }
     }
+    process.stdout.write(keep ? `the stores are kept at ${root}\n` : '')
     return 0
   } finally {
     if (!keep) removeTempDir(root)
