@@ -487,6 +487,12 @@ for (const { name, make } of SUBJECTS) {
         expect((await fs.fsType(r)).name).not.toBe('')
       })
 
+      it('says how many bytes and inodes are free on the filesystem that holds a path, as statfs(2) does', async () => {
+        const { free } = await fs.fsType(r)
+        expect(Number.isSafeInteger(free.bytes) && free.bytes > 0).toBe(true)
+        expect(Number.isSafeInteger(free.inodes) && free.inodes > 0).toBe(true)
+      })
+
       it('says the filesystem fills in entry types (d_type), as overlay needs', async () => {
         await fs.mkdir(`${r}/d`)
         await fs.mkdir(`${r}/d/child`)

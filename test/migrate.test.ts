@@ -367,6 +367,24 @@ describe('migrate preflight', () => {
     }
   })
 
+  it('refuses a plan that needs more inodes or bytes than the store\'s filesystem has free, and says how many', async () => {
+    for (const [free, says] of [
+      [{ bytes: 2 ** 30, inodes: 5 }, /inodes, and 5 are free/],
+      [{ bytes: 1000, inodes: 1e6 }, /bytes, and 1000 are free/],
+    ] as const) {
+      const { fs } = await memorySubject()
+      const store = await aufsStore(fs)
+      fs.mount({ mountPoint: '/work', fsType: 'ext4', free, describeOnly: true })
+      await withLock(fs, store)
+      const before = await listTree(fs, store, { mtime: true })
+      await writeFileAll(fs, '/filesystems', 'nodev\toverlay\n\text4\n')
+      const err = await thrown(run(fs, { store, toBackend: 'overlay', copy: true, procFilesystems: '/filesystems' }))
+      expect([err.exitCode, (err as MigratePreflightError).preflight.checks.find((c) => c.id === 'space')?.status]).toEqual([8, 'blocker'])
+      expect(err.message).toMatch(says)
+      expect(await listTree(fs, store, { mtime: true })).toBe(before)
+    }
+  })
+
   it('refuses to make overlay whiteouts without CAP_MKNOD and CAP_SYS_ADMIN', async () => {
     const { fs } = await memorySubject({ uid: 1000 })
     const store = await aufsStore(fs)

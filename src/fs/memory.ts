@@ -70,6 +70,8 @@ interface CoreSuperblock {
   createLink(): CoreLink
 }
 
+const DEFAULT_FREE = Object.freeze({ bytes: 2 ** 40, inodes: 1e9 })
+
 export interface MemoryMount {
   mountPoint: string
   fsType: string
@@ -82,6 +84,8 @@ export interface MemoryMount {
   root?: string
   /** false simulates a filesystem without d_type (xfs made with ftype=0). */
   dtype?: boolean
+  /** What statfs says is free; a terabyte and a billion inodes unless given (the memory holds what it holds). */
+  free?: { bytes: number; inodes: number }
   /**
    * Only a line in the mount table: the mount point keeps showing what it
    * held (under this mount's dev). For tests that describe a host's mounts
@@ -143,6 +147,7 @@ interface MountRecord {
   /** The mounted tree; undefined for a line that only describes the host. */
   tree?: Tree
   dtype: boolean
+  free: { bytes: number; inodes: number }
 }
 
 /** Where a path led: the link, the tree it is in, and the path with every symlink resolved. */
@@ -231,7 +236,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
         records.map((r) => r.entry),
         m.mountPoint,
       )
-      records.push({ entry: toEntry(m, m.mountPoint, parent?.id ?? 0), dtype: m.dtype ?? true })
+      records.push({ entry: toEntry(m, m.mountPoint, parent?.id ?? 0), dtype: m.dtype ?? true, free: m.free ?? DEFAULT_FREE })
     }
   }
   setMounts(options.mounts ?? [{ mountPoint: '/', fsType: 'memfs', source: 'memfs' }])
@@ -479,7 +484,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     mount(m) {
       const at = resolve(m.mountPoint, 'mount', true)
       if (!at.link.getNode().isDirectory()) throw errnoError('ENOTDIR', 'mount', m.mountPoint)
-      const record: MountRecord = { entry: toEntry(m, at.path, recordAt(at.tree, at.path)?.entry.id ?? 0), dtype: m.dtype ?? true }
+      const record: MountRecord = { entry: toEntry(m, at.path, recordAt(at.tree, at.path)?.entry.id ?? 0), dtype: m.dtype ?? true, free: m.free ?? DEFAULT_FREE }
       if (m.describeOnly !== true) {
         const node = core.createNode(kindBits('dir') | ((m.rootMode ?? (m.fsType === 'tmpfs' ? 0o1777 : 0o755)) & 0o7777))
         node.uid = uid
@@ -842,7 +847,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       const at = resolve(path, 'statfs', true)
       const record = recordAt(at.tree, at.path)
       const name = record?.entry.fsType ?? 'memfs'
-      return { magic: fsTypeMagic(name), name, dtype: record?.dtype ?? true }
+      return { magic: fsTypeMagic(name), name, dtype: record?.dtype ?? true, free: { ...(record?.free ?? DEFAULT_FREE) } }
     },
 
     async mounts() {

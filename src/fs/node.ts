@@ -420,9 +420,15 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async fsType(path): Promise<FsTypeInfo> {
-      const magic = onDisk(path, (p) => fs.statfsSync(p)).type
+      const st = onDisk(path, (p) => fs.statfsSync(p))
+      const magic = st.type
       const isDir = lstat(path)?.isDirectory() === true
-      return { magic, name: fsTypeName(magic), dtype: isDir ? onDisk(path, (p) => loadNative().dtype(p)) : true }
+      return {
+        magic,
+        name: fsTypeName(magic),
+        dtype: isDir ? onDisk(path, (p) => loadNative().dtype(p)) : true,
+        free: { bytes: Number(st.bavail) * Number(st.bsize), inodes: Number(st.ffree) },
+      }
     },
 
     async mounts(): Promise<MountEntry[]> {

@@ -77,6 +77,8 @@ export interface FsTypeInfo {
    * and the walk trusts it. Only asked of directories; true for files.
    */
   dtype: boolean
+  /** What an unprivileged writer may still use (statfs f_bavail × f_bsize, f_ffree): a plan's room is checked against it. */
+  free: { bytes: number; inodes: number }
 }
 
 export interface WriteOptions {

@@ -101,15 +101,19 @@ export async function runPreflight(fs: FsPort, input: PreflightInput): Promise<P
     checks.push({ id: 'credentials', status: 'skipped', message: 'the plan makes no whiteout devices and reads no trusted.* xattrs' })
   }
 
-  // The port offers no statfs(2), so free space and inodes cannot be read through it.
   const need = input.need
-  checks.push({
-    id: 'space',
-    status: 'skipped',
-    message:
-      need === undefined
-        ? 'free space and inodes are not checked (the filesystem port has no statfs)'
-        : `the plan adds about ${need.inodes} inodes and ${need.bytes} bytes of file data; free space and inodes are not checked (the filesystem port has no statfs)`,
-  })
+  if (need === undefined || (need.inodes === 0 && need.bytes === 0)) {
+    checks.push({ id: 'space', status: 'skipped', message: 'the plan adds nothing that takes space' })
+  } else {
+    const { free } = await fs.fsType(store)
+    const short: string[] = []
+    if (need.inodes > free.inodes) short.push(`${need.inodes} inodes, and ${free.inodes} are free`)
+    if (need.bytes > free.bytes) short.push(`about ${need.bytes} bytes, and ${free.bytes} are free`)
+    checks.push(
+      short.length === 0
+        ? { id: 'space', status: 'ok', message: `room for the plan: about ${need.inodes} inodes and ${need.bytes} bytes (${free.inodes} inodes and ${free.bytes} bytes free)` }
+        : { id: 'space', status: 'blocker', message: `the plan needs ${short.join('; ')} on the store's filesystem` },
+    )
+  }
   return { checks, blockers: checks.filter((c) => c.status === 'blocker').map((c) => c.message) }
 }

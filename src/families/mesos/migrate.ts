@@ -183,6 +183,9 @@ export interface MigrateReport {
   next: string[]
 }
 
+/** What a new directory costs at least, on the filesystems overlay sits on. */
+const DIR_BLOCK = 4096
+
 export type MigrateEvent =
   | { type: 'plan'; layers: number; convert: number; prune: boolean; migrations: number }
   | { type: 'entries'; index: number; total: number; id: string; entries: number }
@@ -419,8 +422,9 @@ async function migrateInSession(
   const nothingPlanned =
     convert.length === 0 && planned.every((p) => p.report.prune.length === 0) && migrations.every((m) => m.status === 'done') && stampIsTarget
 
-  // Census of what would be converted: a dry run shows it; a real run counts as it clones.
-  if (dryRun) {
+  // Census of what would be converted: a dry run shows it, and preflight weighs it against the free space and inodes;
+  // a real run recounts as it clones.
+  {
     for (const p of convert) {
       const t = await planTree(fs, `${p.dir}/${p.report.from!.variant}`)
       const fromAufs = p.report.from!.whiteouts === 'aufs'
@@ -441,12 +445,17 @@ async function migrateInSession(
   const privileged =
     convert.some((p) => overlayForm(p.report.from) || overlayForm(p.report.to)) ||
     pendingMigrations.some((m, i) => m.privileged === true && migrations[i]!.status === 'pending')
-  const need = dryRun
-    ? convert.reduce(
-        (n, p) => ({ inodes: n.inodes + (p.report.counts!.entries - (copy ? 0 : p.report.counts!.files)), bytes: n.bytes + (copy ? p.report.counts!.bytes : 0) }),
-        { inodes: 0, bytes: 0 },
-      )
-    : undefined
+  const need =
+    strategy === 'convert'
+      ? convert.reduce(
+          (n, p) => ({
+            inodes: n.inodes + (p.report.counts!.entries - (copy ? 0 : p.report.counts!.files)),
+            // A directory takes at least a block wherever it lives; file data only when copied.
+            bytes: n.bytes + p.report.counts!.dirs * DIR_BLOCK + (copy ? p.report.counts!.bytes : 0),
+          }),
+          { inodes: 0, bytes: 0 },
+        )
+      : undefined
   const preflight = await runPreflight(fs, {
     store,
     toBackend: options.toBackend,
