@@ -18,6 +18,8 @@ import { importLayerTar } from '../src/tar/import-layer.js'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
 import { containerDir, containerLayersPath, layerDir, provisionerDir } from '../src/families/mesos/paths.js'
 import { encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
+import { rootfsDirFor } from '../src/families/mesos/descriptor.js'
+import { latestMesosFormat } from '../src/families/mesos/formats/index.js'
 import { materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 
 const IMAGES = fileURLToPath(new URL('../../fixtures/images', import.meta.url))
@@ -70,7 +72,8 @@ async function run(): Promise<number> {
         `),
       )
     }
-    const rootfs = backend === 'overlay' ? 'rootfs.overlay' : 'rootfs'
+    // Where the newest format puts each backend's layers: the demo asks the descriptor, as every command does.
+    const rootfs = rootfsDirFor(latestMesosFormat(), backend).dir
     await writeFileDurable(
       fs,
       containerLayersPath(container),
@@ -89,7 +92,7 @@ async function run(): Promise<number> {
     await makeDirs(fs, `${layerDir(store, LAYERS[0]!)}/${rootfs}/.wh..wh.plnk`)
     await makeDirs(fs, `${provisionerDir(workDir)}/.probe`)
     if (backend === 'overlay') {
-      const defect = `${layerDir(store, LAYERS[1]!)}/rootfs.overlay`
+      const defect = `${layerDir(store, LAYERS[1]!)}/${rootfs}`
       await removeTree(fs, defect)
       await fs.mkdir(defect, 0o755)
       await importLayerTar(fs, await fs.openRead(`${IMAGES}/oci-overlay/blobs/sha256/${LAYERS[1]!.slice(7)}`), defect, { form: 'aufs' })
@@ -118,7 +121,8 @@ async function run(): Promise<number> {
       for (const d of [merged, `${root}/upper`, `${root}/work`]) await makeDirs(fs, d)
       // Layer ids hold ':', overlay's separator: short symlinks stand in for them, as the agent's `links` do.
       await makeDirs(fs, `${root}/links`)
-      for (const [i, id] of LAYERS.entries()) await fs.symlink(`${layerDir(aufsStore, id)}/rootfs.overlay`, `${root}/links/${i}`)
+      const overlayDir = rootfsDirFor(latestMesosFormat(), 'overlay').dir
+      for (const [i, id] of LAYERS.entries()) await fs.symlink(`${layerDir(aufsStore, id)}/${overlayDir}`, `${root}/links/${i}`)
       const lower = [...LAYERS.keys()].reverse().map((i) => `${root}/links/${i}`).join(':')
       process.stdout.write(`$ mount -t overlay overlay -o lowerdir=…,upperdir=…,workdir=… ${merged}; find ${merged}\n\n`)
       try {

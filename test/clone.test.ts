@@ -254,6 +254,20 @@ for (const { name, make } of SUBJECTS) {
       }
     })
 
+    it('reads a 0/0 device in an aufs-form tree as the device it is, not as a whiteout', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const a = `${s.root}/a`
+      const b = `${s.root}/b`
+      for (const root of [a, b]) await s.fs.mkdir(root, 0o755)
+      await s.fs.mknod(`${a}/foo`, 'char', 0, { major: 0, minor: 0 })
+      await s.fs.mknod(`${b}/foo`, 'char', 0, { major: 0, minor: 0 })
+      await s.fs.lutimes(`${a}/foo`, 7n, 7n)
+      await s.fs.lutimes(`${b}/foo`, 7n, 7n)
+      // Read as overlay it hides foo; read as aufs, copy and bind expose it: the two views differ.
+      expect((await compareLayerTrees(s.fs, a, 'overlay', b, 'aufs')).map((m) => m.path)).toEqual(['foo'])
+      expect(await compareLayerTrees(s.fs, a, 'aufs', b, 'aufs')).toEqual([])
+    })
+
     describe('reports each kind of difference with its path', () => {
       const cases: { change: string; path: string; what: RegExp; mutate: (fs: FsPort, clone: string) => Promise<void> }[] = [
         { change: 'a file mode changed', path: 'bin/hello', what: /mode 0755 in a, 0700 in b/, mutate: (fs, c) => fs.chmod(`${c}/bin/hello`, 0o700) },

@@ -16,6 +16,7 @@ import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
 import { byName, walkDirectories } from '../fs/walk.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
+import { readKernelFilesystems } from '../fs/kernel-filesystems.js'
 import { DEFAULT_PROC_ROOT, readProcessUses, type ProcessUse } from '../fs/processes.js'
 import { usersOfMount } from './process-use.js'
 import type { FormatInfo } from '../family/types.js'
@@ -171,13 +172,8 @@ export abstract class CheckData {
 
   /** Filesystems the kernel offers (/proc/filesystems), or undefined where that cannot be read. */
   readonly filesystems = once(async (): Promise<Set<string> | undefined> => {
-    try {
-      const text = await readTextLimited(this.fs, this.baseOptions.procFilesystems ?? '/proc/filesystems', 1024 * 1024)
-      return new Set(text.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '').filter((n) => n !== ''))
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'EACCES')) return undefined
-      throw err
-    }
+    const listed = await readKernelFilesystems(this.fs, this.baseOptions.procFilesystems)
+    return listed instanceof Set ? listed : undefined
   })
 
   /**

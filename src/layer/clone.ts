@@ -365,7 +365,8 @@ async function overlayView(
   for (const e of entries) {
     if (consumed.has(e.name)) continue
     const path = childPath(dir, e.name)
-    const whiteout = form !== 'none' && e.kind === 'char' && isWhiteoutDevice(await fs.lstat(path))
+    // Only the overlay form hides a name with a 0/0 device: in an aufs-form tree it is a device aufs, copy and bind expose.
+    const whiteout = form === 'overlay' && e.kind === 'char' && isWhiteoutDevice(await fs.lstat(path))
     children.set(e.name, { path, kind: whiteout ? 'whiteout' : e.kind })
   }
   for (const [name, marker] of whiteouts) children.set(name, { path: childPath(dir, marker), kind: 'whiteout' })

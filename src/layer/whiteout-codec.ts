@@ -166,7 +166,8 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
             message: `${a.target} exists in the same layer; the entry wins and the whiteout is dropped`,
           })
         } else {
-          // The device of an interrupted earlier run: finish its step.
+          // The device of an interrupted earlier run: finish its step, owner and time included.
+          await carryOver(fs, marker, childPath(dir, a.target))
           report.whiteouts += 1
         }
         await fs.unlink(marker)

@@ -16,6 +16,9 @@ import { deepFreeze } from '../../format/define.js'
 export type Backend = 'overlay' | 'aufs' | 'copy' | 'bind'
 export const BACKENDS: readonly Backend[] = ['overlay', 'aufs', 'copy', 'bind']
 
+/** The kernel filesystem each backend mounts (what /proc/filesystems must list); copy and bind mount nothing. */
+export const BACKEND_KERNEL_FS: Readonly<Record<Backend, string | undefined>> = Object.freeze({ overlay: 'overlay', aufs: 'aufs', copy: undefined, bind: undefined })
+
 export type WhiteoutForm = 'aufs' | 'overlay'
 
 /** A layer id as a directory name under `layers/`. */

@@ -1,8 +1,7 @@
 import type { MesosData } from '../data.js'
 import type { CheckSpec } from '../../../check/types.js'
+import { BACKEND_KERNEL_FS, BACKENDS, type Backend } from '../descriptor.js'
 
-/** What the kernel must offer for a backend; copy and bind need nothing. */
-const NEEDS: Record<string, string | null> = { overlay: 'overlay', aufs: 'aufs', copy: null, bind: null }
 
 export const backendUnsupported: CheckSpec<MesosData> = {
   code: 'backend-unsupported',
@@ -17,9 +16,12 @@ export const backendUnsupported: CheckSpec<MesosData> = {
     const filesystems = await ctx.data.filesystems()
     for (const c of await ctx.data.containers()) {
       for (const b of c.backends) {
-        const need = NEEDS[b.name]
-        if (need === undefined) ctx.report({ path: b.path, message: `${b.name} is not a Mesos provisioner backend` })
-        else if (need !== null && filesystems !== undefined && !filesystems.has(need)) {
+        if (!(BACKENDS as readonly string[]).includes(b.name)) {
+          ctx.report({ path: b.path, message: `${b.name} is not a Mesos provisioner backend` })
+          continue
+        }
+        const need = BACKEND_KERNEL_FS[b.name as Backend]
+        if (need !== undefined && filesystems !== undefined && !filesystems.has(need)) {
           ctx.report({ path: b.path, message: `${c.key} has ${b.name} rootfses, and this kernel has no ${need} filesystem` })
         }
       }
