@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { migrate, type MigrateOptions } from '../src/families/mesos/migrate.js'
+import { MIGRATIONS } from '../migrations/index.js'
 import { VARIANT_DIRS } from '../src/families/mesos/formats/index.js'
 import { generateMesosStore, type GenerateOptions } from '../src/families/mesos/testing.js'
 import { CrashError, withCrashAfter } from '../src/fs/crash.js'
@@ -50,6 +51,17 @@ interface Scenario {
   migrate: Omit<MigrateOptions, 'store'>
   /** The codec keeps a directory's mtime across an in-place edit only when not interrupted in between (best effort). */
   mtimes: boolean
+  /** Must hold after every crash, before the re-run. */
+  invariant?: (fs: FsPort, store: string) => Promise<void>
+}
+
+/** Removing rootfs while rootfs.overlay still holds aufs whiteouts would leave a 1.1.0 layer no sound tree. */
+async function rootfsStaysUntilFormatDone(fs: FsPort, store: string): Promise<void> {
+  const done = await MIGRATIONS[0]!.isDone({ fs, store })
+  if (done) return
+  for (const layer of await fs.readdir(`${store}/layers`)) {
+    expect((await fs.readdir(`${store}/layers/${layer.name}`)).map((e) => e.name), `${layer.name} before 0001 is done`).toContain('rootfs')
+  }
 }
 
 const SCENARIOS: Scenario[] = [
@@ -71,6 +83,13 @@ const SCENARIOS: Scenario[] = [
     migrate: { toBackend: 'overlay' },
     mtimes: false,
   },
+  {
+    name: 'a 1.1.0 store with both variants moved to overlay with --prune-source',
+    store: { format: '1.1.0', layers: 2, filesPerLayer: 2, whiteoutsPerLayer: 1, opaquePerLayer: 1, backends: ['aufs', 'overlay'] },
+    migrate: { toBackend: 'overlay', pruneSource: true },
+    mtimes: false,
+    invariant: rootfsStaysUntilFormatDone,
+  },
 ]
 
 for (const { name, make } of SUBJECTS) {
@@ -87,7 +106,11 @@ for (const { name, make } of SUBJECTS) {
       for (const model of ['sigkill', 'power-loss'] as const) {
         it(`ends where an uninterrupted run ends: ${scenario.name}, ${model}`, async ({ skip }) => {
           if (!s.privileged) return skip(rootSkipReason())
-          const run = (port: FsPort, store: string) => migrate(port, { store, now: FIXED_NOW, ...scenario.migrate })
+          // Pruning needs to know what the containers read: an agent work dir with none.
+          const workDir = `${s.root}/agent`
+          await s.fs.mkdir(workDir, 0o755)
+          await s.fs.mkdir(`${workDir}/provisioner`, 0o755)
+          const run = (port: FsPort, store: string) => migrate(port, { store, now: FIXED_NOW, ...(scenario.migrate.pruneSource ? { workDir } : {}), ...scenario.migrate })
 
           const reference = `${s.root}/reference`
           await generate(s.fs, reference, scenario.store)
@@ -115,6 +138,7 @@ for (const { name, make } of SUBJECTS) {
             if (crashing.crashed) crashes += 1
             if (n < calls) points += 1
             lost += (await crashing.recover()).length
+            await scenario.invariant?.(s.fs, store)
             const again = await run(s.fs, store)
             expect(again.exitCode, `the re-run after a ${model} at call ${n}`).toBe(0)
             expect(await snapshot(s.fs, store, scenario.mtimes), `after a ${model} at call ${n} of ${calls}`).toBe(expected)
@@ -202,7 +226,10 @@ describe('a real migrate process SIGKILLed (disk)', () => {
     const reason = (await staleBuild(s.fs)) || (s.privileged ? '' : rootSkipReason())
     if (reason) return skip(reason)
     const shape: GenerateOptions = { layers: 6, filesPerLayer: 60, filesPerDir: 20, whiteoutsPerLayer: 3, opaquePerLayer: 2, backends: ['aufs'] }
-    const args = ['--to-backend', 'overlay', '--prune-source']
+    const workDir = `${s.root}/agent`
+    await s.fs.mkdir(workDir, 0o755)
+    await s.fs.mkdir(`${workDir}/provisioner`, 0o755)
+    const args = ['--to-backend', 'overlay', '--prune-source', '--work-dir', workDir]
     const reference = `${s.root}/reference`
     await generate(s.fs, reference, shape)
     expect((await migrateToEnd(reference, args)).code).toBe(0)

@@ -3,10 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { runCheck } from '../src/check/run.js'
 import { LayerfsckError } from '../src/errors.js'
 import { importImage } from '../src/families/mesos/import.js'
-import { migrate, MigratePreflightError, type MigrateEvent, type MigrateOptions } from '../src/families/mesos/migrate.js'
+import { migrate, MigratePreflightError, type MigrateEvent, type MigrateOptions, type MigrateReport } from '../src/families/mesos/migrate.js'
 import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { readStamp } from '../src/format/stamp.js'
-import { readTextLimited, writeFileAll } from '../src/fs/io.js'
+import { MIGRATIONS } from '../migrations/index.js'
+import { decodeContainerLayers, encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
+import { readFileLimited, readTextLimited, writeFileAll } from '../src/fs/io.js'
 import type { MemoryFs } from '../src/fs/memory.js'
 import type { FsPort } from '../src/fs/port.js'
 import { treeSize } from '../src/fs/tree-size.js'
@@ -59,6 +61,14 @@ async function importAufs(s: Subject, store: string): Promise<void> {
 }
 
 const run = (fs: FsPort, options: MigrateOptions) => migrate(fs, { now: FIXED_NOW, ...options })
+
+/** An agent work dir with no container in it: what --prune-source needs to know that nothing reads the old variants. */
+async function emptyWorkDir(fs: FsPort, root: string): Promise<string> {
+  const workDir = `${root}/agent`
+  await fs.mkdir(workDir, 0o755)
+  await fs.mkdir(`${workDir}/provisioner`, 0o755)
+  return workDir
+}
 
 const thrown = async (p: Promise<unknown>): Promise<LayerfsckError> => {
   const err = await p.then(
@@ -185,7 +195,7 @@ for (const { name, make } of SUBJECTS) {
       await s.fs.mkdir(`${s.root}/orig`, 0o755)
       for (const [i, id] of WH_LAYERS.entries()) await cloneTree(s.fs, `${store}/layers/${id}/${AUFS_DIR}`, `${s.root}/orig/${i}`, { copy: true })
 
-      const there = await run(s.fs, { store, toBackend: 'overlay', pruneSource: true })
+      const there = await run(s.fs, { store, workDir: await emptyWorkDir(s.fs, s.root), toBackend: 'overlay', pruneSource: true })
       expect(there.layers.map((l) => [l.status, l.pruned])).toEqual(WH_LAYERS.map(() => ['converted', [AUFS_DIR]]))
       for (const id of WH_LAYERS) expect((await s.fs.readdir(`${store}/layers/${id}`)).map((e) => e.name)).not.toContain(AUFS_DIR)
 
@@ -311,6 +321,128 @@ for (const { name, make } of SUBJECTS) {
       expect(dry.layers[0]!.kept[0]!.reason).toMatch(/container .* may still read it/)
     })
 
+    it('refuses --prune-source without --work-dir before changing anything, exit 16, and says why', async () => {
+      const store = `${s.root}/store`
+      await generateMesosStore(s.fs, store, { backends: ['aufs'], layers: 1 })
+      await withLock(s.fs, store)
+      const before = await listTree(s.fs, store, { mtime: true })
+      for (const dryRun of [false, true]) {
+        const err = await thrown(run(s.fs, { store, toBackend: 'overlay', pruneSource: true, dryRun }))
+        expect([err.code, err.exitCode]).toEqual(['LAYERFSCK_USAGE', 16])
+        expect(err.message).toMatch(/--prune-source needs --work-dir: .*container/)
+      }
+      expect(await listTree(s.fs, store, { mtime: true })).toBe(before)
+    })
+
+    it('keeps a variant a container checkpoint names through a symlink to the store', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const real = `${s.root}/real-store`
+      const link = `${s.root}/store`
+      const workDir = `${s.root}/agent`
+      const g = await generateMesosStore(s.fs, real, { backends: ['aufs'], layers: 2, workDir, containers: 1 })
+      await s.fs.symlink(real, link)
+      // The checkpoint names every path through the link, as an agent whose --docker_store_dir is a symlink writes it.
+      const checkpoint = `${workDir}/provisioner/containers/${g.containerIds[0]!.join('/containers/')}/layers`
+      const decoded = decodeContainerLayers(await readFileLimited(s.fs, checkpoint))
+      expect(decoded.problems).toEqual([])
+      const paths = decoded.value.paths.map((p) => p.replace(real, link))
+      expect(paths.every((p) => p.startsWith(`${link}/layers/`))).toBe(true)
+      await writeFileAll(s.fs, checkpoint, encodeContainerLayers({ ...decoded.value, paths }))
+      const report = await run(s.fs, { store: link, workDir, toBackend: 'overlay', pruneSource: true })
+      expect(report.layers.map((l) => [l.status, l.pruned, l.kept.map((k) => k.variant)])).toEqual(g.layerIds.map(() => ['converted', [], [AUFS_DIR]]))
+      for (const id of g.layerIds) expect((await s.fs.readdir(`${real}/layers/${id}`)).map((e) => e.name).sort()).toEqual([AUFS_DIR, OVERLAY_DIR])
+    })
+
+    it('keeps a variant an overlay mount reads through a links symlink, and prunes the others', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const store = `${s.root}/store`
+      const g = await generateMesosStore(s.fs, store, { backends: ['aufs'], layers: 3 })
+      const [a, b, c] = g.layerIds as [string, string, string]
+      // Mesos mounts by short symlinks in a `links` dir; the mount table names those, not the layers.
+      const links = `${s.root}/links`
+      await s.fs.mkdir(links, 0o755)
+      await s.fs.symlink(`${store}/layers/${a}/${AUFS_DIR}`, `${links}/0`)
+      await s.fs.symlink(`${store}/layers/${b}/${AUFS_DIR}`, `${links}/1`)
+      const mnt = `${s.root}/mnt`
+      await s.fs.mkdir(mnt, 0o755)
+      const lowerdir = `lowerdir=${links}/0:${links}/1`
+      if (s.fs.kind === 'memory') {
+        ;(s.fs as MemoryFs).mount({ mountPoint: mnt, fsType: 'overlay', source: 'overlay', superOptions: ['ro', lowerdir], describeOnly: true })
+      } else {
+        try {
+          execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', lowerdir, mnt], { stdio: 'pipe' })
+        } catch (err) {
+          return skip(`this kernel refused an overlay mount here: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`)
+        }
+      }
+      try {
+        const report = await run(s.fs, { store, workDir: await emptyWorkDir(s.fs, s.root), toBackend: 'overlay', pruneSource: true })
+        const byId = new Map(report.layers.map((l) => [l.id, l]))
+        expect([a, b, c].map((id) => [byId.get(id)!.pruned, byId.get(id)!.kept.map((k) => k.variant)])).toEqual([
+          [[], [AUFS_DIR]],
+          [[], [AUFS_DIR]],
+          [[AUFS_DIR], []],
+        ])
+        expect(byId.get(a)!.kept[0]!.reason).toContain(`overlay mount at ${mnt}`)
+        expect((await s.fs.readdir(`${store}/layers/${a}`)).map((e) => e.name).sort()).toEqual([AUFS_DIR, OVERLAY_DIR])
+        expect((await s.fs.readdir(`${store}/layers/${c}`)).map((e) => e.name)).toEqual([OVERLAY_DIR])
+        expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
+      } finally {
+        if (s.fs.kind === 'disk') execFileSync('umount', [mnt])
+      }
+    })
+
+    it('refuses a layer holding a directory named like a whiteout, which the overlay form cannot express, and exits 4', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const store = `${s.root}/store`
+      const g = await generateMesosStore(s.fs, store, { backends: ['aufs'], layers: 2 })
+      const [odd, fine] = g.layerIds as [string, string]
+      await s.fs.mkdir(`${store}/layers/${odd}/${AUFS_DIR}/.wh.odd`, 0o755)
+      await withLock(s.fs, store)
+      const before = await listTree(s.fs, `${store}/layers/${odd}`, { mtime: true })
+      const report = await run(s.fs, { store, toBackend: 'overlay' })
+      const byId = new Map(report.layers.map((l) => [l.id, l]))
+      expect(byId.get(odd)!.status).toBe('refused')
+      expect(byId.get(odd)!.reason).toMatch(/\.wh\.odd: .*left as it was/)
+      expect(byId.get(fine)!.status).toBe('converted')
+      expect(report.exitCode).toBe(4)
+      expect(await listTree(s.fs, `${store}/layers/${odd}`, { mtime: true })).toBe(before)
+      expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
+    })
+
+    it('keeps the rootfs of a 1.1.0 store with --prune-source until 0001 has converted rootfs.overlay', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const store = `${s.root}/store`
+      const g = await generateMesosStore(s.fs, store, { format: '1.1.0', backends: ['aufs', 'overlay'], layers: 2, whiteoutsPerLayer: 1, opaquePerLayer: 1 })
+      const workDir = await emptyWorkDir(s.fs, s.root)
+      const [first] = MIGRATIONS
+      // 0001 refused (a stand-in for any reason it cannot finish): rootfs.overlay still holds aufs whiteouts.
+      const refusing: FsPort = new Proxy(s.fs, {
+        get(target, prop, receiver) {
+          if (prop !== 'mknod') return Reflect.get(target, prop, receiver)
+          return async () => {
+            throw Object.assign(new Error('EPERM: refused by the test'), { code: 'EPERM' })
+          }
+        },
+      })
+      const blocked: unknown = await run(refusing, { store, workDir, toBackend: 'overlay', pruneSource: true }).catch((e: unknown) => e)
+      if (!(blocked instanceof Error)) {
+        const r = blocked as MigrateReport
+        expect(r.migrations.map((m) => m.status)).not.toContain('applied')
+        expect(r.layers.map((l) => [l.pruned, l.kept.map((k) => k.variant)])).toEqual(g.layerIds.map(() => [[], [AUFS_DIR]]))
+        expect(r.exitCode).toBe(4)
+      }
+      expect(await first!.isDone({ fs: s.fs, store })).toBe(false)
+      const variants = async (id: string) => (await s.fs.readdir(`${store}/layers/${id}`)).map((e) => e.name).filter((n) => n.startsWith(AUFS_DIR)).sort()
+      for (const id of g.layerIds) expect(await variants(id)).toEqual([AUFS_DIR, OVERLAY_DIR])
+      // Undisturbed, the same run converts them and then prunes.
+      const report = await run(s.fs, { store, workDir, toBackend: 'overlay', pruneSource: true })
+      expect(report.migrations.map((m) => [m.id, m.status])).toEqual([[first!.id, 'applied']])
+      expect(report.layers.map((l) => l.pruned)).toEqual(g.layerIds.map(() => [AUFS_DIR]))
+      expect(report.exitCode).toBe(0)
+      for (const id of g.layerIds) expect(await variants(id)).toEqual([OVERLAY_DIR])
+    })
+
     it('refuses to move a store to an older format, and a format it does not know, before changing anything', async () => {
       const store = `${s.root}/store`
       await generateMesosStore(s.fs, store, { backends: ['aufs'], layers: 1 })
@@ -385,6 +517,21 @@ describe('migrate preflight', () => {
     }
   })
 
+  it('refuses when staging/ is another filesystem than layers/, where hard links and renames fail, before any change', async () => {
+    const { fs } = await memorySubject()
+    const store = await aufsStore(fs)
+    if ((await fs.lstat(`${store}/staging`)) === undefined) await fs.mkdir(`${store}/staging`, 0o755)
+    fs.mount({ mountPoint: `${store}/staging`, fsType: 'tmpfs', source: 'tmpfs' })
+    const before = await listTree(fs, store, { mtime: true })
+    const err = await thrown(run(fs, { store, toBackend: 'overlay' }))
+    expect(err).toBeInstanceOf(MigratePreflightError)
+    expect([err.exitCode, (err as MigratePreflightError).preflight.checks.find((c) => c.id === 'staging-device')?.status]).toEqual([8, 'blocker'])
+    expect(err.message).toMatch(/different filesystems.*EXDEV/)
+    expect(await listTree(fs, store, { mtime: true })).toBe(before)
+    // Where nothing is built or removed, staging/ is not used and nothing blocks.
+    expect((await run(fs, { store, toBackend: 'copy', dryRun: true })).preflight.checks.find((c) => c.id === 'staging-device')?.status).toBe('skipped')
+  })
+
   it('refuses to make overlay whiteouts without CAP_MKNOD and CAP_SYS_ADMIN', async () => {
     const { fs } = await memorySubject({ uid: 1000 })
     const store = await aufsStore(fs)
@@ -403,7 +550,7 @@ describe('the kernel overlayfs over a migrated store', () => {
     try {
       const store = `${s.root}/store`
       await importAufs(s, store)
-      const report = await run(s.fs, { store, toBackend: 'overlay', pruneSource: true })
+      const report = await run(s.fs, { store, workDir: await emptyWorkDir(s.fs, s.root), toBackend: 'overlay', pruneSource: true })
       expect(report.exitCode).toBe(0)
       // Layer ids hold colons, which lowerdir= uses as its separator: short symlinks, as Mesos' overlay backend makes.
       const links = `${s.root}/links`

@@ -5,13 +5,13 @@
  * status; a blocker stops a real run with exit 8, and a dry run shows it.
  */
 import { OVERLAY_UNSUITABLE_FS } from '../../check/checks/host-fs-unsupported.js'
-import { isErrno } from '../../errors.js'
-import { readTextLimited } from '../../fs/io.js'
+import { readKernelFilesystems, PROC_FILESYSTEMS } from '../../fs/kernel-filesystems.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import type { FsPort } from '../../fs/port.js'
-import type { Backend } from './descriptor.js'
+import { devKey, type FsPort } from '../../fs/port.js'
+import { BACKEND_KERNEL_FS, type Backend } from './descriptor.js'
+import { layersDir, stagingDir } from './paths.js'
 
-export type PreflightCheckId = 'kernel-filesystem' | 'store-dtype' | 'store-filesystem' | 'credentials' | 'space'
+export type PreflightCheckId = 'kernel-filesystem' | 'store-dtype' | 'store-filesystem' | 'staging-device' | 'credentials' | 'space'
 
 export interface PreflightCheck {
   id: PreflightCheckId
@@ -33,35 +33,22 @@ export interface PreflightInput {
   privileged: boolean
   /** What the plan would add: inodes, and bytes of file data (only with --copy). */
   need: { inodes: number; bytes: number } | undefined
+  /** Whether the plan builds or removes anything through `staging/` (a conversion or a prune). */
+  usesStaging: boolean
   procFilesystems?: string
-}
-
-/** The kernel filesystem each backend mounts; copy and bind mount nothing. */
-const BACKEND_FILESYSTEM: Record<Backend, string | undefined> = { overlay: 'overlay', aufs: 'aufs', copy: undefined, bind: undefined }
-
-const DEFAULT_PROC_FILESYSTEMS = '/proc/filesystems'
-
-async function kernelFilesystems(fs: FsPort, path: string): Promise<Set<string> | string> {
-  try {
-    const text = await readTextLimited(fs, path, 1024 * 1024)
-    return new Set(text.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '').filter((n) => n !== ''))
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'EACCES', 'EPERM', 'ENOTDIR')) return (err as Error).message
-    throw err
-  }
 }
 
 export async function runPreflight(fs: FsPort, input: PreflightInput): Promise<Preflight> {
   const checks: PreflightCheck[] = []
   const { store, toBackend } = input
-  const needed = BACKEND_FILESYSTEM[toBackend]
+  const needed = BACKEND_KERNEL_FS[toBackend]
   if (needed === undefined) {
     checks.push({ id: 'kernel-filesystem', status: 'skipped', message: `the ${toBackend} backend mounts no kernel filesystem` })
   } else {
-    const path = input.procFilesystems ?? DEFAULT_PROC_FILESYSTEMS
-    const known = await kernelFilesystems(fs, path)
-    if (typeof known === 'string') {
-      checks.push({ id: 'kernel-filesystem', status: 'warning', message: `could not read ${escapeName(path)} (${known}); whether this kernel has ${needed} was not checked` })
+    const path = input.procFilesystems ?? PROC_FILESYSTEMS
+    const known = await readKernelFilesystems(fs, path)
+    if (!(known instanceof Set)) {
+      checks.push({ id: 'kernel-filesystem', status: 'warning', message: `could not read ${escapeName(path)} (${known.unreadable}); whether this kernel has ${needed} was not checked` })
     } else if (known.has(needed)) {
       checks.push({ id: 'kernel-filesystem', status: 'ok', message: `this kernel offers ${needed}` })
     } else {
@@ -88,6 +75,8 @@ export async function runPreflight(fs: FsPort, input: PreflightInput): Promise<P
         : { id: 'store-filesystem', status: 'ok', message: `overlayfs can use ${t.name}` },
     )
   }
+
+  checks.push(await stagingDevice(fs, store, input.usesStaging))
 
   if (input.privileged) {
     const c = await fs.credentials()
@@ -116,4 +105,26 @@ export async function runPreflight(fs: FsPort, input: PreflightInput): Promise<P
     )
   }
   return { checks, blockers: checks.filter((c) => c.status === 'blocker').map((c) => c.message) }
+}
+
+/**
+ * Trees are built in `staging/` and renamed into `layers/<id>/` (and pruned
+ * variants renamed the other way): hard links and renames cannot cross
+ * filesystems, so with the two on different devices every step would fail
+ * with EXDEV half-way through the run.
+ */
+async function stagingDevice(fs: FsPort, store: string, usesStaging: boolean): Promise<PreflightCheck> {
+  if (!usesStaging) return { id: 'staging-device', status: 'skipped', message: 'the plan builds and removes nothing through staging/' }
+  const staging = stagingDir(store)
+  const layers = layersDir(store)
+  // A missing staging/ is made inside the store dir, so the store dir's device is the one it gets.
+  const [s, l] = [(await fs.lstat(staging)) ?? (await fs.lstat(store)), await fs.lstat(layers)]
+  if (s === undefined || l === undefined) return { id: 'staging-device', status: 'skipped', message: 'the store has no layers/ to build into' }
+  return devKey(s.dev) === devKey(l.dev)
+    ? { id: 'staging-device', status: 'ok', message: 'staging/ and layers/ are on one filesystem' }
+    : {
+        id: 'staging-device',
+        status: 'blocker',
+        message: `${escapeName(staging)} (device ${devKey(s.dev)}) and ${escapeName(layers)} (device ${devKey(l.dev)}) are on different filesystems: hard links and renames between them fail (EXDEV); unmount what is mounted on one of them`,
+      }
 }

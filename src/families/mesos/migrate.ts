@@ -12,41 +12,44 @@
  * whiteouts there if the forms differ, compare the overlay view of the copy
  * with the source's, and only then make it durable and rename it into
  * `layers/<id>/`. A mismatch throws the copy away and keeps the layer as it
- * was (exit 4). Then, with --prune-source, one step per layer removing the
- * variants the target setup does not read; then the format steps of
- * migrations/ between the store's format and the target; the stamp last.
+ * was (exit 4). Then the format steps of migrations/ between the store's
+ * format and the target; then, with --prune-source and only once every
+ * format step holds (the target variant is then in the target form), one
+ * step per variant the target setup does not read and no container or mount
+ * does; the stamp last.
  *
  * Crash story: everything before a rename lives in a staging dir claimed in
  * the journal, which the next session removes; a variant under its real
  * name is whole (syncfs before the rename), so a re-run plans it as present.
+ * A pruned variant is renamed into a claimed staging dir before it is
+ * removed, so it is never half-deleted under its real name.
  * Hard links are safe because layers are read-only and nothing here changes
  * a shared inode: the codec only unlinks names, creates new inodes and
  * edits directories the clone made fresh.
  */
 import semver from 'semver'
-import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
+import { ExitCode, isErrno, LayerfsckError, UsageError } from '../../errors.js'
 import { requireStore } from '../../detect/identify.js'
 import { readStamp } from '../../format/stamp.js'
 import { escapeName } from '../../fs/name-bytes.js'
 import type { FsPort } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
+import { basename, dirname } from '../../fs/safe-path.js'
 import { cloneTree, compareLayerTrees, planTree } from '../../layer/clone.js'
 import { convertLayer } from '../../layer/whiteout-codec.js'
 import { readMetadata } from '../../metadata/read.js'
-import { removeLeftover } from '../../steps/remove-leftover.js'
 import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
 import { withSession, type StoreSession } from '../../steps/session.js'
 import type { Step, StepOutcome } from '../../steps/step.js'
 import { MIGRATIONS, type MigrationStep } from '../../../migrations/index.js'
-import { walkContainers } from './containers.js'
 import { currentMesosFormat } from './current-format.js'
+import { MesosData } from './data.js'
 import { BACKENDS, rootfsDirFor, type Backend, type FormatDescriptor, type WhiteoutForm } from './descriptor.js'
 import { knownVariant, latestMesosFormat, MESOS_FORMATS, VARIANT_DIRS } from './formats/index.js'
 import { requireWorkDir } from './identify.js'
-import { decodeContainerLayers } from './metadata/container-layers.js'
 import { decodeStoredImages, referenceKey } from './metadata/stored-images.js'
 import { runPreflight, type Preflight } from './migrate-preflight.js'
-import { AGENT_PROCESSES, containerLayersPath, layerDir, layerIdShape, layersDir, STAGING_CLAIMS, storedImagesPath } from './paths.js'
+import { AGENT_PROCESSES, layerDir, layerIdShape, layersDir, STAGING_CLAIMS, storedImagesPath } from './paths.js'
 import { makeStagingDir, removeStage } from './staging.js'
 
 export type { Preflight, PreflightCheck, PreflightCheckId } from './migrate-preflight.js'
@@ -67,7 +70,10 @@ export interface MigrateOptions extends ChangeOptions {
   toFormat?: string
   /** Copy file data instead of hard-linking it. */
   copy?: boolean
-  /** Remove, once a layer has the target variant, the variants the target setup does not read. */
+  /**
+   * Remove, once a layer has the target variant and every format step holds, the variants the target
+   * setup does not read. Needs workDir: without the containers' checkpoints nothing says what they read.
+   */
   pruneSource?: boolean
   /** Plan, preflight and report; change nothing. */
   dryRun?: boolean
@@ -278,10 +284,43 @@ async function planLayers(fs: FsPort, store: string, current: Readonly<FormatDes
 
 interface ContainerScan {
   containers: OldBackendContainer[]
-  /** Variant paths (layers/<id>/<variant>) some container may still read. */
+  /** Variant paths (layers/<id>/<variant>, real paths) something may still read, and what. */
   protectedPaths: Map<string, string>
-  /** Variant dirs read, in every layer, by containers whose layer list is unknown. */
+  /** Variant dirs read, in every layer, by containers whose layer list is unknown, and which container. */
   protectedDirs: Map<string, string>
+}
+
+/** The path with every symlink resolved, or as given where it cannot be (gone, unreadable): only a key to compare. */
+async function realOrAsIs(fs: FsPort, path: string): Promise<string> {
+  try {
+    return await fs.realpath(path)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM')) return path
+    throw err
+  }
+}
+
+/** The variant (`<store>/layers/<id>/<variant>`) a real path is, or lies in; undefined outside every layer. */
+function variantHolding(store: string, path: string): string | undefined {
+  const root = `${layersDir(store)}/`
+  if (!path.startsWith(root)) return undefined
+  const [id, variant] = path.slice(root.length).split('/')
+  return id && variant ? `${root}${id}/${variant}` : undefined
+}
+
+/** The lower branches a mount line names: overlay's `lowerdir=a:b`, aufs' `br:a=rw:b=ro` (or `br=`). */
+function mountBranches(options: readonly string[]): string[] {
+  const out: string[] = []
+  const split = (list: string): string[] =>
+    list
+      .split(/(?<!\\):/)
+      .map((e) => e.replace(/\\:/g, ':'))
+      .filter((e) => e !== '')
+  for (const o of options) {
+    if (o.startsWith('lowerdir=')) out.push(...split(o.slice('lowerdir='.length)))
+    else if (o.startsWith('br:') || o.startsWith('br=')) out.push(...split(o.slice(3)).map((b) => b.replace(/=[a-z+]+$/, '')))
+  }
+  return out.filter((b) => b.startsWith('/'))
 }
 
 /**
@@ -289,23 +328,44 @@ interface ContainerScan {
  * and every variant any container may read is kept from pruning. A
  * container's own checkpoint names its layer paths (Mesos >= 1.5); without
  * one, every layer's variant its backends read in the current format counts.
+ * With pruning asked, so is every variant a mount reads (a lowerdir or aufs
+ * branch, through the `links` symlinks Mesos mounts by) or has a mount
+ * inside. Paths are compared real: the store may be named through a symlink.
  */
-async function scanContainers(fs: FsPort, provisioner: string | undefined, current: Readonly<FormatDescriptor>, toBackend: Backend): Promise<ContainerScan> {
+async function scanContainers(
+  fs: FsPort,
+  store: string,
+  provisioner: string | undefined,
+  current: Readonly<FormatDescriptor>,
+  toBackend: Backend,
+  mounts: boolean,
+): Promise<ContainerScan> {
   const scan: ContainerScan = { containers: [], protectedPaths: new Map(), protectedDirs: new Map() }
-  if (provisioner === undefined) return scan
-  const list = async (dir: string) => ((await isDir(fs, dir)) ? fs.readdir(dir) : undefined)
-  for await (const c of walkContainers(provisioner, list)) {
-    if (c.kind !== 'dir') continue
-    const backends = ((await list(`${c.path}/backends`)) ?? []).map((b) => b.name).sort()
-    const others = backends.filter((b) => b !== toBackend)
-    if (others.length > 0) scan.containers.push({ key: c.key, path: c.path, backends: others })
-    const layers = await readMetadata(fs, containerLayersPath(c.path), decodeContainerLayers)
-    if (layers.state === 'ok') {
-      for (const p of layers.value.paths) scan.protectedPaths.set(p, c.key)
-    } else {
-      for (const b of backends) {
-        if ((BACKENDS as readonly string[]).includes(b)) scan.protectedDirs.set(rootfsDirFor(current, b as Backend).dir, c.key)
+  const protect = (path: string, why: string): void => {
+    const variant = variantHolding(store, path)
+    if (variant !== undefined && !scan.protectedPaths.has(variant)) scan.protectedPaths.set(variant, why)
+  }
+  if (provisioner !== undefined) {
+    for (const c of await new MesosData(fs, store, provisioner, {}).containers()) {
+      const backends = c.backends.map((b) => b.name).sort()
+      const others = backends.filter((b) => b !== toBackend)
+      if (others.length > 0) scan.containers.push({ key: c.key, path: c.path, backends: others })
+      const reason = `container ${c.key} may still read it`
+      if (c.layers.state === 'ok') {
+        for (const p of c.layers.value.paths) protect(`${await realOrAsIs(fs, dirname(p))}/${basename(p)}`, reason)
+      } else {
+        for (const b of backends) {
+          if ((BACKENDS as readonly string[]).includes(b)) scan.protectedDirs.set(rootfsDirFor(current, b as Backend).dir, reason)
+        }
       }
+    }
+  }
+  if (mounts) {
+    for (const m of await fs.mounts()) {
+      for (const branch of mountBranches([...m.superOptions, ...m.options])) {
+        protect(await realOrAsIs(fs, branch), `the ${m.fsType} mount at ${escapeName(m.mountPoint)} may still read it`)
+      }
+      protect(m.mountPoint, `${escapeName(m.mountPoint)} is mounted inside it`)
     }
   }
   scan.containers.sort((a, b) => (a.key < b.key ? -1 : 1))
@@ -352,6 +412,12 @@ export async function migrate(fs: FsPort, options: MigrateOptions): Promise<Migr
   const target = targetFormatFor(options)
   const store = await resolveRoot(fs, options.store, 'store')
   await requireStore(fs, store, 'migrate', { family: 'mesos' })
+  if (options.pruneSource === true && options.workDir === undefined) {
+    throw new UsageError(
+      '--prune-source needs --work-dir: only the containers\' layer checkpoints in the agent\'s work dir say which variants a container still reads, and pruning one a container reads breaks it; nothing was changed',
+      "name the agent's --work_dir, or leave --prune-source out (the old variants then stay)",
+    )
+  }
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
   const readOnly = options.dryRun === true || strategy === 'ignore'
@@ -396,14 +462,15 @@ async function migrateInSession(
   const planned = await planLayers(fs, store, current, to)
   const layers = planned.map((p) => p.report)
   const convert = planned.filter((p) => p.report.action === 'convert')
-  const scan = await scanContainers(fs, provisioner, current, options.toBackend)
+  const scan = await scanContainers(fs, store, provisioner, current, options.toBackend, pruneSource && strategy === 'convert')
 
   const ctx = { fs, store, ...(workDir !== undefined ? { workDir } : {}) }
-  // Without a stamp the format is detect's lower bound, which an interrupted run moves (half its whiteouts
-  // converted read as the next format): after one, every step up to the target is asked whether it is done.
-  const pendingMigrations = MIGRATIONS.filter(
-    (m) => semver.lte(m.to, target.version) && (semver.gte(m.from, current.version) || session.resumed !== undefined),
-  )
+  // Without a stamp the format is detect's lower bound, which a run that stopped half-way moves (half its whiteouts
+  // converted read as the next format; a step that failed ends the session cleanly, so no journal says so): then,
+  // and after a crash, every step up to the target is asked whether it is done.
+  const stamp = await readStamp(fs, store)
+  const unsure = session.resumed !== undefined || stamp.state !== 'ok'
+  const pendingMigrations = MIGRATIONS.filter((m) => semver.lte(m.to, target.version) && (semver.gte(m.from, current.version) || unsure))
   const migrations: MigrationReport[] = []
   for (const m of pendingMigrations) {
     migrations.push({ id: m.id, from: m.from, to: m.to, describe: m.describe, status: (await m.isDone(ctx)) ? 'done' : 'pending' })
@@ -417,7 +484,6 @@ async function migrateInSession(
       else p.report.kept.push(kept)
     }
   }
-  const stamp = await readStamp(fs, store)
   const stampIsTarget = stamp.state === 'ok' ? stamp.stamp.version === target.version : current.version === target.version
   const nothingPlanned =
     convert.length === 0 && planned.every((p) => p.report.prune.length === 0) && migrations.every((m) => m.status === 'done') && stampIsTarget
@@ -461,6 +527,7 @@ async function migrateInSession(
     toBackend: options.toBackend,
     privileged: strategy === 'convert' && privileged,
     need,
+    usesStaging: strategy === 'convert' && (convert.length > 0 || planned.some((p) => p.report.prune.length > 0)),
     ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
   })
 
@@ -510,23 +577,7 @@ async function migrateInSession(
     emit({ type: 'layer', index, total: convert.length, id: l.id, status: l.status, ...(l.counts ? { entries: l.counts.entries } : {}) })
   })
 
-  // 2. --prune-source: only where the target variant now stands.
-  if (pruneSource) {
-    const prunes: { p: PlannedLayer; variant: string }[] = []
-    for (const p of planned) {
-      if (p.report.action === 'no-source' || !(await isDir(fs, `${p.dir}/${to.variant}`))) continue
-      for (const x of p.report.prune) if (await isDir(fs, `${p.dir}/${x}`)) prunes.push({ p, variant: x })
-    }
-    const steps = prunes.map(({ p, variant }) => pruneStep(store, p, variant, to, scan))
-    await session.runSteps(steps, ({ index, total, outcome }) => {
-      const { p, variant } = prunes[index]!
-      if (outcome.status === 'applied') p.report.pruned.push(variant)
-      else if (outcome.status === 'refused' || outcome.status === 'deferred') p.report.kept.push({ variant, reason: outcome.reason ?? outcome.status })
-      emit({ type: 'prune', index, total, id: p.report.id, variant, status: outcome.status === 'applied' ? 'pruned' : 'kept' })
-    })
-  }
-
-  // 3. The format steps, then the stamp: the store claims the target format only once every one of them holds.
+  // 2. The format steps, then the stamp: the store claims the target format only once every one of them holds.
   const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, ctx))
   if (!stampIsTarget) {
     formatSteps.push({
@@ -545,17 +596,38 @@ async function migrateInSession(
     emit({ type: 'migration', id: m.id, status: m.status })
   })
   const formatReached = outcomes.every((o) => o.status === 'applied' || o.status === 'already-done')
+
+  // 3. --prune-source: only where the target variant stands, and only once it is in the target form (a 1.1.0
+  // store's rootfs.overlay holds aufs whiteouts until 0001 converts them: its rootfs is the only sound tree till then).
+  if (pruneSource) {
+    const prunes: { p: PlannedLayer; variant: string }[] = []
+    for (const p of planned) {
+      if (p.report.action === 'no-source' || !(await isDir(fs, `${p.dir}/${to.variant}`))) continue
+      for (const x of p.report.prune) {
+        if (!(await isDir(fs, `${p.dir}/${x}`))) continue
+        if (formatReached) prunes.push({ p, variant: x })
+        else p.report.kept.push({ variant: x, reason: `a format step did not complete, so ${to.variant} may not be in the target form yet` })
+      }
+    }
+    const steps = prunes.map(({ p, variant }) => pruneStep(session, p, variant, to, scan))
+    await session.runSteps(steps, ({ index, total, outcome }) => {
+      const { p, variant } = prunes[index]!
+      if (outcome.status === 'applied') p.report.pruned.push(variant)
+      else if (outcome.status === 'refused' || outcome.status === 'deferred') p.report.kept.push({ variant, reason: outcome.reason ?? outcome.status })
+      emit({ type: 'prune', index, total, id: p.report.id, variant, status: outcome.status === 'applied' ? 'pruned' : 'kept' })
+    })
+  }
+
   const stampWith = formatReached ? target : current
   await session.commit(stampWith)
   report.stamped = stampWith.version
-  report.nothingToDo = nothingPlanned
   return finish(report)
 }
 
 /** Why a variant must stay although the target setup does not read it: a container may still. */
 function keepReason(p: PlannedLayer, variant: string, scan: ContainerScan): { variant: string; reason: string } | undefined {
-  const user = scan.protectedPaths.get(`${p.dir}/${variant}`) ?? scan.protectedDirs.get(variant)
-  return user === undefined ? undefined : { variant, reason: `container ${user} may still read it` }
+  const reason = scan.protectedPaths.get(`${p.dir}/${variant}`) ?? scan.protectedDirs.get(variant)
+  return reason === undefined ? undefined : { variant, reason }
 }
 
 function convertStep(session: StoreSession, p: PlannedLayer, index: number, total: number, options: MigrateOptions, emit: (e: MigrateEvent) => void): Step {
@@ -595,6 +667,18 @@ function convertStep(session: StoreSession, p: PlannedLayer, index: number, tota
           onProgress: (e) => emit({ type: 'entries', index, total, id: l.id, entries: e.entries }),
         })
         const conversion = from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts)
+        // A device or directory with a whiteout's name the codec left as it was: the target form cannot say what it says.
+        const unexpressed = conversion?.notes.filter((n) => n.code === 'whiteout-not-file') ?? []
+        if (unexpressed.length > 0) {
+          throw new LayerfsckError(
+            'MIGRATE_INEXPRESSIBLE',
+            `layer ${escapeName(l.id)}: ${unexpressed.length} entries of ${escapeName(from.variant)} have no ${to.whiteouts} form (${unexpressed
+              .slice(0, 3)
+              .map((n) => `${escapeName(n.path.startsWith(`${staged}/`) ? n.path.slice(staged.length + 1) : n.path)}: ${n.message}`)
+              .join('; ')}); left as it was`,
+            { refusal: true, hint: 'layerfsck check reports them' },
+          )
+        }
         const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
           limit: 10,
           // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
@@ -619,7 +703,8 @@ function convertStep(session: StoreSession, p: PlannedLayer, index: number, tota
           dirs: cloned.dirs,
           whiteouts: conversion?.whiteouts ?? 0,
           opaqueDirs: conversion?.opaqueDirs ?? 0,
-          bytes: 0,
+          // The clone does not count bytes; the census before the run did.
+          bytes: l.counts?.bytes ?? 0,
           hardLinked: cloned.hardLinked,
           copiedBytes: cloned.copiedBytes,
         }
@@ -631,7 +716,7 @@ function convertStep(session: StoreSession, p: PlannedLayer, index: number, tota
   }
 }
 
-function pruneStep(store: string, p: PlannedLayer, variant: string, to: VariantRef, scan: ContainerScan): Step {
+function pruneStep(session: StoreSession, p: PlannedLayer, variant: string, to: VariantRef, scan: ContainerScan): Step {
   const path = `${p.dir}/${variant}`
   return {
     id: `prune:${p.report.id}/${variant}`,
@@ -644,7 +729,15 @@ function pruneStep(store: string, p: PlannedLayer, variant: string, to: VariantR
       }
       const kept = keepReason(p, variant, scan)
       if (kept !== undefined) throw new LayerfsckError('MIGRATE_PRUNE', `${escapeName(path)} stays: ${kept.reason}`, { refusal: true })
-      await removeLeftover(fs, path, [store])
+      // Out of its real name in one rename, into a claimed dir: a crash mid-removal leaves a staging dir the next
+      // session removes, never a half-deleted variant a re-run or an agent would take for a whole one.
+      const stage = await makeStagingDir(session)
+      await fs.rename(path, `${stage}/${variant}`)
+      await fs.fsync(stage)
+      await fs.fsync(p.dir)
+      // A removal that fails keeps the claim, so the next session finishes it.
+      await removeStage(fs, stage)
+      await session.release(stage)
     },
   }
 }
