@@ -5,11 +5,10 @@ import { readFileLimited, readTextLimited } from '../src/fs/io.js'
 import { walkTree } from '../src/fs/walk.js'
 import type { FsPort } from '../src/fs/port.js'
 import { importImage } from '../src/families/mesos/import.js'
-import { applyLayer } from '../src/layer/apply.js'
 import { decodeStoredImages } from '../src/families/mesos/metadata/stored-images.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { rootSkipReason, SUBJECTS, isRoot, diskSubject, type Subject } from './support/adapters.js'
-import { imagesOn, WH_CONFIG, WH_DIFF_IDS, WH_LAYERS, WH_THIRD_MERGED } from './support/fixtures.js'
+import { imagesOn, mergedByCopy, shape, WH_CONFIG, WH_DIFF_IDS, WH_LAYERS, WH_THIRD_MERGED } from './support/fixtures.js'
 
 const V1_IDS = [
   'fa6e82c89031c56a281bad83c2c14d6c660320b090be975adcd699e3de070709',
@@ -24,28 +23,6 @@ const SOURCES = [
   { name: 'the gzip OCI layout', image: (i: string) => `oci:${i}/oci-overlay:wh-third`, ids: [...WH_LAYERS] },
   { name: 'the uncompressed OCI layout', image: (i: string) => `oci:${i}/oci-overlay-uncompressed:wh-third`, ids: [...WH_DIFF_IDS] },
 ]
-
-/** `path type` lines of a tree, with hard links told apart by nlink as the fixture README lists them. */
-async function shape(fs: FsPort, root: string): Promise<string[]> {
-  const out: string[] = []
-  const seen = new Set<bigint>()
-  const entries = []
-  for await (const e of walkTree(fs, root)) entries.push(e)
-  entries.sort((a, b) => (a.rel < b.rel ? -1 : 1))
-  for (const e of entries) {
-    const inode = (await fs.lstat(e.path))!
-    const linked = inode.kind === 'file' && inode.nlink > 1 && seen.has(inode.ino)
-    seen.add(inode.ino)
-    out.push(`${e.rel} ${linked ? 'link' : inode.kind}`)
-  }
-  return out
-}
-
-async function mergedByCopy(fs: FsPort, rootfses: string[], form: 'aufs' | 'overlay', at: string): Promise<string[]> {
-  await fs.mkdir(at, 0o755)
-  for (const r of rootfses) await applyLayer(fs, r, at, form)
-  return shape(fs, at)
-}
 
 for (const { name, make } of SUBJECTS) {
   describe(`layerfsck import on the ${name} adapter`, () => {

@@ -13,12 +13,11 @@ import type { MemoryFs } from '../src/fs/memory.js'
 import type { FsPort } from '../src/fs/port.js'
 import { treeSize } from '../src/fs/tree-size.js'
 import { walkTree } from '../src/fs/walk.js'
-import { applyLayer } from '../src/layer/apply.js'
 import { cloneTree, compareLayerTrees } from '../src/layer/clone.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { diskSubject, isRoot, memorySubject, rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 import { runCli } from './support/cli.js'
-import { imagesOn, WH_LAYERS, WH_THIRD_MERGED } from './support/fixtures.js'
+import { imagesOn, mergedByCopy, shape, WH_LAYERS, WH_THIRD_MERGED } from './support/fixtures.js'
 
 const FIXED_NOW = (): Date => new Date('2026-06-01T00:00:00Z')
 /** Reports list layers in id order. */
@@ -33,28 +32,6 @@ async function withLock(fs: FsPort, store: string): Promise<void> {
 const AUFS_DIR = 'rootfs'
 const OVERLAY_DIR = 'rootfs.overlay'
 
-/** `path type` lines of a tree, with hard links told apart by nlink as the fixture README lists them. */
-async function shape(fs: FsPort, root: string): Promise<string[]> {
-  const out: string[] = []
-  const seen = new Set<bigint>()
-  const entries = []
-  for await (const e of walkTree(fs, root)) entries.push(e)
-  entries.sort((a, b) => (a.rel < b.rel ? -1 : 1))
-  for (const e of entries) {
-    const inode = (await fs.lstat(e.path))!
-    const linked = inode.kind === 'file' && inode.nlink > 1 && seen.has(inode.ino)
-    seen.add(inode.ino)
-    out.push(`${e.rel} ${linked ? 'link' : inode.kind}`)
-  }
-  return out
-}
-
-/** The layers applied one over another with copy-backend semantics, as Mesos' copy backend builds a rootfs. */
-async function mergedByCopy(fs: FsPort, rootfses: string[], form: 'aufs' | 'overlay', at: string): Promise<string[]> {
-  await fs.mkdir(at, 0o755)
-  for (const r of rootfses) await applyLayer(fs, r, at, form)
-  return shape(fs, at)
-}
 
 async function importAufs(s: Subject, store: string): Promise<void> {
   await importImage(s.fs, { store, backend: 'aufs', image: `oci:${await imagesOn(s.fs)}/oci-overlay:wh-third`, createStore: true, preserveOwners: s.privileged, now: FIXED_NOW })

@@ -5,6 +5,7 @@ import { makeDirs, readFileLimited, writeFileAll } from '../../src/fs/io.js'
 import { createNodeFs } from '../../src/fs/node.js'
 import type { FsPort } from '../../src/fs/port.js'
 import { walkTree } from '../../src/fs/walk.js'
+import { applyLayer } from '../../src/layer/apply.js'
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures', import.meta.url))
 export const IMAGES = `${FIXTURES}/images`
@@ -70,4 +71,26 @@ export async function imagesOn(fs: FsPort): Promise<string> {
   }
   copies.set(fs, root)
   return root
+}
+
+/** `path type` lines of a tree, with hard links told apart by nlink as the fixture README lists them. */
+export async function shape(fs: FsPort, root: string): Promise<string[]> {
+  const out: string[] = []
+  const seen = new Set<bigint>()
+  const entries = []
+  for await (const e of walkTree(fs, root)) entries.push(e)
+  entries.sort((a, b) => (a.rel < b.rel ? -1 : 1))
+  for (const e of entries) {
+    const inode = (await fs.lstat(e.path))!
+    const linked = inode.kind === 'file' && inode.nlink > 1 && seen.has(inode.ino)
+    seen.add(inode.ino)
+    out.push(`${e.rel} ${linked ? 'link' : inode.kind}`)
+  }
+  return out
+}
+
+export async function mergedByCopy(fs: FsPort, rootfses: string[], form: 'aufs' | 'overlay', at: string): Promise<string[]> {
+  await fs.mkdir(at, 0o755)
+  for (const r of rootfses) await applyLayer(fs, r, at, form)
+  return shape(fs, at)
 }
