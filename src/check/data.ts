@@ -177,6 +177,29 @@ export abstract class CheckData {
   })
 
   /**
+   * The real path of the dir a runtime keeps its state in: the one the
+   * operator named, which must be there (LivenessSourceError otherwise: a
+   * typo must never read as "nothing is live"), or the runtime's default,
+   * whose absence only means there is no source. Named through a symlink
+   * too, as /var/run is to /run.
+   */
+  protected async livenessDir(what: string, named: string, given: boolean, howToGive: string): Promise<{ dir: string } | { none: Liveness }> {
+    let dir = named
+    let why: string | undefined
+    try {
+      dir = await this.fs.realpath(named)
+      const inode = await this.fs.lstat(dir)
+      if (inode?.kind !== 'dir') why = inode === undefined ? 'does not exist' : `is a ${inode.kind}, not a directory`
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', ...UNREADABLE)) throw err
+      why = isErrno(err, 'ENOENT', 'ENOTDIR') ? 'does not exist' : `cannot be read (${(err as Error).message})`
+    }
+    if (why === undefined) return { dir }
+    if (given) throw new LivenessSourceError(what, named, why)
+    return { none: { source: 'unknown', live: new Set(), reason: `no liveness source: the default ${what} ${named} ${why}; ${howToGive}` } }
+  }
+
+  /**
    * `--known-containers FILE`: the ids the operator says are live, one a
    * line. A file named and not readable is an error, never "nothing is live".
    */

@@ -140,21 +140,9 @@ export class DockerData extends CheckData {
     if (this.options.knownContainers !== undefined) return this.readKnownContainers(this.options.knownContainers)
     const given = this.options.runtimeDir !== undefined
     const named = this.options.runtimeDir ?? DEFAULT_EXEC_ROOT
-    let execRoot = named
-    try {
-      execRoot = await this.fs.realpath(named)
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', ...UNREADABLE)) throw err
-      const why = isErrno(err, 'ENOENT', 'ENOTDIR') ? 'does not exist' : `cannot be read (${(err as Error).message})`
-      if (given) throw new LivenessSourceError('exec root', named, why)
-      return { source: 'unknown', live: new Set(), reason: `no liveness source: the default exec root ${named} ${why}; ${LIVENESS_OPTIONS}` }
-    }
-    const inode = await this.fs.lstat(execRoot)
-    if (inode?.kind !== 'dir') {
-      const why = inode === undefined ? 'does not exist' : `is a ${inode.kind}, not a directory`
-      if (given) throw new LivenessSourceError('exec root', named, why)
-      return { source: 'unknown', live: new Set(), reason: `no liveness source: the default exec root ${named} ${why}; ${LIVENESS_OPTIONS}` }
-    }
+    const found = await this.livenessDir('exec root', named, given, LIVENESS_OPTIONS)
+    if ('none' in found) return found.none
+    const execRoot = found.dir
     const live = new Set<string>()
     let stateDir = execRoot
     try {

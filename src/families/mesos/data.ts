@@ -251,25 +251,9 @@ export class MesosData extends CheckData {
   readonly liveness = once(async (): Promise<Liveness> => {
     if (this.options.knownContainers !== undefined) return this.readKnownContainers(this.options.knownContainers)
     const given = this.options.runtimeDirGiven === true || (this.options.runtimeDir !== undefined && this.options.runtimeDirGiven === undefined)
-    const named = this.options.runtimeDir ?? DEFAULT_RUNTIME_DIR
-    // The operator names it, so it may be a symlink (as /var/run is to /run).
-    let runtime = named
-    let inode: Inode | undefined
-    try {
-      runtime = await this.fs.realpath(named)
-      inode = await this.fs.lstat(runtime)
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', ...UNREADABLE)) throw err
-      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) {
-        if (given) throw new LivenessSourceError('runtime dir', named, `cannot be read (${(err as Error).message})`)
-        return { source: 'unknown', live: new Set(), reason: `no liveness source: ${named} cannot be read (${(err as Error).message}); ${LIVENESS_OPTIONS}` }
-      }
-    }
-    if (inode?.kind !== 'dir') {
-      const why = inode === undefined ? 'does not exist' : `is a ${inode.kind}, not a directory`
-      if (given) throw new LivenessSourceError('runtime dir', named, why)
-      return { source: 'unknown', live: new Set(), reason: `no liveness source: the default runtime dir ${named} ${why}; ${LIVENESS_OPTIONS}` }
-    }
+    const found = await this.livenessDir('runtime dir', this.options.runtimeDir ?? DEFAULT_RUNTIME_DIR, given, LIVENESS_OPTIONS)
+    if ('none' in found) return found.none
+    const runtime = found.dir
     const live = new Set<string>()
     // `containers/` appears with the first container; an empty runtime dir (after a reboot) means nothing runs.
     let blind: { path: string; err: Error } | undefined

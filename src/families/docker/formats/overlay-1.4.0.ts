@@ -1,4 +1,5 @@
-import { DIGEST, DRIVER_ID, HEX64, INIT_ID, OVERLAY_TMPROOT } from '../paths.js'
+import { OVERLAY_TMPROOT } from '../paths.js'
+import { LAYERDB_ID_SHAPES } from './shared.js'
 import { defineDockerFormat } from './format.js'
 
 /**
@@ -30,16 +31,8 @@ export const dockerOverlay_1_4_0 = defineDockerFormat({
     { dir: 'upper', roles: ['init', 'container'], whiteouts: 'overlay', describe: 'overlay form, written by the kernel: char 0/0 whiteouts, trusted.overlay.opaque=y dirs' },
   ],
   shortLinks: undefined,
-  idShapes: {
-    layerDir: DRIVER_ID,
-    cacheId: DRIVER_ID,
-    mountId: DRIVER_ID,
-    initId: INIT_ID,
-    chainIdHex: HEX64,
-    digest: DIGEST,
-    imageIdHex: HEX64,
-    containerId: HEX64,
-  },
+  // The graph/ metadata of 1.4 named layers and containers with the same ids layerdb later kept.
+  idShapes: LAYERDB_ID_SHAPES,
   tempNames: [
     {
       id: 'overlay-tmproot',
