@@ -14,6 +14,7 @@ import { hostNoDtype } from './checks/host-no-dtype.js'
 import { interruptedRun } from './checks/interrupted-run.js'
 import { invalidWhiteoutName } from './checks/invalid-whiteout-name.js'
 import { overlayWhiteoutInRootfs } from './checks/overlay-whiteout-in-rootfs.js'
+import { trashLeftover } from './checks/trash-leftover.js'
 import { symlinkEscapesLayer } from './checks/symlink-escapes-layer.js'
 import { whiteoutConflict } from './checks/whiteout-conflict.js'
 import { xattrsUnreadable } from './checks/xattrs-unreadable.js'
@@ -21,8 +22,8 @@ import type { CheckSpec } from './types.js'
 
 /** Shared checks, grouped by where a family's list places them. */
 export const COMMON_CHECKS = {
-  /** Structure: a layerfsck run left unfinished. */
-  journal: [interruptedRun],
+  /** Structure: a layerfsck run left unfinished, and what it was deleting. */
+  journal: [interruptedRun, trashLeftover],
   /** The content walk of every layer tree, by the whiteout form its format gives it. */
   contents: [aufsWhiteoutInOverlay, overlayWhiteoutInRootfs, whiteoutConflict, invalidWhiteoutName, aufsMetaLeftover, charDeviceNotWhiteout, symlinkEscapesLayer],
   /** Host facts. */

@@ -444,6 +444,8 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       uid: node.uid,
       gid: node.gid,
       size,
+      // As ext4 would allocate: whole 4 KiB blocks for data and directories; short symlinks live in the inode.
+      blocks: kind === 'file' || kind === 'dir' ? Math.ceil(size / 4096) * 8 : kind === 'symlink' && size > 59 ? 8 : 0,
       nlink: node.nlink,
       dev: devOf(at),
       ino: BigInt(node.ino),

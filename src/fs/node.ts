@@ -132,6 +132,7 @@ function toInode(st: fs.BigIntStats): Inode {
     uid: Number(st.uid),
     gid: Number(st.gid),
     size: Number(st.size),
+    blocks: Number(st.blocks),
     nlink: Number(st.nlink),
     dev: splitDev(st.dev),
     ino: st.ino,

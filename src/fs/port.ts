@@ -36,6 +36,8 @@ export interface Inode {
   uid: number
   gid: number
   size: number
+  /** Space it takes on disk, in 512-byte units (st_blocks): what removing its last link frees. */
+  blocks: number
   nlink: number
   /** The filesystem the inode lives on; `dev` plus `ino` is hard-link identity. */
   dev: DevNo

@@ -52,11 +52,13 @@ export function mountsAtOrBelow(mounts: readonly MountEntry[], path: string): Mo
   return mounts.filter((m) => isInside(path, m.mountPoint)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
 }
 
-export async function removeTree(fs: FsPort, path: string, options: RemoveOptions = {}): Promise<void> {
-  const inode = await fs.lstat(path)
-  if (inode === undefined) return
-  const mounts = options.mounts ?? (await fs.mounts())
-  const { within } = options
+/**
+ * Refuses a removal that would reach through a mount: the path below a mount
+ * between `within` and it, on another device than `within`, or holding a
+ * mount point itself. The remover asks it first; so does anything that
+ * renames a tree out of the way before removing it (a quarantine).
+ */
+export async function guardRemoval(fs: FsPort, path: string, inode: { dev: DevNo; kind: string }, mounts: readonly MountEntry[], within: string | undefined): Promise<void> {
   if (within !== undefined) {
     if (path === within || !isInside(within, path)) throw new MountedBelowError(path, path, `${escapeName(path)} is not inside ${escapeName(within)}; not removing it`)
     const between = mounts.filter((m) => m.mountPoint !== within && isInside(within, m.mountPoint) && isInside(m.mountPoint, path))
@@ -69,12 +71,20 @@ export async function removeTree(fs: FsPort, path: string, options: RemoveOption
       throw new MountedBelowError(path, path, `${escapeName(path)} is on another filesystem than ${escapeName(within)}; not removing through a mount`)
     }
   }
+  if (inode.kind !== 'dir') return
+  const below = mountsAtOrBelow(mounts, path)
+  if (below.length > 0) throw new MountedBelowError(path, below[below.length - 1]!.mountPoint)
+}
+
+export async function removeTree(fs: FsPort, path: string, options: RemoveOptions = {}): Promise<void> {
+  const inode = await fs.lstat(path)
+  if (inode === undefined) return
+  const mounts = options.mounts ?? (await fs.mounts())
+  await guardRemoval(fs, path, inode, mounts, options.within)
   if (inode.kind !== 'dir') {
     await unlinkIfPresent(fs, path)
     return
   }
-  const below = mountsAtOrBelow(mounts, path)
-  if (below.length > 0) throw new MountedBelowError(path, below[below.length - 1]!.mountPoint)
 
   // Depth-first with an explicit stack: deep trees must not overflow.
   const stack: { path: string; listed: boolean }[] = [{ path, listed: false }]

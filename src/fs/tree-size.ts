@@ -1,13 +1,20 @@
 /**
- * What a tree holds, as `du --apparent-size` would count it: the bytes of
- * its regular files, each inode once (hard links share their bytes), never
- * through a mount and never through a symlink. One walk; only regular files
- * are lstat'ed (for their size and inode number), because directory entry
- * kinds already tell the rest. Reports in place of deleting: it never
- * changes anything.
+ * What a tree holds, counted two ways in one walk, never through a mount
+ * and never through a symlink:
+ *
+ * - `bytes`: regular-file content, each inode once (`du --apparent-size`),
+ *   for findings that say how big an orphan is. Only regular files are
+ *   lstat'ed, since directory entry kinds already tell the rest.
+ * - with a `ledger`: the space removing the tree would really free, as
+ *   `du -x` counts it (st_blocks of every inode: directories and symlinks
+ *   too), where a hard link shared with something that stays frees
+ *   nothing. Every inode is lstat'ed then; gc is about to unlink each one
+ *   anyway.
+ *
+ * It never changes anything.
  */
 import { isErrno } from '../errors.js'
-import type { FsPort, MountEntry } from './port.js'
+import type { FsPort, Inode, MountEntry } from './port.js'
 import { inodeKey } from './port.js'
 import { isInside } from './safe-path.js'
 import { walkTree } from './walk.js'
@@ -21,33 +28,92 @@ export interface TreeSize {
   mounts: string[]
   /** The first directory that could not be listed (EACCES, EPERM): the count stops there and is a lower bound. */
   unreadable: string | undefined
+  /** The newest mtime of what was lstat'ed (everything with a ledger or everyInode; the root and regular files otherwise). */
+  newestMtimeNs: bigint
 }
 
 export interface TreeSizeOptions {
   /** The mount table, when the caller has read it; read here otherwise. */
   mounts?: readonly MountEntry[]
+  /** Records every inode's disk space under `owner`, for what removing a set of trees frees. */
+  ledger?: { ledger: FreedLedger; owner: string }
+  /** lstat directories and symlinks too, for the newest mtime anywhere in the tree (implied by a ledger). */
+  everyInode?: boolean
+}
+
+/**
+ * Disk space of the inodes of several trees that are to be removed, each
+ * inode once. An inode with more links than the trees hold is still
+ * reachable from something that stays (a live layer sharing it by a hard
+ * link): it frees nothing. The space of an inode whose links all lie in the
+ * trees goes to the tree that saw it first. Only multi-link inodes are
+ * remembered, so memory is bounded by hard links, not by files.
+ */
+export class FreedLedger {
+  private readonly shared = new Map<string, { bytes: number; nlink: number; seen: number; owner: string }>()
+  private readonly single = new Map<string, number>()
+
+  add(owner: string, inode: Inode): void {
+    const bytes = inode.blocks * 512
+    if (inode.kind === 'dir' || inode.nlink <= 1) {
+      this.single.set(owner, (this.single.get(owner) ?? 0) + bytes)
+      return
+    }
+    const key = inodeKey(inode)
+    const known = this.shared.get(key)
+    if (known === undefined) this.shared.set(key, { bytes, nlink: inode.nlink, seen: 1, owner })
+    else known.seen += 1
+  }
+
+  /** What removing `owner`'s tree frees, given every tree recorded so far goes too. */
+  freedBy(owner: string): number {
+    let n = this.single.get(owner) ?? 0
+    for (const s of this.shared.values()) if (s.owner === owner && s.seen >= s.nlink) n += s.bytes
+    return n
+  }
+
+  /** What removing every recorded tree frees. */
+  total(): number {
+    let n = 0
+    for (const v of this.single.values()) n += v
+    for (const s of this.shared.values()) if (s.seen >= s.nlink) n += s.bytes
+    return n
+  }
 }
 
 export async function treeSize(fs: FsPort, root: string, options: TreeSizeOptions = {}): Promise<TreeSize> {
   const table = options.mounts ?? (await fs.mounts())
   const mountPoints = new Set(table.map((m) => m.mountPoint).filter((p) => isInside(root, p)))
-  const out: TreeSize = { bytes: 0, files: 0, mounts: [...mountPoints].sort(), unreadable: undefined }
+  const out: TreeSize = { bytes: 0, files: 0, mounts: [...mountPoints].sort(), unreadable: undefined, newestMtimeNs: 0n }
   // The root itself a mount point: what is counted would be the mounted filesystem's, not the tree's.
   if (mountPoints.has(root)) return out
+  const ledger = options.ledger
   const seen = new Set<string>()
+  const count = (inode: Inode): void => {
+    if (inode.mtimeNs > out.newestMtimeNs) out.newestMtimeNs = inode.mtimeNs
+    ledger?.ledger.add(ledger.owner, inode)
+    if (inode.kind !== 'file') return
+    const key = inodeKey(inode)
+    if (seen.has(key)) return
+    seen.add(key)
+    out.bytes += inode.size
+    out.files += 1
+  }
+  const top = await fs.lstat(root)
+  if (top === undefined) return out
+  count(top)
+  if (top.kind !== 'dir') return out
   let current = root
   try {
     for await (const e of walkTree(fs, root, { descend: (d) => !mountPoints.has(d.path) })) {
       if (e.kind === 'dir') current = e.path
-      if (e.kind !== 'file') continue
+      // A mount point's own inode is the mounted root's: it belongs to the other filesystem.
+      if (mountPoints.has(e.path)) continue
+      if (e.kind !== 'file' && ledger === undefined && !options.everyInode) continue
       const inode = await fs.lstat(e.path)
-      // Gone or replaced since the listing: it holds no file bytes now.
-      if (inode === undefined || inode.kind !== 'file') continue
-      const key = inodeKey(inode)
-      if (seen.has(key)) continue
-      seen.add(key)
-      out.bytes += inode.size
-      out.files += 1
+      // Gone since the listing: it holds nothing now.
+      if (inode === undefined) continue
+      count(inode)
     }
   } catch (err) {
     if (!isErrno(err, 'EACCES', 'EPERM')) throw err
