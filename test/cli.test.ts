@@ -155,7 +155,7 @@ describe('the layerfsck command line', () => {
     const { writeFileAll } = await import('../src/fs/io.js')
     // An empty temp file: what a crash before state::checkpoint's write leaves.
     await writeFileAll(fs, '/store/k3Jd9Q', '')
-    const found = await run(['check', '--store', '/store', '--json'], fs)
+    const found = await run(['check', '--store', '/store', '--json', '--grace', '0'], fs)
     expect(found.code).toBe(4)
     const doc = JSON.parse(found.stdout)
     expect(doc.schemaVersion).toBe(2)
@@ -167,7 +167,7 @@ describe('the layerfsck command line', () => {
       fix: { by: 'check', safe: true },
       status: 'open',
     })
-    const fixed = await run(['check', '--store', '/store', '-p'], fs, true)
+    const fixed = await run(['check', '--store', '/store', '-p', '--grace', '0'], fs, true)
     expect(fixed.code).toBe(1)
     const plain = fixed.stdout.replace(/\x1b\[[0-9;]*m/g, '')
     expect(plain).toContain('fixed: remove the temp file')

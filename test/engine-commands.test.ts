@@ -39,7 +39,7 @@ for (const subject of SUBJECTS) {
       expect(first.stamp).toMatchObject({ state: 'ok', family: 'mesos-docker', version: '1.8.0' })
       await writeFileAll(s.fs, `${store}/k3Jd9Q`, '')
       const later = new Date('2030-01-01T00:00:00Z')
-      const report = await runCheck(s.fs, { store, mode: 'preen', now: () => later })
+      const report = await runCheck(s.fs, { store, graceMs: 0, mode: 'preen', now: () => later })
       expect(report.totals.fixed).toBe(1)
       const after = await readStamp(s.fs, store)
       expect(after.state === 'ok' && after.stamp.writtenAt).toBe(later.toISOString())
@@ -54,12 +54,12 @@ for (const subject of SUBJECTS) {
       const proc = `${s.root}/proc`
       await makeDirs(s.fs, `${proc}/321`)
       await writeFileAll(s.fs, `${proc}/321/comm`, 'mesos-slave\n')
-      const refused = await runCheck(s.fs, { store, mode: 'preen', procRoot: proc }).catch((e: unknown) => e)
+      const refused = await runCheck(s.fs, { store, graceMs: 0, mode: 'preen', procRoot: proc }).catch((e: unknown) => e)
       expect((refused as Error).message).toContain('mesos-slave (pid 321) is running')
       expect(await s.fs.lstat(`${store}/k3Jd9Q`)).toBeDefined()
       // Reading is allowed while the agent runs.
-      expect((await runCheck(s.fs, { store, mode: 'no', procRoot: proc })).exitCode).toBe(4)
-      const forced = await runCheck(s.fs, { store, mode: 'preen', procRoot: proc, force: true })
+      expect((await runCheck(s.fs, { store, graceMs: 0, mode: 'no', procRoot: proc })).exitCode).toBe(4)
+      const forced = await runCheck(s.fs, { store, graceMs: 0, mode: 'preen', procRoot: proc, force: true })
       expect(forced.totals.fixed).toBe(1)
     })
 
@@ -70,7 +70,7 @@ for (const subject of SUBJECTS) {
       vi.spyOn(spec.fix, 'apply').mockImplementation(async () => {
         throw new TypeError("Cannot read properties of undefined (reading 'path')")
       })
-      const r = await cli(['check', '--store', store, '-p', '--json'])
+      const r = await cli(['check', '--grace', '0', '--store', store, '-p', '--json'])
       expect(r.code).toBe(8)
       expect(r.stderr).toContain('internal error')
       const doc = JSON.parse(r.stdout)
@@ -84,7 +84,7 @@ for (const subject of SUBJECTS) {
       expect(bad.code).toBe(8)
       expect(await s.fs.lstat(`${store}/.layerfsck/journal`)).toBeUndefined()
       expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
-      const check = await runCheck(s.fs, { store, mode: 'no' })
+      const check = await runCheck(s.fs, { store, graceMs: 0, mode: 'no' })
       expect(check.exitCode).toBe(0)
     })
 
@@ -118,7 +118,7 @@ for (const subject of SUBJECTS) {
       expect(await s.fs.lstat(`${store}/.layerfsck/journal`)).toBeUndefined()
       expect(await s.fs.readdir(`${store}/staging`)).toEqual([])
       expect(Buffer.from(await readFileLimited(s.fs, `${store}/storedImages`)).equals(Buffer.from(before))).toBe(true)
-      expect((await runCheck(s.fs, { store })).exitCode).toBe(0)
+      expect((await runCheck(s.fs, { store, graceMs: 0 })).exitCode).toBe(0)
     })
 
     it('refuses a --work-dir that has no provisioner/, instead of reading it as an agent without containers', async () => {
@@ -150,7 +150,7 @@ for (const subject of SUBJECTS) {
       await writeFileAll(s.fs, `${leftover}/half-a-layer`, 'x')
       await s.mountTmpfs(`${leftover}/mnt`)
       await writeFileAll(s.fs, `${leftover}/mnt/live`, 'someone else\'s data')
-      const report = await runCheck(s.fs, { store, mode: 'yes', skip: ['orphan-mount'] })
+      const report = await runCheck(s.fs, { store, graceMs: 0, mode: 'yes', skip: ['orphan-mount'] })
       const f = report.passes.flatMap((p) => p.findings).find((x) => x.code === 'staging-leftover')
       expect(f?.status).toBe('fix-failed')
       expect(f?.fixError).toContain('mounted inside')
@@ -199,18 +199,18 @@ for (const subject of SUBJECTS) {
         { v: 1, type: 'claim', run: 'r1', rel: '../victim' },
       ]
       await writeFileAll(s.fs, `${store}/.layerfsck/journal`, `${records.map((r) => JSON.stringify(r)).join('\n')}\n`)
-      const report = await runCheck(s.fs, { store, mode: 'preen' })
+      const report = await runCheck(s.fs, { store, graceMs: 0, mode: 'preen' })
       const f = report.passes.flatMap((p) => p.findings).find((x) => x.code === 'interrupted-run')
       expect(f?.status).toBe('fix-failed')
       expect(f?.fixError).toContain('left alone: ../victim')
       expect((await s.fs.lstat(`${s.root}/victim`))?.kind).toBe('dir')
       // The run is closed all the same: the next check has nothing to say.
-      expect((await runCheck(s.fs, { store })).exitCode).toBe(0)
+      expect((await runCheck(s.fs, { store, graceMs: 0 })).exitCode).toBe(0)
     })
 
     it('takes --wait as seconds and refuses anything else as a usage error', async () => {
-      expect((await cli(['check', '--store', store, '--wait', 'soon'])).code).toBe(16)
-      expect((await cli(['check', '--store', store, '--wait', '0'])).code).toBe(0)
+      expect((await cli(['check', '--grace', '0', '--store', store, '--wait', 'soon'])).code).toBe(16)
+      expect((await cli(['check', '--grace', '0', '--store', store, '--wait', '0'])).code).toBe(0)
     })
   })
 }

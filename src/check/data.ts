@@ -15,6 +15,7 @@ import { readTextLimited } from '../fs/io.js'
 import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
 import { byName, walkDirectories } from '../fs/walk.js'
+import { treeSize, type TreeSize } from '../fs/tree-size.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
 import { readKernelFilesystems } from '../fs/kernel-filesystems.js'
 import { DEFAULT_PROC_ROOT, readProcessUses, type ProcessUse } from '../fs/processes.js'
@@ -56,6 +57,35 @@ export interface BaseDataOptions {
   procFilesystems?: string
   /** Where processes are listed, for the mounts they stand in; '/proc' by default. */
   procRoot?: string
+  /** How long a leftover must be untouched before it is garbage; DEFAULT_GRACE_MS when absent. */
+  graceMs?: number
+}
+
+/** An hour, as gc's --grace defaults to: a pull or a load still writing its temp dir touches it far more often. */
+export const DEFAULT_GRACE_MS = 60 * 60 * 1000
+
+/** `3 days`, `5 hours`: an age coarse enough to read. */
+export function ageWords(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  const steps: [number, string][] = [
+    [86_400, 'day'],
+    [3_600, 'hour'],
+    [60, 'minute'],
+  ]
+  for (const [unit, name] of steps) {
+    const n = Math.floor(seconds / unit)
+    if (n >= 1) return `${n} ${name}${n === 1 ? '' : 's'}`
+  }
+  return 'under a minute'
+}
+
+/** How old a leftover is, by the newest change anywhere in it, and how much it holds. */
+export interface LeftoverAge {
+  size: TreeSize
+  /** Milliseconds since anything in it last changed. */
+  ageMs: number
+  /** Older than the grace period: garbage, not the work of a command still running. */
+  pastGrace: boolean
 }
 
 export abstract class CheckData {
@@ -160,6 +190,30 @@ export abstract class CheckData {
 
   /** Every process's root and cwd, read once for the report; fixes read them again right before acting. */
   readonly processUses = once((): Promise<ProcessUse[]> => readProcessUses(this.fs, this.procRoot))
+
+  get graceMs(): number {
+    return this.baseOptions.graceMs ?? DEFAULT_GRACE_MS
+  }
+
+  private readonly ages = new Map<string, Promise<LeftoverAge>>()
+
+  /**
+   * How long ago anything in a leftover last changed (the tree's newest
+   * mtime, not only its top's: a long pull writes deep inside its staging
+   * dir), read once per path. gc and check judge grace by this one answer.
+   */
+  age(path: string): Promise<LeftoverAge> {
+    let a = this.ages.get(path)
+    if (a === undefined) {
+      a = (async () => {
+        const size = await treeSize(this.fs, path, { mounts: await this.mounts(), everyInode: true })
+        const ageMs = Math.max(0, Date.now() - Number(size.newestMtimeNs / 1_000_000n))
+        return { size, ageMs, pastGrace: ageMs >= this.graceMs }
+      })()
+      this.ages.set(path, a)
+    }
+    return a
+  }
 
   get procRoot(): string {
     return this.baseOptions.procRoot ?? DEFAULT_PROC_ROOT

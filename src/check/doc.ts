@@ -23,7 +23,14 @@ export function renderChecksDoc(): string {
     out.push(`## Pass: ${pass.title}`, '')
     out.push('| code | family | severity | what | fix |', '| --- | --- | --- | --- | --- |')
     for (const { check: c, families } of inPass) {
-      const fix = c.fix === undefined ? 'none needed' : c.fix.by === 'check' ? `${c.fix.safe ? 'safe' : '-y only'}: ${c.fix.describe}` : `by hand: ${c.fix.describe}`
+      const fix =
+        c.fix === undefined
+          ? 'none needed'
+          : c.garbage === 'gc-only' || c.garbage === 'prune-layers'
+            ? `gc${c.garbage === 'prune-layers' ? ' --prune-layers' : ''}: ${c.fix.describe}`
+            : c.fix.by === 'check'
+              ? `${c.fix.safe ? 'safe' : '-y only'}${c.garbage ? ', and gc' : ''}: ${c.fix.describe}`
+              : `by hand: ${c.fix.describe}`
       out.push(`| \`${c.code}\` | ${families.join(', ')} | ${c.severity} | ${c.title} | ${fix} |`)
     }
     out.push('')

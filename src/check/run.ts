@@ -39,13 +39,16 @@ export interface CheckOptions extends ChangeOptions {
   skip?: readonly string[]
   /** Where the kernel's filesystem list is read; /proc/filesystems by default. */
   procFilesystems?: string
+  /** How long a leftover must be untouched before it is garbage; an hour by default, as for gc. */
+  graceMs?: number
   signal?: AbortSignal
   onProgress?: (event: { pass: PassName; done: number; total: number; item: string }) => void
 }
 
 export interface FindingResult extends Finding {
   title: string
-  fix: { by: 'check' | 'operator'; describe: string; safe: boolean } | null
+  /** `gc`: layerfsck gc collects it (with --prune-layers when the describe says so); check never does. */
+  fix: { by: 'check' | 'operator' | 'gc'; describe: string; safe: boolean } | null
   status: 'open' | 'fixed' | 'fix-failed'
   /** Why a fix was not applied or did not land (busy, refused, no liveness source). */
   fixError?: string
@@ -95,12 +98,27 @@ function selectChecks(family: Family, options: CheckOptions): CheckSpec[] {
 
 const MODE_FLAG: Record<CheckMode, string> = { no: '-n', preen: '-p', yes: '-y' }
 
-export async function runCheck(fs: FsPort, options: CheckOptions): Promise<CheckReport> {
-  const mode = options.mode ?? 'no'
+/** What check and gc read a store with: the store and work dir resolved, the family proved, the data ready. */
+export interface OpenedStore {
+  store: string
+  workDir: string | undefined
+  family: Family
+  data: CheckData
+}
+
+export type ReadOptions = Pick<CheckOptions, 'store' | 'family' | 'workDir' | 'runtimeDir' | 'knownContainers' | 'backend' | 'procFilesystems' | 'procRoot'> & {
+  graceMs?: number
+}
+
+/**
+ * Proves what the store is (the stamp first of all, so a store in a newer
+ * format is refused before it is read) and makes its family's data, whose
+ * liveness source is read at once: a source the operator named and that is
+ * not there stops the command before the lock or any change.
+ */
+export async function openStore(fs: FsPort, options: ReadOptions, command: string): Promise<OpenedStore> {
   const store = await resolveRoot(fs, options.store, 'store')
-  // Identity first; it reads the stamp first of all, so a store in a newer format is refused before it is read.
-  const { family } = await requireStore(fs, store, 'check', options.family === undefined ? {} : { family: options.family })
-  const checks = selectChecks(family, options)
+  const { family } = await requireStore(fs, store, command, options.family === undefined ? {} : { family: options.family })
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   const data = await family.check.data(fs, store, {
     ...(workDir !== undefined ? { workDir } : {}),
@@ -109,9 +127,28 @@ export async function runCheck(fs: FsPort, options: CheckOptions): Promise<Check
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
     ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
+    ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
   })
-  // A liveness source the operator named and that is not there stops check before the lock or any fix.
   await data.validateInputs()
+  return { store, workDir, family, data }
+}
+
+/** What a killed run claimed and recovery did not remove (a mount in the way, a claim that is no staging dir of this store). */
+export async function interruptedOf(session: StoreSession, recovering: boolean): Promise<CheckContext['interrupted']> {
+  const r = session.resumed
+  if (r === undefined) return undefined
+  const left: string[] = []
+  for (const rel of r.claims) {
+    const path = `${session.store}/${rel}`
+    if (!session.recovered.includes(path) && (await session.fs.lstat(path).catch(() => undefined)) !== undefined) left.push(rel)
+  }
+  return { command: r.command, pid: r.pid, at: r.at, claims: r.claims, left, recovered: recovering }
+}
+
+export async function runCheck(fs: FsPort, options: CheckOptions): Promise<CheckReport> {
+  const mode = options.mode ?? 'no'
+  const { store, family, data, workDir } = await openStore(fs, options, 'check')
+  const checks = selectChecks(family, options)
   return withSession(
     fs,
     {
@@ -142,17 +179,7 @@ async function checkInSession(
     if (options.signal?.aborted) throw new CancelledError()
   }
 
-  // What a killed run claimed and recovery did not remove (a mount in the way, a claim that is no staging dir of this store).
-  let interrupted: CheckContext['interrupted']
-  if (session.resumed) {
-    const r = session.resumed
-    const left: string[] = []
-    for (const rel of r.claims) {
-      const path = `${store}/${rel}`
-      if (!session.recovered.includes(path) && (await fs.lstat(path).catch(() => undefined)) !== undefined) left.push(rel)
-    }
-    interrupted = { command: r.command, pid: r.pid, at: r.at, claims: r.claims, left, recovered: mode !== 'no' }
-  }
+  const interrupted = await interruptedOf(session, mode !== 'no')
 
   const passes: PassResult[] = []
   let changed = false
@@ -180,10 +207,15 @@ async function checkInSession(
     const results: FindingResult[] = []
     const steps: { step: Step; result: FindingResult }[] = []
     for (const { spec, finding } of findings) {
-      const fix = spec.fix ? { by: spec.fix.by, describe: spec.fix.describe, safe: spec.fix.by === 'check' && spec.fix.safe } : null
+      const byGc = spec.garbage === 'gc-only' || spec.garbage === 'prune-layers'
+      const fix = spec.fix
+        ? byGc
+          ? { by: 'gc' as const, describe: `${spec.fix.describe} (layerfsck gc${spec.garbage === 'prune-layers' ? ' --prune-layers' : ''})`, safe: false }
+          : { by: spec.fix.by, describe: spec.fix.describe, safe: spec.fix.by === 'check' && spec.fix.safe }
+        : null
       const result: FindingResult = { ...finding, title: spec.title, fix, status: 'open' }
       results.push(result)
-      if (spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
+      if (!byGc && spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
         const f = spec.fix
         const ctx = contextFor(spec)
         steps.push({
@@ -227,6 +259,10 @@ async function checkInSession(
   const pending = all.filter((f) => f.status === 'open' && f.fix?.by === 'check')
   if (pending.some((f) => f.fix?.safe)) next.push('layerfsck check -p  (applies the safe fixes)')
   if (pending.some((f) => !f.fix?.safe)) next.push('layerfsck check -y  (applies every fix, including those not safe unattended: unmounts, removals)')
+  if (all.some((f) => f.status === 'open' && f.fix?.by === 'gc')) {
+    const prune = all.some((f) => f.status === 'open' && f.fix?.by === 'gc' && f.fix.describe.endsWith('--prune-layers)'))
+    next.push(`layerfsck gc${prune ? ' [--prune-layers]' : ''}  (shows what it would collect; --yes collects it)`)
+  }
   if (all.some((f) => f.status === 'fix-failed')) next.push('run the same check again once what blocked a fix is gone (each failed fix says why)')
   if (all.some((f) => f.status !== 'fixed' && f.fix?.by === 'operator' && f.severity !== 'info')) next.push('see each remaining finding\'s fix: it needs a person')
   const { source } = await data.liveness()

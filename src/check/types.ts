@@ -42,7 +42,22 @@ export interface Finding {
   message: string
   /** Data a fix needs (the layer variant, the mount point), beyond the path. */
   detail?: Record<string, string | number | boolean>
+  /** What it keeps alive while it stays (the layers a dead container's mount reads): gc's plan shows it. */
+  pins?: string[]
 }
+
+/**
+ * Whether a check's findings are garbage, which `layerfsck gc` collects by
+ * applying the check's fix: the one rule of what is garbage, so that check
+ * and gc never disagree.
+ * - 'always': gc takes it, and check -p/-y fix it as their mode allows;
+ * - 'gc-only': gc takes it; check reports it and names gc (a removal too
+ *   large or too final for a fsck pass);
+ * - 'prune-layers': only `gc --prune-layers` takes it;
+ * - 'keeps': never taken; its findings say what gc leaves and why (no
+ *   liveness source, a directory it cannot read).
+ */
+export type Garbage = 'always' | 'gc-only' | 'prune-layers' | 'keeps'
 
 /** One layer tree the contents pass walks, with the whiteout form its format says it holds. */
 export interface ContentRoot {
@@ -69,6 +84,8 @@ interface CheckBase<D extends CheckData> {
   /** Why it matters, for docs/checks.md and `--explain`-style output. */
   explain: string
   fix?: FixSpec<D>
+  /** Set when the findings are garbage gc collects; the fix must then be by check. */
+  garbage?: Garbage
 }
 
 /**

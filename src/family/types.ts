@@ -71,6 +71,8 @@ export interface FamilyCheckOptions {
   backend?: string
   procFilesystems?: string
   procRoot?: string
+  /** How long a leftover must be untouched before it is garbage (a pull or load may be writing it). */
+  graceMs?: number
 }
 
 /** What detect learns of a store beyond its identity; each family adds its own fields. */

@@ -5,6 +5,7 @@ export const dirUnreadable: CheckSpec = {
   pass: 'host',
   severity: 'warning',
   title: 'a directory this process cannot list',
+  garbage: 'keeps',
   explain:
     'Every check reads directories: the store\'s own, each layer\'s tree, the containers\'. One that cannot be ' +
     'listed (EACCES: a run as a user other than the agent\'s or daemon\'s, or a mode changed by hand) hides everything below it, ' +

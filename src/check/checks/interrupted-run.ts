@@ -7,6 +7,7 @@ export const interruptedRun: CheckSpec = {
   pass: 'structure',
   severity: 'warning',
   title: 'a layerfsck command was killed before it finished',
+  garbage: 'always',
   explain:
     'Every command that changes a store journals its steps in .layerfsck/journal and removes the journal when it ' +
     'finishes. A journal left behind means the command was killed, or the machine lost power, half-way. What it had ' +

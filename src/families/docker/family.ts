@@ -41,6 +41,7 @@ export const dockerFamily: Family<DockerData> = {
         ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir } : {}),
         ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
         ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
+        ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
       })
     },
   },

@@ -39,6 +39,7 @@ export const mesosFamily: Family<MesosData> = {
         ...(options.runtimeDir !== undefined ? { runtimeDir: options.runtimeDir, runtimeDirGiven: true } : {}),
         ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
         ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
+        ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
         ...(options.backend !== undefined ? { backend: options.backend as Backend } : {}),
       })
     },

@@ -11,6 +11,7 @@ export const dockerLinkDangling: CheckSpec<DockerData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'an overlay2 short link whose layer dir is gone',
+  garbage: 'always',
   explain:
     'A short link l/<name> -> ../<id>/diff outlives its layer when the dir was removed by hand or a prune was ' +
     'interrupted. No layer dir holds its name, so no lower chain can need it; it only hides what happened. A link ' +

@@ -176,6 +176,7 @@ export const dockerMergedStaleMount: CheckSpec<DockerData> = {
   pass: 'containers',
   severity: 'warning',
   title: 'a mount under the driver dir that no live container owns',
+  garbage: 'always',
   explain:
     'Docker mounts a container\'s layers on <driver>/<mount-id>/merged while the container runs (and briefly for ' +
     'docker cp, export, commit and save) and unmounts it after. One left mounted after a crash pins the layer: ' +

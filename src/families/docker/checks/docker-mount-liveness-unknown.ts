@@ -7,6 +7,7 @@ export const dockerMountLivenessUnknown: CheckSpec<DockerData> = {
   pass: 'containers',
   severity: 'warning',
   title: 'a mount under the driver dir whose container\'s liveness cannot be told',
+  garbage: 'keeps',
   explain:
     'Whether a mount under the driver dir is stale depends on whether its container is live, which check learns ' +
     'from runc\'s state under dockerd\'s exec root (--runtime-dir; /var/run/docker by default) or from ' +

@@ -9,6 +9,7 @@ export const dockerRemovingHazard: CheckSpec<DockerData> = {
   pass: 'structure',
   severity: 'error',
   title: "a -removing layer record names a dir a live layer or container uses",
+  garbage: 'always',
   explain:
     'dockerd renames a layer record to <chain id>-<random>-removing before it deletes the layer, and on start takes ' +
     'every such record for an unfinished deletion: at its next clean shutdown it removes the dir the record\'s ' +

@@ -9,6 +9,7 @@ export const dockerRemovingLeftover: CheckSpec<DockerData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a -removing layer record that names no dir: the rest of a deletion',
+  garbage: 'always',
   explain:
     'A layer record renamed <chain id>-<random>-removing whose dir is already gone, or whose cache-id is missing or ' +
     "empty, is what a deletion leaves when it stops after removing the layer's dir, or half-way through removing " +

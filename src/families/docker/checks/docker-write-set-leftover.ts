@@ -16,6 +16,7 @@ export const dockerWriteSetLeftover: CheckSpec<DockerData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a layer metadata transaction (layerdb/tmp/write-set-*) left behind',
+  garbage: 'always',
   explain:
     'Docker writes a new layer record in layerdb/tmp/write-set-<n> and renames it into layerdb/sha256 when the ' +
     'load, pull or commit finishes; a crash in between leaves it, and nothing ever removes it. It holds no ' +

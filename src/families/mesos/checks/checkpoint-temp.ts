@@ -9,6 +9,7 @@ export const checkpointTemp: CheckSpec<MesosData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a checkpoint temp file left by a crash',
+  garbage: 'always',
   explain:
     'Mesos writes storedImages and each container\'s layers file to a six-character temp name and renames it ' +
     '(state::checkpoint); layerfsck uses .<name>.layerfsck-tmp-*. A crash between the two leaves the temp file. ' +
@@ -29,6 +30,8 @@ export const checkpointTemp: CheckSpec<MesosData> = {
   async run(ctx) {
     for (const t of await ctx.data.tempFiles()) {
       if (!t.verdict.temp) continue
+      // A checkpoint being written right now is a temp file for a moment; only one older than the grace is a leftover.
+      if (!(await ctx.data.age(t.path)).pastGrace) continue
       const of = t.container === undefined ? 'storedImages' : 'the container\'s layers checkpoint'
       ctx.report({ path: t.path, message: `temp file of an interrupted write of ${of} (${t.verdict.describe})`, detail: { checkpoint: t.checkpoint } })
     }

@@ -26,6 +26,7 @@ export const gcLeftover: CheckSpec<MesosData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a layer marked for deletion but never swept',
+  garbage: 'always',
   explain:
     'Image prune renames unreferenced layers (and config blobs) into gc/<id>.<nanoseconds> and then deletes them; a ' +
     'crash in between leaves them there until the next prune. Nothing references them any more. Only entries of that ' +
@@ -42,7 +43,8 @@ export const gcLeftover: CheckSpec<MesosData> = {
       const name = basename(f.path)
       const verdict = judgeGcEntry(name, inode.kind)
       if (!verdict.ok) throw new FixRefusedError(`not removed: ${verdict.reason}`)
-      await removeLeftover(ctx.fs, f.path, ctx.data.roots())
+      // gc/ is Mesos' own quarantine: nothing there is read as a layer, so it is deleted in place.
+      await removeLeftover(ctx.fs, f.path, ctx.data.roots(), { inPlace: true })
     },
   },
   async run(ctx) {

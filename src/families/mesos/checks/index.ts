@@ -9,6 +9,7 @@ import type { MesosData } from '../data.js'
 import { backendUnsupported } from './backend-unsupported.js'
 import { checkpointTemp } from './checkpoint-temp.js'
 import { checkpointTempUnknown } from './checkpoint-temp-unknown.js'
+import { containerNotLive } from './container-not-live.js'
 import { containerLayerPathMissing } from './container-layer-path-missing.js'
 import { containerLayersMissing } from './container-layers-missing.js'
 import { containerLayersUnreadable } from './container-layers-unreadable.js'
@@ -20,6 +21,7 @@ import { layerIdInvalid } from './layer-id-invalid.js'
 import { layerJsonUnreadable } from './layer-json-unreadable.js'
 import { layerNoRootfs } from './layer-no-rootfs.js'
 import { layerUnreferenced } from './layer-unreferenced.js'
+import { layersPruneBlocked } from './layers-prune-blocked.js'
 import { layersUnknownEntry } from './layers-unknown-entry.js'
 import { linksDangling } from './links-dangling.js'
 import { linksNotSymlink } from './links-not-symlink.js'
@@ -55,8 +57,10 @@ export const MESOS_CHECKS: readonly CheckSpec<MesosData>[] = [
   containerLayersMissing,
   containerLayerPathMissing,
   layerUnreferenced,
+  layersPruneBlocked,
   orphanMount,
   mountLivenessUnknown,
+  containerNotLive,
   backendUnsupported,
   rootfsNotMounted,
   lowerdirMissing,

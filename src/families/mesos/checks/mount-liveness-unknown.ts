@@ -7,6 +7,7 @@ export const mountLivenessUnknown: CheckSpec<MesosData> = {
   pass: 'containers',
   severity: 'warning',
   title: 'a container\'s rootfs mount whose liveness cannot be told',
+  garbage: 'keeps',
   explain:
     'Whether a rootfs mount is an orphan depends on whether its container is live, which check learns from the ' +
     'agent\'s runtime dir (/var/run/mesos by default) or from --known-containers. Without either, check does not ' +

@@ -61,6 +61,7 @@ export const orphanMount: CheckSpec<MesosData> = {
   pass: 'containers',
   severity: 'error',
   title: 'a mount under the provisioner dir or the store that nothing owns',
+  garbage: 'always',
   explain:
     'Rootfs mounts belong to live containers. A mount whose container is not live (by --known-containers or the ' +
     'runtime dir), or whose container or rootfs dir is gone, or anything mounted inside the store, is left by a ' +

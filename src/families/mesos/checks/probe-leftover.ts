@@ -7,6 +7,7 @@ export const probeLeftover: CheckSpec<MesosData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a stray .probe left by agent start-up',
+  garbage: 'always',
   explain:
     'The agent creates provisioner/.probe to test whether the filesystem reports d_type, and removes it; a crash ' +
     'during start-up leaves it.',

@@ -5,6 +5,7 @@ import { STAGING_TEMP, stagingDir } from '../paths.js'
 import { isRemoved, removeLeftover } from '../../../steps/remove-leftover.js'
 import type { CheckSpec } from '../../../check/types.js'
 import { FixRefusedError } from '../../../check/checks/refuse.js'
+import { ageWords } from '../../../check/data.js'
 
 /** Only a directory of os::mkdtemp's shape is taken for a pull's staging dir. */
 export const isStagingDir = (name: string, kind: InodeKind): boolean => kind === 'dir' && STAGING_TEMP.test(name)
@@ -14,10 +15,12 @@ export const stagingLeftover: CheckSpec<MesosData> = {
   pass: 'structure',
   severity: 'warning',
   title: 'a pull\'s staging dir left behind',
+  garbage: 'always',
   explain:
     'Each pull works in staging/XXXXXX and removes it when done, whatever the outcome; a crashed agent leaves it, ' +
     'and nothing else ever cleans staging/. It holds no committed data, but a pull running right now uses its own, ' +
-    'so only -y removes these. Only directories of that shape are taken for a pull\'s; staging-unknown-entry reports ' +
+    'so only one in which nothing changed for the grace period (--grace, an hour by default) is reported, and only -y ' +
+    'and gc remove it. Only directories of that shape are taken for a pull\'s; staging-unknown-entry reports ' +
     'anything else.',
   fix: {
     by: 'check',
@@ -33,7 +36,11 @@ export const stagingLeftover: CheckSpec<MesosData> = {
   },
   async run(ctx) {
     for (const e of await ctx.data.staging()) {
-      if (isStagingDir(e.name, e.kind)) ctx.report({ path: `${stagingDir(ctx.store)}/${e.name}`, message: 'a staging dir left by an unfinished pull' })
+      if (!isStagingDir(e.name, e.kind)) continue
+      const path = `${stagingDir(ctx.store)}/${e.name}`
+      // A pull still running writes into its staging dir; only one untouched for the grace period is garbage.
+      const age = await ctx.data.age(path)
+      if (age.pastGrace) ctx.report({ path, message: `a staging dir left by an unfinished pull; nothing in it changed for ${ageWords(age.ageMs)}` })
     }
   },
 }
