@@ -14,5 +14,26 @@ process.on('SIGINT', () => {
   process.stderr.write('\nlayerfsck: stopping after the current step (Ctrl-C again to stop at once)\n')
   cancel.abort()
 })
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: cancel.signal })
+// A question (gc's "collect these?") is asked only of a person at a terminal.
+const ask =
+  process.stdin.isTTY && process.stderr.isTTY
+    ? async (question) => {
+        const { createInterface } = await import('node:readline/promises')
+        const rl = createInterface({ input: process.stdin, output: process.stderr })
+        try {
+          return await rl.question(question, { signal: cancel.signal })
+        } catch {
+          return ''
+        } finally {
+          rl.close()
+        }
+      }
+    : undefined
+const code = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  signal: cancel.signal,
+  ...(ask ? { ask } : {}),
+})
 process.exitCode = code

@@ -31,6 +31,7 @@ export { identifyStore, requireStore, NotAStoreError, type LooksLike, type Store
 // The commands, as library functions with typed options that return reports.
 export { detect, DETECT_SCHEMA_VERSION, type DetectOptions, type DetectReport } from './detect/detect.js'
 export { runCheck, CHECK_SCHEMA_VERSION, type CheckOptions, type CheckReport, type CheckMode, type FindingResult } from './check/run.js'
+export { runGc, GC_SCHEMA_VERSION, GcCancelledError, type GcOptions, type GcReport, type GcItem, type GcEvent } from './gc/run.js'
 export { allChecks, checksOf } from './check/registry.js'
 export { exportLayer, type ExportLayerOptions, type ExportLayerReport } from './layer/export.js'
 export { importImage, IMPORT_SCHEMA_VERSION, type ImportOptions, type ImportReport, type ImportedLayer } from './families/mesos/import.js'

@@ -11,6 +11,7 @@ import { checkOptions } from '../src/cli/commands/check.js'
 import { detectOptions } from '../src/cli/commands/detect.js'
 import { exportOptions } from '../src/cli/commands/export.js'
 import { importOptions } from '../src/cli/commands/import.js'
+import { gcOptions } from '../src/cli/commands/gc.js'
 import { migrateOptions } from '../src/cli/commands/migrate.js'
 import { parseArgs } from '../src/cli/main.js'
 import { LayerfsckError } from '../src/errors.js'
@@ -24,6 +25,7 @@ const OPTIONS: Record<string, (args: Args) => unknown> = {
   import: importOptions,
   export: exportOptions,
   migrate: migrateOptions,
+  gc: gcOptions,
 }
 
 /** argv through yargs, as `main` reads it, then through the command's own options function; nothing runs. */
@@ -71,6 +73,8 @@ const ROWS: Row[] = [
   ['check --store /s --backend aufs', { store: '/s', mode: 'no', backend: 'aufs', only: [], skip: [] }],
   ['check --store /s --backend zfs', { exit16: 'Invalid values' }],
   ['check --store /s --family docker', { store: '/s', family: 'docker', mode: 'no', only: [], skip: [] }],
+  ['check --store /s --grace 30m', { store: '/s', mode: 'no', graceMs: 1_800_000, only: [], skip: [] }],
+  ['check --store /s --grace soon', { exit16: '--grace takes a duration such as 90s, 30m, 1h or 2d, not "soon"' }],
   ['check --store /s --family lxc', { exit16: 'Invalid values' }],
   [
     'check --store /s --work-dir /w --runtime-dir /r --known-containers ids.txt',
@@ -104,6 +108,20 @@ const ROWS: Row[] = [
   ['export --store /s', { exit16: 'Missing required argument: layer' }],
   ['export --store /s --layer abc --backend zfs', { exit16: 'Invalid values' }],
   ['export --store /s --layer abc --force', { exit16: 'Unknown argument: force' }],
+
+  // gc
+  ['gc --store /s', { store: '/s', pruneLayers: false, dryRun: false, yes: false }],
+  [
+    'gc --store rel/s --family mesos --work-dir /w --runtime-dir /r --known-containers k --grace 2h --prune-layers --dry-run --yes --json --wait 1 --force',
+    { store: resolve('rel/s'), family: 'mesos', workDir: '/w', runtimeDir: '/r', knownContainers: resolve('k'), graceMs: 7_200_000, pruneLayers: true, dryRun: true, yes: true, waitSeconds: 1, force: true },
+  ],
+  ['gc --store /s -y --grace 0', { store: '/s', pruneLayers: false, dryRun: false, yes: true, graceMs: 0 }],
+  ['gc --store /s --grace 90', { store: '/s', pruneLayers: false, dryRun: false, yes: false, graceMs: 90_000 }],
+  ['gc --store /s --grace 1.5d', { store: '/s', pruneLayers: false, dryRun: false, yes: false, graceMs: 129_600_000 }],
+  ['gc --store /s --grace -1h', { exit16: '--grace takes a duration such as 90s, 30m, 1h or 2d, not "-1h"' }],
+  ['gc --store /s --grace', { exit16: 'Not enough arguments following: grace' }],
+  ['gc --store /s --backend aufs', { exit16: 'Unknown argument: backend' }],
+  ['gc', { exit16: 'Missing required argument: store' }],
 
   // migrate
   ['migrate --store /s --to-backend overlay', { store: '/s', toBackend: 'overlay', strategy: 'convert', copy: false, pruneSource: false, dryRun: false }],

@@ -195,7 +195,7 @@ describe('--help', () => {
   it("for --force says how the store's daemon is found and what happens without it", async () => {
     const text = (await help(['import', '--help'])).replace(/\s+/g, ' ')
     expect(text).toContain('a process named mesos-agent, mesos-slave or dockerd')
-    expect(text).toContain('Without --force, check -p, check -y, import and migrate exit 8 if one runs')
+    expect(text).toContain('Without --force, check -p, check -y, import, migrate and gc --yes exit 8 if one runs')
   })
 
   it('for export says an existing regular file is replaced and what is refused', async () => {

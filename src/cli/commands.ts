@@ -22,6 +22,8 @@ export interface OptionSpec {
 export interface CommandContext {
   /** Aborted at the first Ctrl-C: a changing command stops between steps and cleans up after itself. */
   signal?: AbortSignal
+  /** Asks the operator on the terminal (gc's "collect these?"); absent without one. */
+  ask?: (question: string) => Promise<string>
   fs: FsPort
   stdout: OutputStream
   stderr: OutputStream
@@ -60,7 +62,7 @@ const CHANGE_OPTIONS: Record<string, OptionSpec> = {
     type: 'boolean',
     describe:
       "change the store even while the store's daemon runs on this host: a process named mesos-agent, mesos-slave or dockerd " +
-      '(/proc/<pid>/comm). Without --force, check -p, check -y, import and migrate exit 8 if one runs',
+      '(/proc/<pid>/comm). Without --force, check -p, check -y, import, migrate and gc --yes exit 8 if one runs',
     default: false,
   },
 }
@@ -75,6 +77,18 @@ const STORE: OptionSpec = {
 }
 
 const FAMILY: OptionSpec = { type: 'string', describe: 'the store family; detected from the store when left out', choices: FAMILY_NAMES }
+
+const RUNTIME_DIR: OptionSpec = {
+  type: 'string',
+  describe: "where the runtime says what runs: the Mesos agent's runtime dir or dockerd's --exec-root [default: /var/run/mesos, /var/run/docker]",
+}
+
+const KNOWN_CONTAINERS: OptionSpec = { type: 'string', describe: 'FILE with the live container ids, one a line (parent/child when nested)' }
+
+const GRACE: OptionSpec = {
+  type: 'string',
+  describe: 'DURATION a leftover must be untouched before it is garbage (a pull may be writing it): 90s, 30m, 1h, 2d, 0 [default: 1h]',
+}
 
 const JSON_OPTION: OptionSpec = { type: 'boolean', describe: 'print the report as one JSON document (with its schemaVersion) instead of text', default: false }
 
@@ -119,11 +133,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       store: STORE,
       family: FAMILY,
       'work-dir': { type: 'string', describe: 'the Mesos agent work dir; its containers and mounts are checked too' },
-      'runtime-dir': {
-        type: 'string',
-        describe: "where the runtime says what runs: the Mesos agent's runtime dir or dockerd's --exec-root [default: /var/run/mesos, /var/run/docker]",
-      },
-      'known-containers': { type: 'string', describe: 'FILE with the live container ids, one a line (parent/child when nested)' },
+      'runtime-dir': RUNTIME_DIR,
+      'known-containers': KNOWN_CONTAINERS,
+      grace: GRACE,
       backend: { type: 'string', describe: 'the Mesos backend references are checked for [default: detected]', choices: BACKEND_CHOICES },
       // No default shown: "[default: false]" beside "the default" reads as a contradiction.
       n: { type: 'boolean', describe: 'change nothing (the default)' },
@@ -140,6 +152,41 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['layerfsck check --store /var/lib/docker', 'a Docker data root, dockerd stopped: report only'],
     ],
     run: async (args, ctx) => (await import('./commands/check.js')).runCheckCommand(args, ctx),
+  },
+  {
+    name: 'gc',
+    describe: 'Remove exactly the garbage crashes leave in a store, offline, and say what it frees',
+    details:
+      'Plans first: every item with why it is garbage (the rule check uses, so check -n after gc finds nothing gc ' +
+      'would take), the disk space removing it really frees (each inode once, hard links shared with what stays ' +
+      'count nothing, no mount crossed) and what it pins. Mesos: containers that are not live (their mounts ' +
+      'unmounted children first, their links temp dirs), mounts nothing owns, staging dirs and checkpoint temp ' +
+      'files older than --grace, gc/ entries, layerfsck\'s own leftovers; with --prune-layers, layers no image and ' +
+      'no live container uses. Docker (dockerd stopped): layer dirs nothing names, -removing records, write-set ' +
+      'leftovers, dangling l/ links, stale merged mounts. Then, with --yes (or a yes at the terminal), collects ' +
+      'it through the step engine: each dir is renamed out of the way before it is deleted, busy ones are retried ' +
+      'and left for the next run, and a crash anywhere is finished by running gc again. Without a source of ' +
+      'liveness nothing live-dependent is taken. Exit status: 0 done or nothing to do, 4 items left behind (each ' +
+      'with its reason), 8 operational error, 16 usage, 32 cancelled.',
+    options: {
+      store: STORE,
+      family: FAMILY,
+      'work-dir': { type: 'string', describe: 'the Mesos agent work dir; its provisioner containers and mounts are collected too' },
+      'runtime-dir': RUNTIME_DIR,
+      'known-containers': KNOWN_CONTAINERS,
+      grace: GRACE,
+      'prune-layers': { type: 'boolean', describe: 'also remove layers that no image and no live container uses (Mesos\' image prune)', default: false },
+      'dry-run': { type: 'boolean', describe: 'print the plan; change nothing', default: false },
+      yes: { type: 'boolean', alias: 'y', describe: 'collect what is planned without asking', default: false },
+      json: { type: 'boolean', describe: 'print the plan and each collected item as JSON lines, then the report as the last line', default: false },
+      ...CHANGE_OPTIONS,
+    },
+    examples: [
+      ['layerfsck gc --store S --work-dir W --runtime-dir /var/run/mesos', 'what gc would take'],
+      ['layerfsck gc --store S --work-dir W --runtime-dir R --yes --prune-layers', 'after a crash, agent stopped'],
+      ['layerfsck gc --store /var/lib/docker --yes', 'a Docker data root, dockerd stopped'],
+    ],
+    run: async (args, ctx) => (await import('./commands/gc.js')).runGcCommand(args, ctx),
   },
   {
     name: 'import',

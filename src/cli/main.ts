@@ -21,6 +21,8 @@ export interface CliEnvironment {
   fs?: FsPort
   /** Aborted when the operator asks to stop (the bin shim's first Ctrl-C). */
   signal?: AbortSignal
+  /** Asks the operator a question on the terminal; absent when stdin or stderr is not a terminal. */
+  ask?: (question: string) => Promise<string>
 }
 
 const EPILOGUE =
@@ -199,7 +201,15 @@ export async function main(argv: readonly string[], environment: CliEnvironment)
     if (parsed === undefined) return ExitCode.ok
     json = parsed.args['json'] === true
     const fs = environment.fs ?? createNodeFs()
-    return await parsed.command.run(parsed.args, { fs, stdout, stderr, style, errStyle, ...(environment.signal ? { signal: environment.signal } : {}) })
+    return await parsed.command.run(parsed.args, {
+      fs,
+      stdout,
+      stderr,
+      style,
+      errStyle,
+      ...(environment.signal ? { signal: environment.signal } : {}),
+      ...(environment.ask ? { ask: environment.ask } : {}),
+    })
   } catch (err) {
     return report(err)
   }

@@ -3,6 +3,7 @@ import { runCheck, type CheckMode, type CheckOptions } from '../../check/run.js'
 import { UsageError } from '../../errors.js'
 import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
+import { parseDuration } from '../duration.js'
 import { progressFor } from '../progress.js'
 import { renderCheck } from '../render/check.js'
 
@@ -40,6 +41,7 @@ export function checkOptions(args: Args): CheckCommandOptions {
     ...(runtimeDir !== undefined ? { runtimeDir } : {}),
     ...(knownContainers !== undefined ? { knownContainers } : {}),
     ...(typeof args['backend'] === 'string' ? { backend: args['backend'] } : {}),
+    ...(typeof args['grace'] === 'string' ? { graceMs: parseDuration('grace', args['grace']) } : {}),
   }
 }
 

@@ -48,7 +48,7 @@ export function renderCheck(r: CheckReport, s: Style): string {
       if (f.status === 'fixed') out.push(...finding(`fixed: ${f.fix?.describe ?? ''}`, c.green))
       else if (f.status === 'fix-failed') out.push(...finding(`fix failed: ${f.fixError ?? ''}`, c.red))
       else if (f.fix) {
-        const how = f.fix.by === 'check' ? (f.fix.safe ? '-p or -y' : '-y') : 'by hand'
+        const how = f.fix.by === 'check' ? (f.fix.safe ? '-p or -y' : '-y') : f.fix.by === 'gc' ? 'by gc' : 'by hand'
         out.push(...finding(`fix (${how}): ${f.fix.describe}`, c.dim))
       }
     }
