@@ -50,7 +50,13 @@ export async function removeLeftover(fs: FsPort, path: string, roots: readonly s
   await guardRemoval(fs, path, inode, await fs.mounts(), within)
   const trash = await ensureTrash(fs, within)
   const entry = `${trash}/${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
-  await fs.rename(path, entry)
+  try {
+    await fs.rename(path, entry)
+  } catch (err) {
+    // Busy or refused: nothing went in, and an empty trash left behind would read as a killed run's.
+    await fs.rmdir(trash).catch(() => undefined)
+    throw err
+  }
   await fs.fsync(dirname(path))
   await fs.fsync(trash)
   await sweepTrashEntry(fs, entry, within)
