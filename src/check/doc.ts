@@ -13,7 +13,9 @@ export function renderChecksDoc(): string {
     '`layerfsck check` reports each problem under a stable code. Severity: **error** (the agent or daemon fails, or a',
     'container sees the wrong files), **warning** (a crash leftover or something a backend reads differently),',
     '**info** (worth knowing; never changes the exit code). Fixes: **safe** ones are applied by `-p` and `-y`;',
-    '**-y only** ones are applied by `-y` alone; **by hand** ones say what a person should do. The family column',
+    '**-y only** ones are applied by `-y` alone; **by hand** ones say what a person should do; **gc** ones are',
+    'garbage that `layerfsck gc` collects (check reports them and names gc), and **and gc** marks a fix gc also',
+    'applies: check and gc share one rule of what is garbage (docs/gc.md). The family column',
     `says which stores get the check: ${FAMILIES.map((f) => `\`${f.name}\` (${f.title})`).join(', ')}.`,
     '',
   ]
