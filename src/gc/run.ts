@@ -223,12 +223,11 @@ async function sizeItems(fs: FsPort, data: CheckData, planned: Planned[], mountP
     // A tree another item already covers is counted there.
     if (planned.some((o) => o !== p && !mountPoints.has(o.item.path) && o.item.path !== p.item.path && isInside(o.item.path, p.item.path))) continue
     const trees = [p.item.path, ...String(p.finding.detail?.['frees'] ?? '').split('\n').filter((x) => x !== '')]
-    let newest = 0n
-    for (const tree of trees) {
+    for (const [i, tree] of trees.entries()) {
       const size = await treeSize(fs, tree, { mounts, ledger: { ledger, owner: p.item.id } })
-      if (size.newestMtimeNs > newest) newest = size.newestMtimeNs
+      // The age is the item's own; what goes with it (a short link) is as new as whoever last touched it.
+      if (i === 0 && size.newestMtimeNs > 0n) p.item.ageMs = Math.max(0, now - Number(size.newestMtimeNs / 1_000_000n))
     }
-    if (newest > 0n) p.item.ageMs = Math.max(0, now - Number(newest / 1_000_000n))
   }
   for (const p of planned) p.item.bytes = ledger.freedBy(p.item.id)
 }

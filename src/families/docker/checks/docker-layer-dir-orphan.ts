@@ -4,7 +4,7 @@ import type { CheckSpec } from '../../../check/types.js'
 import { basename } from '../../../fs/safe-path.js'
 import { formatBytes } from '../../../fs/tree-size.js'
 import { isRemoved } from '../../../steps/remove-leftover.js'
-import { removeLayerDir } from './removing.js'
+import { removeLayerDir, shortLinkOf } from './removing.js'
 import type { DockerData } from '../data.js'
 import { lowerEntryName, linkTargetDir, viewOf, type DockerView, type LayerDir } from './view.js'
 
@@ -109,12 +109,14 @@ export const dockerLayerDirOrphan: CheckSpec<DockerData> = {
     for (const d of candidates) {
       if (!old.has(d.name) || reached.has(d.name)) continue
       const { size, ageMs } = await ctx.data.age(d.path)
+      // Its short link goes with it, and frees what a long target takes.
+      const link = await shortLinkOf(ctx, v, d.name)
       const counted = size.unreadable !== undefined ? `at least ${formatBytes(size.bytes)} (${size.unreadable} could not be read)` : formatBytes(size.bytes)
       const mounted = size.mounts.length > 0 ? `; not counted: what is mounted on ${size.mounts.join(', ')}` : ''
       ctx.report({
         path: d.path,
         message: `no layer record or container names this ${d.isInit ? 'init layer ' : ''}dir; it holds ${counted} in ${size.files} file${size.files === 1 ? '' : 's'}, last changed ${ageWords(ageMs)} ago${mounted}`,
-        detail: { bytes: size.bytes, files: size.files, mtime: new Date(Number(size.newestMtimeNs / 1_000_000n)).toISOString() },
+        detail: { bytes: size.bytes, files: size.files, mtime: new Date(Number(size.newestMtimeNs / 1_000_000n)).toISOString(), ...(link ? { frees: link } : {}) },
       })
     }
   },

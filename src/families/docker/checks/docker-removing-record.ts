@@ -2,7 +2,7 @@ import type { CheckSpec } from '../../../check/types.js'
 import { formatBytes } from '../../../fs/tree-size.js'
 import { isRemoved } from '../../../steps/remove-leftover.js'
 import type { DockerData } from '../data.js'
-import { finishRemoving, liveUsersOf, namedDir } from './removing.js'
+import { finishRemoving, liveUsersOf, namedDir, shortLinkOf } from './removing.js'
 import { reachedFrom } from './docker-layer-dir-orphan.js'
 import { viewOf } from './view.js'
 
@@ -36,10 +36,11 @@ export const dockerRemovingRecord: CheckSpec<DockerData> = {
       const path = `${v.driverPath}/${dir}`
       const { size } = await ctx.data.age(path)
       const removeDir = reached !== undefined && !reached.has(dir)
+      const link = removeDir ? await shortLinkOf(ctx, v, dir) : undefined
       ctx.report({
         path: r.path,
         message: `an unfinished deletion of ${of}; its dir ${path} (${formatBytes(size.bytes)}${size.unreadable !== undefined ? ' or more' : ''}) is left, which nothing else names${removeDir ? '' : ", but a kept dir's lower chain reaches it (or a chain could not be read), so only the record goes"}`,
-        detail: { dir: path, bytes: size.bytes, removeDir, ...(removeDir ? { frees: path } : {}) },
+        detail: { dir: path, bytes: size.bytes, removeDir, ...(removeDir ? { frees: [path, ...(link ? [link] : [])].join('\n') } : {}) },
       })
     }
   },

@@ -57,19 +57,25 @@ export async function finishRemoving(ctx: CheckContext<DockerData>, f: Finding):
  */
 export async function removeLayerDir(ctx: CheckContext<DockerData>, dirPath: string): Promise<void> {
   const v = await viewOf(ctx.data)
-  const name = basename(dirPath)
-  const d = v.dirs.get(name)
+  const link = await shortLinkOf(ctx, v, basename(dirPath))
   await removeLeftover(ctx.fs, dirPath, ctx.data.roots())
-  if (v.format.shortLinks === undefined || d === undefined || !('link' in d) || d.link.state !== 'ok') return
-  const linkPath = `${linkDirPath(v)}/${d.link.value}`
-  const inode = await ctx.fs.lstat(linkPath)
-  if (inode?.kind !== 'symlink' || (await ctx.fs.readlink(linkPath)) !== linkTargetOf(v.format, name)) return
+  if (link === undefined) return
   try {
-    await ctx.fs.unlink(linkPath)
+    await ctx.fs.unlink(link)
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err
   }
   await ctx.fs.fsync(linkDirPath(v))
+}
+
+/** The short link that points at layer dir `name` (the one its link file names), if it is there: removed with the dir. */
+export async function shortLinkOf(ctx: CheckContext<DockerData>, v: DockerView, name: string): Promise<string | undefined> {
+  const d = v.dirs.get(name)
+  if (v.format.shortLinks === undefined || d === undefined || !('link' in d) || d.link.state !== 'ok') return undefined
+  const linkPath = `${linkDirPath(v)}/${d.link.value}`
+  const inode = await ctx.fs.lstat(linkPath)
+  if (inode?.kind !== 'symlink' || (await ctx.fs.readlink(linkPath)) !== linkTargetOf(v.format, name)) return undefined
+  return linkPath
 }
 
 /** The dir a `-removing` record's cache-id names, when it names one that is there. */
