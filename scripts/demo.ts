@@ -4,7 +4,10 @@
  * docker store in a temp dir, provisions one container the way the agent
  * leaves it, exports a layer back to a tar and runs `layerfsck detect`;
  * then damages the store as crashes and old agents do and shows `check -n`,
- * `check -p` and a clean `check`, as an operator would. Last, an operator
+ * `check -p`; then the agent's crash: its one container was running (as
+ * root, on a real overlay mount) when the host went down, so after the reboot
+ * nothing is live, and `gc` shows what it would take and collects it; a clean
+ * `check` follows, as an operator would. Last, an operator
  * switching the agent from aufs to overlay: a store of aufs layers is
  * migrated instead of pulled again, and (as root) its layers are mounted
  * with the kernel's overlayfs to show the container's view.
@@ -61,6 +64,8 @@ async function run(): Promise<number> {
       workDir,
       parseTreeSpec(`${container.slice(workDir.length + 1)}/backends/${backend}/rootfses/${rootfsId} dir mode=0755`),
     )
+    // The overlay backend's links: a mkdtemp dir of numbered links to the layers, to keep mount options short.
+    const linksTemp = `${root}/tmp/Xy3kQp`
     if (backend === 'overlay') {
       await materialize(
         fs,
@@ -68,7 +73,7 @@ async function run(): Promise<number> {
         parseTreeSpec(`
           ${container.slice(workDir.length + 1)}/backends/overlay/scratch/${rootfsId}/upperdir dir
           ${container.slice(workDir.length + 1)}/backends/overlay/scratch/${rootfsId}/workdir dir
-          ${container.slice(workDir.length + 1)}/backends/overlay/scratch/${rootfsId}/links symlink target=/tmp/Xy3kQp
+          ${container.slice(workDir.length + 1)}/backends/overlay/scratch/${rootfsId}/links symlink target=${linksTemp}
         `),
       )
     }
@@ -97,14 +102,28 @@ async function run(): Promise<number> {
       await fs.mkdir(defect, 0o755)
       await importLayerTar(fs, await fs.openRead(`${IMAGES}/oci-overlay/blobs/sha256/${LAYERS[1]!.slice(7)}`), defect, { form: 'aufs' })
     }
+    // The host went down while the container ran: its rootfs is still mounted, and after the reboot the
+    // agent's runtime dir knows no container, so nothing is live.
+    const mounted = backend === 'overlay' ? await mountContainer(fs, container, rootfsId, linksTemp, store, LAYERS) : undefined
     const runtimeDir = `${root}/run/mesos`
     await makeDirs(fs, `${runtimeDir}/containers`)
     const check = ['check', '--store', store, '--work-dir', workDir, '--runtime-dir', runtimeDir]
-    let checked = 0
-    for (const mode of [['-n'], ['-p'], []]) {
-      checked = await cli([...check, ...mode])
+    for (const mode of [['-n'], ['-p']]) {
+      await cli([...check, ...mode])
       process.stdout.write(`\n`)
     }
+    // What check leaves to gc: the dead container, its mount and links; first the plan, then the collection.
+    const gc = ['gc', '--store', store, '--work-dir', workDir, '--runtime-dir', runtimeDir]
+    await cli(gc)
+    process.stdout.write('\n')
+    const collected = await cli([...gc, '--yes'])
+    process.stdout.write('\n')
+    if (collected !== 0) return collected
+    // Unmounted, not deleted through; and the links temp dir, proven Mesos' own, went with it.
+    if (mounted !== undefined && (await fs.mounts()).some((m) => m.mountPoint === mounted)) return 1
+    if ((await fs.lstat(linksTemp)) !== undefined) return 1
+    const checked = await cli(check)
+    process.stdout.write('\n')
     if (checked !== 0) return checked
 
     // The agent moves from aufs to overlay: migrate converts the layers it has instead of pulling them again.
@@ -142,6 +161,24 @@ async function run(): Promise<number> {
   } finally {
     if (!keep) removeTempDir(root)
   }
+}
+
+/** Mounts the container's rootfs as the overlay backend does, through the links temp dir; the mount point, or undefined if this kernel cannot. */
+async function mountContainer(fs: ReturnType<typeof createNodeFs>, container: string, rootfsId: string, linksTemp: string, store: string, layers: string[]): Promise<string | undefined> {
+  const overlayDir = rootfsDirFor(latestMesosFormat(), 'overlay').dir
+  await makeDirs(fs, linksTemp)
+  for (const [i, id] of layers.entries()) await fs.symlink(`${layerDir(store, id)}/${overlayDir}`, `${linksTemp}/${i}`)
+  const scratch = `${container}/backends/overlay/scratch/${rootfsId}`
+  const rootfs = `${container}/backends/overlay/rootfses/${rootfsId}`
+  const lower = [...layers.keys()].reverse().map((i) => `${linksTemp}/${i}`).join(':')
+  try {
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${scratch}/upperdir,workdir=${scratch}/workdir`, rootfs], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } catch {
+    return undefined
+  }
+  // What the container wrote before the crash: it lands in its upper dir.
+  await writeFileAll(fs, `${rootfs}/var-log-app.log`, 'started\n')
+  return rootfs
 }
 
 process.exitCode = await run()

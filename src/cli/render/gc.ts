@@ -12,7 +12,7 @@ import { formatBytes } from '../../fs/tree-size.js'
 import { pad, type Style } from '../style.js'
 import { hang, name } from './wrap.js'
 
-const INDENT = 10
+const INDENT = 12
 const LABEL = 11
 
 const STATUS: Record<GcItem['status'], string> = {
@@ -38,18 +38,21 @@ export function renderGc(r: GcReport, s: Style): string {
   if (r.items.length === 0) out.push(c.green('  nothing to collect'))
   for (const item of r.items) {
     const paint = item.status === 'collected' || item.status === 'already-gone' ? c.green : item.status === 'planned' ? c.cyan : c.yellow
-    out.push(`  ${paint(pad(STATUS[item.status], 8))}${c.bold(item.code)}`)
+    out.push(`  ${paint(pad(STATUS[item.status], INDENT - 2))}${c.bold(item.code)}`)
     out.push(...hang(' '.repeat(INDENT), [name(esc(item.path))], w, INDENT))
     out.push(...line(item.reason))
-    const facts = [`frees ${formatBytes(item.bytes)}`, ...(item.ageMs !== undefined ? [`unchanged for ${ageWords(item.ageMs)}`] : [])]
+    const facts = [item.bytes > 0 ? `frees ${formatBytes(item.bytes)}` : 'frees nothing', ...(item.ageMs !== undefined ? [`unchanged for ${ageWords(item.ageMs)}`] : [])]
     out.push(...line(`${item.action}; ${facts.join(', ')}`, c.dim))
-    if (item.pins.length > 0) out.push(...line(`pins ${item.pins.join(', ')}`, c.dim))
+    if (item.pins.length > 0) {
+      out.push(...line(`pins ${item.pins.length === 1 ? 'this' : `these ${item.pins.length}`} while it stays:`, c.dim))
+      for (const pin of item.pins) out.push(...hang(' '.repeat(INDENT + 2), [name(esc(pin), c.dim)], w, INDENT + 2))
+    }
     if (item.error !== undefined) out.push(...line(item.error, c.yellow))
   }
   if (r.kept.length > 0) {
     out.push('', c.bold('Kept on purpose'))
     for (const k of r.kept) {
-      out.push(`  ${c.dim(pad('kept', 8))}${c.bold(k.code)}`)
+      out.push(`  ${c.dim(pad('kept', INDENT - 2))}${c.bold(k.code)}`)
       out.push(...hang(' '.repeat(INDENT), [name(esc(k.path))], w, INDENT))
       out.push(...line(k.why))
     }
