@@ -171,7 +171,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       store: STORE,
       family: FAMILY,
-      'work-dir': { type: 'string', describe: 'the Mesos agent work dir; its provisioner containers and mounts are collected too' },
+      'work-dir': { type: 'string', describe: 'the Mesos agent work dir; the containers it left and their mounts are collected too' },
       'runtime-dir': RUNTIME_DIR,
       'known-containers': KNOWN_CONTAINERS,
       grace: GRACE,
