@@ -108,6 +108,7 @@ export interface OpenedStore {
 
 export type ReadOptions = Pick<CheckOptions, 'store' | 'family' | 'workDir' | 'runtimeDir' | 'knownContainers' | 'backend' | 'procFilesystems' | 'procRoot'> & {
   graceMs?: number
+  pruneLayers?: boolean
 }
 
 /**
@@ -128,6 +129,7 @@ export async function openStore(fs: FsPort, options: ReadOptions, command: strin
     ...(options.procFilesystems !== undefined ? { procFilesystems: options.procFilesystems } : {}),
     ...(options.procRoot !== undefined ? { procRoot: options.procRoot } : {}),
     ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
+    ...(options.pruneLayers ? { pruneLayers: true } : {}),
   })
   await data.validateInputs()
   return { store, workDir, family, data }

@@ -73,6 +73,8 @@ export interface FamilyCheckOptions {
   procRoot?: string
   /** How long a leftover must be untouched before it is garbage (a pull or load may be writing it). */
   graceMs?: number
+  /** gc was asked to prune layers: a family that cannot tell which layers are in use from these options refuses. */
+  pruneLayers?: boolean
 }
 
 /** What detect learns of a store beyond its identity; each family adds its own fields. */

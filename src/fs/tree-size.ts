@@ -50,7 +50,8 @@ export interface TreeSizeOptions {
  * remembered, so memory is bounded by hard links, not by files.
  */
 export class FreedLedger {
-  private readonly shared = new Map<string, { bytes: number; nlink: number; seen: number; owner: string }>()
+  /** Multi-link inodes: their space, their link count, and how many of their links each tree holds. */
+  private readonly shared = new Map<string, { bytes: number; nlink: number; seen: Map<string, number>; first: string }>()
   private readonly single = new Map<string, number>()
 
   add(owner: string, inode: Inode): void {
@@ -60,26 +61,32 @@ export class FreedLedger {
       return
     }
     const key = inodeKey(inode)
-    const known = this.shared.get(key)
-    if (known === undefined) this.shared.set(key, { bytes, nlink: inode.nlink, seen: 1, owner })
-    else known.seen += 1
+    let s = this.shared.get(key)
+    if (s === undefined) this.shared.set(key, (s = { bytes, nlink: inode.nlink, seen: new Map(), first: owner }))
+    s.seen.set(owner, (s.seen.get(owner) ?? 0) + 1)
   }
 
   /** What removing `owner`'s tree frees, given every tree recorded so far goes too. */
   freedBy(owner: string): number {
     let n = this.single.get(owner) ?? 0
-    for (const s of this.shared.values()) if (s.owner === owner && s.seen >= s.nlink) n += s.bytes
+    for (const s of this.shared.values()) if (s.first === owner && links(s.seen) >= s.nlink) n += s.bytes
     return n
   }
 
-  /** What removing every recorded tree frees. */
-  total(): number {
+  /** What removing the trees of `owners` frees, when only those go (the rest stayed: busy, refused). */
+  freedByAll(owners: ReadonlySet<string>): number {
     let n = 0
-    for (const v of this.single.values()) n += v
-    for (const s of this.shared.values()) if (s.seen >= s.nlink) n += s.bytes
+    for (const o of owners) n += this.single.get(o) ?? 0
+    for (const s of this.shared.values()) {
+      let held = 0
+      for (const [o, c] of s.seen) if (owners.has(o)) held += c
+      if (held >= s.nlink) n += s.bytes
+    }
     return n
   }
 }
+
+const links = (seen: Map<string, number>): number => [...seen.values()].reduce((a, b) => a + b, 0)
 
 export async function treeSize(fs: FsPort, root: string, options: TreeSizeOptions = {}): Promise<TreeSize> {
   const table = options.mounts ?? (await fs.mounts())

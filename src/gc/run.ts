@@ -11,7 +11,10 @@
  * a shared lock, and under the exclusive lock it is read again and only
  * what was confirmed (and is still garbage) is taken.
  */
-import { ExitCode, LayerfsckError } from '../errors.js'
+import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
+import { FixRefusedError } from '../check/checks/refuse.js'
+import { CrashError } from '../fs/crash.js'
+import { escapeName } from '../fs/name-bytes.js'
 import type { CheckData } from '../check/data.js'
 import { interruptedOf, openStore, type ReadOptions } from '../check/run.js'
 import { PASSES, type CheckContext, type CheckSpec, type Finding } from '../check/types.js'
@@ -118,7 +121,7 @@ export async function runGc(fs: FsPort, options: GcOptions): Promise<GcReport> {
   // Without --yes the plan is read under a shared lock, as check -n reads: asking changes nothing.
   const first = await planIn(fs, options, pruneLayers, options.yes === true && acting ? 'change' : 'read', async (session, opened, plan) => {
     if (options.yes === true && acting) return act(session, opened, plan, undefined, options)
-    const { planned: _planned, ...bare } = plan
+    const { planned: _planned, ledger: _ledger, ...bare } = plan
     return bare
   })
   if ('acted' in first && first.acted) return first
@@ -137,7 +140,7 @@ async function planIn(
   options: GcOptions,
   pruneLayers: boolean,
   intent: 'read' | 'change',
-  body: (session: StoreSession, opened: Opened, plan: GcReport & { planned: Planned[] }) => Promise<GcReport>,
+  body: (session: StoreSession, opened: Opened, plan: GcReport & { planned: Planned[]; ledger: FreedLedger }) => Promise<GcReport>,
 ): Promise<GcReport> {
   const opened = await openStore(fs, options, 'gc')
   const { store, family } = opened
@@ -155,7 +158,7 @@ async function planIn(
   )
 }
 
-async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean, recovering: boolean): Promise<GcReport & { planned: Planned[] }> {
+async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean, recovering: boolean): Promise<GcReport & { planned: Planned[]; ledger: FreedLedger }> {
   const { fs } = session
   const { store, family, data, workDir } = opened
   const interrupted = await interruptedOf(session, recovering)
@@ -208,12 +211,12 @@ async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean,
   const mountPoints = new Set((await data.mounts()).map((m) => m.mountPoint))
   const rank = (p: Planned): number => (p.item.prune ? 2 : mountPoints.has(p.item.path) ? 0 : 1)
   planned.sort((a, b) => rank(a) - rank(b) || (rank(a) === 0 ? b.item.path.length - a.item.path.length : 0))
-  await sizeItems(fs, data, planned, mountPoints)
-  return report(session, opened, data, planned, kept, pruneLayers, false, workDir, store)
+  const ledger = await sizeItems(fs, data, planned, mountPoints)
+  return report(session, opened, data, planned, ledger, kept, pruneLayers, false, workDir, store)
 }
 
 /** What each item frees, each inode once across the whole plan: a hard link shared with what stays frees nothing. */
-async function sizeItems(fs: FsPort, data: CheckData, planned: Planned[], mountPoints: Set<string>): Promise<void> {
+async function sizeItems(fs: FsPort, data: CheckData, planned: Planned[], mountPoints: Set<string>): Promise<FreedLedger> {
   const ledger = new FreedLedger()
   const mounts = await data.mounts()
   const now = Date.now()
@@ -230,6 +233,7 @@ async function sizeItems(fs: FsPort, data: CheckData, planned: Planned[], mountP
     }
   }
   for (const p of planned) p.item.bytes = ledger.freedBy(p.item.id)
+  return ledger
 }
 
 async function report(
@@ -237,13 +241,16 @@ async function report(
   opened: Opened,
   data: CheckData,
   planned: Planned[],
+  ledger: FreedLedger,
   kept: GcReport['kept'],
   pruneLayers: boolean,
   acted: boolean,
   workDir: string | undefined,
   store: string,
-): Promise<GcReport & { planned: Planned[] }> {
-  const items = planned.map((p) => p.item)
+): Promise<GcReport & { planned: Planned[]; ledger: FreedLedger }> {
+  const all = planned.map((p) => p.item)
+  // What was not confirmed at the prompt is listed but is no part of this run.
+  const items = all.filter((i) => i.status !== 'not-confirmed')
   const done = items.filter((i) => i.status === 'collected' || i.status === 'already-gone')
   const left = items.filter((i) => i.status === 'deferred' || i.status === 'refused')
   const next: string[] = []
@@ -262,22 +269,30 @@ async function report(
     graceMs: data.graceMs,
     pruneLayers,
     acted,
-    items,
+    items: all,
     kept,
     totals: {
       items: items.length,
-      bytes: items.reduce((n, i) => n + i.bytes, 0),
+      bytes: ledger.freedByAll(new Set(items.map((i) => i.id))),
       collected: done.length,
-      freed: done.reduce((n, i) => n + (i.status === 'collected' ? i.bytes : 0), 0),
+      // Over what was collected only: a hard link shared with an item left behind frees nothing.
+      freed: ledger.freedByAll(new Set(items.filter((i) => i.status === 'collected').map((i) => i.id))),
       left: left.length,
     },
     exitCode: left.length > 0 ? ExitCode.uncorrected : ExitCode.ok,
     next,
     planned,
+    ledger,
   }
 }
 
-async function act(session: StoreSession, opened: Opened, plan: GcReport & { planned: Planned[] }, confirmed: Set<string> | undefined, options: GcOptions): Promise<GcReport> {
+async function act(
+  session: StoreSession,
+  opened: Opened,
+  plan: GcReport & { planned: Planned[]; ledger: FreedLedger },
+  confirmed: Set<string> | undefined,
+  options: GcOptions,
+): Promise<GcReport> {
   const { data, family, store, workDir } = opened
   const chosen = plan.planned.filter((p) => confirmed === undefined || confirmed.has(p.item.id))
   for (const p of plan.planned) if (!chosen.includes(p)) p.item.status = 'not-confirmed'
@@ -288,7 +303,7 @@ async function act(session: StoreSession, opened: Opened, plan: GcReport & { pla
       id: `${spec.code}:${finding.path}`,
       describe: () => `${fix.describe}: ${finding.path}`,
       isDone: () => fix.isDone?.(ctx, finding) ?? Promise.resolve(false),
-      apply: () => fix.apply(ctx, finding),
+      apply: () => leaveOnErrno(fix.apply(ctx, finding), finding.path),
     }
   })
   let freed = 0
@@ -301,8 +316,24 @@ async function act(session: StoreSession, opened: Opened, plan: GcReport & { pla
   if (outcomes.some((o) => o.status === 'applied') || session.resumed !== undefined) {
     await session.commit((await data.stampFormat()) ?? (await family.currentFormat(session.fs, store)))
   } else await session.abandon()
-  const { planned: _planned, ...out } = await report(session, opened, data, plan.planned, plan.kept, plan.pruneLayers, true, workDir, store)
+  const { planned: _planned, ledger: _ledger, ...out } = await report(session, opened, data, plan.planned, plan.ledger, plan.kept, plan.pruneLayers, true, workDir, store)
   return out
+}
+
+/**
+ * One item that cannot be collected (an immutable file, a read-only mount, a
+ * dir someone filled meanwhile) is left with its reason, and gc goes on with
+ * the rest: stopping would leave every later item for good, since each run
+ * plans them in the same order. EBUSY still goes to the engine, which retries
+ * it; a crash is a crash.
+ */
+async function leaveOnErrno(applying: Promise<void>, path: string): Promise<void> {
+  try {
+    await applying
+  } catch (err) {
+    if (err instanceof CrashError || !isErrno(err) || isErrno(err, 'EBUSY')) throw err
+    throw new FixRefusedError(`left: ${escapeName(path)}: ${(err as Error).message}`)
+  }
 }
 
 function settle(item: GcItem, outcome: StepOutcome): void {

@@ -54,7 +54,7 @@ export async function removeLeftover(fs: FsPort, path: string, roots: readonly s
     await fs.rename(path, entry)
   } catch (err) {
     // Busy or refused: nothing went in, and an empty trash left behind would read as a killed run's.
-    await fs.rmdir(trash).catch(() => undefined)
+    await tidy(fs, within)
     throw err
   }
   await fs.fsync(dirname(path))
@@ -65,14 +65,27 @@ export async function removeLeftover(fs: FsPort, path: string, roots: readonly s
 /** Deletes one entry of a root's trash, then the trash dir once it is empty. */
 export async function sweepTrashEntry(fs: FsPort, entry: string, root: string): Promise<void> {
   await removeTree(fs, entry, { within: root })
-  const trash = trashDir(root)
-  try {
-    await fs.rmdir(trash)
-  } catch (err) {
-    // Another entry still waits (a sweep interrupted earlier), or the dir is already gone.
-    if (!isErrno(err, 'ENOTEMPTY', 'EEXIST', 'ENOENT')) throw err
+  await tidy(fs, root)
+}
+
+/**
+ * Removes the trash once it is empty, and layerfsck's dir with it where
+ * nothing else lives there (a work dir's; the store's holds the lock), so a
+ * root is left as gc found it but for what gc took.
+ */
+async function tidy(fs: FsPort, root: string): Promise<void> {
+  for (const dir of [trashDir(root), ownDir(root)]) {
+    try {
+      await fs.rmdir(dir)
+    } catch (err) {
+      // Already gone (a sweep killed after it): the next one may still be there.
+      if (isErrno(err, 'ENOENT')) continue
+      // Another entry still waits (a sweep interrupted earlier), or the lock lives there.
+      if (!isErrno(err, 'ENOTEMPTY', 'EEXIST')) throw err
+      return
+    }
+    await fs.fsync(dirname(dir))
   }
-  await fs.fsync(ownDir(root))
 }
 
 async function ensureTrash(fs: FsPort, root: string): Promise<string> {

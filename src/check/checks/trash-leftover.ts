@@ -1,4 +1,5 @@
 import type { CheckSpec } from '../types.js'
+import { ownDir } from '../../steps/lock.js'
 import { isRemoved, sweepTrashEntry, trashDir } from '../../steps/remove-leftover.js'
 import { FixRefusedError } from './refuse.js'
 
@@ -26,6 +27,10 @@ export const trashLeftover: CheckSpec = {
   },
   async run(ctx) {
     for (const root of ctx.data.roots()) {
+      // A work dir's .layerfsck holds only a trash: made, and killed before the trash was, it is all there is.
+      if (root !== ctx.store && (await ctx.data.listIfDir(ownDir(root)))?.length === 0) {
+        ctx.report({ path: ownDir(root), message: 'an empty dir of layerfsck\'s, made by a run that stopped before using it', detail: { root } })
+      }
       const dir = trashDir(root)
       const entries = await ctx.data.listIfDir(dir)
       // Made, and killed before anything was moved in: the empty dir is all there is to finish.

@@ -33,6 +33,9 @@ export const dockerFamily: Family<DockerData> = {
     checks: DOCKER_CHECKS,
     async data(fs, store, options) {
       if (options.workDir !== undefined) throw new LayerfsckError('WORK_DIR_UNUSED', 'a Docker data root has no separate work dir; leave --work-dir out', { exitCode: ExitCode.usage })
+      if (options.pruneLayers) {
+        throw new LayerfsckError('PRUNE_UNUSED', '--prune-layers prunes a Mesos store\'s layers; a Docker data root\'s unused images go with `docker image prune` while dockerd runs', { exitCode: ExitCode.usage })
+      }
       if (options.backend !== undefined) throw new LayerfsckError('BACKEND_UNUSED', '--backend names a Mesos backend; a Docker data root has one driver, which check reads from it', { exitCode: ExitCode.usage })
       const { driver } = await dockerDriverFor(fs, store)
       return new DockerData(fs, store, {

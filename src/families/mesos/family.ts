@@ -33,6 +33,9 @@ export const mesosFamily: Family<MesosData> = {
       if (options.backend !== undefined && !(BACKENDS as readonly string[]).includes(options.backend)) {
         throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, not ${options.backend}`)
       }
+      if (options.pruneLayers && options.workDir === undefined) {
+        throw new UsageError('--prune-layers needs --work-dir: the layers running containers use are named only in their dirs there')
+      }
       const provisioner = options.workDir === undefined ? undefined : await requireWorkDir(fs, options.workDir)
       return new MesosData(fs, store, provisioner, {
         ...(options.knownContainers !== undefined ? { knownContainers: options.knownContainers } : {}),

@@ -28,22 +28,21 @@
  * edits directories the clone made fresh.
  */
 import semver from 'semver'
-import { ExitCode, isErrno, LayerfsckError, UsageError } from '../../errors.js'
+import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
 import { requireStore } from '../../detect/identify.js'
 import { readStamp } from '../../format/stamp.js'
 import { escapeName } from '../../fs/name-bytes.js'
 import type { FsPort } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
-import { basename, dirname } from '../../fs/safe-path.js'
 import { cloneTree, compareLayerTrees, planTree } from '../../layer/clone.js'
 import { convertLayer } from '../../layer/whiteout-codec.js'
 import { readMetadata } from '../../metadata/read.js'
+import { scanLayerUsers, type ContainerScan, type OldBackendContainer } from './layer-users.js'
 import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
 import { withSession, type StoreSession } from '../../steps/session.js'
 import type { Step, StepOutcome } from '../../steps/step.js'
 import { MIGRATIONS, type MigrationStep } from '../../../migrations/index.js'
 import { currentMesosFormat } from './current-format.js'
-import { MesosData } from './data.js'
 import { BACKENDS, rootfsDirFor, type Backend, type FormatDescriptor, type WhiteoutForm } from './descriptor.js'
 import { knownVariant, latestMesosFormat, MESOS_FORMATS, VARIANT_DIRS } from './formats/index.js'
 import { requireWorkDir } from './identify.js'
@@ -154,11 +153,7 @@ export interface ImageRepull {
   bytes: number
 }
 
-export interface OldBackendContainer {
-  key: string
-  path: string
-  backends: string[]
-}
+export type { OldBackendContainer }
 
 export interface MigrateReport {
   schemaVersion: typeof MIGRATE_SCHEMA_VERSION
@@ -282,96 +277,6 @@ async function planLayers(fs: FsPort, store: string, current: Readonly<FormatDes
   return out
 }
 
-interface ContainerScan {
-  containers: OldBackendContainer[]
-  /** Variant paths (layers/<id>/<variant>, real paths) something may still read, and what. */
-  protectedPaths: Map<string, string>
-  /** Variant dirs read, in every layer, by containers whose layer list is unknown, and which container. */
-  protectedDirs: Map<string, string>
-}
-
-/** The path with every symlink resolved, or as given where it cannot be (gone, unreadable): only a key to compare. */
-async function realOrAsIs(fs: FsPort, path: string): Promise<string> {
-  try {
-    return await fs.realpath(path)
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM')) return path
-    throw err
-  }
-}
-
-/** The variant (`<store>/layers/<id>/<variant>`) a real path is, or lies in; undefined outside every layer. */
-function variantHolding(store: string, path: string): string | undefined {
-  const root = `${layersDir(store)}/`
-  if (!path.startsWith(root)) return undefined
-  const [id, variant] = path.slice(root.length).split('/')
-  return id && variant ? `${root}${id}/${variant}` : undefined
-}
-
-/** The lower branches a mount line names: overlay's `lowerdir=a:b`, aufs' `br:a=rw:b=ro` (or `br=`). */
-function mountBranches(options: readonly string[]): string[] {
-  const out: string[] = []
-  const split = (list: string): string[] =>
-    list
-      .split(/(?<!\\):/)
-      .map((e) => e.replace(/\\:/g, ':'))
-      .filter((e) => e !== '')
-  for (const o of options) {
-    if (o.startsWith('lowerdir=')) out.push(...split(o.slice('lowerdir='.length)))
-    else if (o.startsWith('br:') || o.startsWith('br=')) out.push(...split(o.slice(3)).map((b) => b.replace(/=[a-z+]+$/, '')))
-  }
-  return out.filter((b) => b.startsWith('/'))
-}
-
-/**
- * The provisioner's containers: those under another backend are reported,
- * and every variant any container may read is kept from pruning. A
- * container's own checkpoint names its layer paths (Mesos >= 1.5); without
- * one, every layer's variant its backends read in the current format counts.
- * With pruning asked, so is every variant a mount reads (a lowerdir or aufs
- * branch, through the `links` symlinks Mesos mounts by) or has a mount
- * inside. Paths are compared real: the store may be named through a symlink.
- */
-async function scanContainers(
-  fs: FsPort,
-  store: string,
-  provisioner: string | undefined,
-  current: Readonly<FormatDescriptor>,
-  toBackend: Backend,
-  mounts: boolean,
-): Promise<ContainerScan> {
-  const scan: ContainerScan = { containers: [], protectedPaths: new Map(), protectedDirs: new Map() }
-  const protect = (path: string, why: string): void => {
-    const variant = variantHolding(store, path)
-    if (variant !== undefined && !scan.protectedPaths.has(variant)) scan.protectedPaths.set(variant, why)
-  }
-  if (provisioner !== undefined) {
-    for (const c of await new MesosData(fs, store, provisioner, {}).containers()) {
-      const backends = c.backends.map((b) => b.name).sort()
-      const others = backends.filter((b) => b !== toBackend)
-      if (others.length > 0) scan.containers.push({ key: c.key, path: c.path, backends: others })
-      const reason = `container ${c.key} may still read it`
-      if (c.layers.state === 'ok') {
-        for (const p of c.layers.value.paths) protect(`${await realOrAsIs(fs, dirname(p))}/${basename(p)}`, reason)
-      } else {
-        for (const b of backends) {
-          if ((BACKENDS as readonly string[]).includes(b)) scan.protectedDirs.set(rootfsDirFor(current, b as Backend).dir, reason)
-        }
-      }
-    }
-  }
-  if (mounts) {
-    for (const m of await fs.mounts()) {
-      for (const branch of mountBranches([...m.superOptions, ...m.options])) {
-        protect(await realOrAsIs(fs, branch), `the ${m.fsType} mount at ${escapeName(m.mountPoint)} may still read it`)
-      }
-      protect(m.mountPoint, `${escapeName(m.mountPoint)} is mounted inside it`)
-    }
-  }
-  scan.containers.sort((a, b) => (a.key < b.key ? -1 : 1))
-  return scan
-}
-
 async function imagesToPullAgain(fs: FsPort, store: string, layers: PlannedLayer[]): Promise<ImageRepull[]> {
   const stored = await readMetadata(fs, storedImagesPath(store), decodeStoredImages)
   if (stored.state === 'absent') return []
@@ -462,7 +367,7 @@ async function migrateInSession(
   const planned = await planLayers(fs, store, current, to)
   const layers = planned.map((p) => p.report)
   const convert = planned.filter((p) => p.report.action === 'convert')
-  const scan = await scanContainers(fs, store, provisioner, current, options.toBackend, pruneSource && strategy === 'convert')
+  const scan = await scanLayerUsers(fs, store, provisioner, current, options.toBackend, pruneSource && strategy === 'convert')
 
   const ctx = { fs, store, ...(workDir !== undefined ? { workDir } : {}) }
   // Without a stamp the format is detect's lower bound, which a run that stopped half-way moves (half its whiteouts

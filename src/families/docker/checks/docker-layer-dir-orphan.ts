@@ -8,6 +8,9 @@ import { removeLayerDir, shortLinkOf } from './removing.js'
 import type { DockerData } from '../data.js'
 import { lowerEntryName, linkTargetDir, viewOf, type DockerView, type LayerDir } from './view.js'
 
+/** The ids dockerd's own layer store makes: random 64 hex, and the init layer's `<id>-init`. */
+const DOCKERD_ID = /^[0-9a-f]{64}(-init)?$/
+
 /**
  * The dirs a lower chain or a lower-id of any of `from` reaches, through
  * every step: overlay2 names a lower by its short link (the dir whose link
@@ -73,7 +76,8 @@ export const dockerLayerDirOrphan: CheckSpec<DockerData> = {
     'good, tens of GB on busy hosts. The finding gives its size (each inode once, never through a mount) and how ' +
     'long ago anything in it last changed; one changed within the grace period (--grace, an hour by default) is not ' +
     'reported, since a pull or load writes the dir before the record, and neither is one that a kept dir\'s lower chain ' +
-    'or lower-id reaches. gc removes it. A dir that only a `-removing` record names is reported with that record instead, and ' +
+    'or lower-id reaches. When the data root has a buildkit/ dir, only dirs of the ids dockerd makes (64 hex, -init) ' +
+    'are judged, since BuildKit names its snapshot dirs in its own db. gc removes it. A dir that only a `-removing` record names is reported with that record instead, and ' +
     'one that a broken cache-id must have named with docker-cache-id-invalid.',
   fix: {
     by: 'check',
@@ -91,9 +95,13 @@ export const dockerLayerDirOrphan: CheckSpec<DockerData> = {
   async run(ctx) {
     const v = await viewOf(ctx.data)
     if (!namesKnown(v)) return
+    // BuildKit's snapshots are driver dirs too, named only in buildkit/snapshots.db, which is not read here: with
+    // BuildKit there, only the ids dockerd itself makes (64 hex, and -init) can be judged.
+    const buildkit = (await ctx.data.lstat(`${ctx.store}/buildkit`)) !== undefined
     const candidates: LayerDir[] = []
     for (const d of v.dirs.values()) {
       if (d.kind !== 'dir' || !v.format.idShapes.layerDir.test(d.name)) continue
+      if (buildkit && !DOCKERD_ID.test(d.name)) continue
       if (v.owners.has(d.name) || v.removingByCacheId.has(d.name) || v.derived.has(d.name)) continue
       const inode = await ctx.data.lstat(d.path)
       if (inode === undefined || inode === 'unreadable') continue

@@ -14,6 +14,6 @@ export const layersPruneBlocked: CheckSpec<MesosData> = {
     'damaged), what it uses cannot be told, and every layer is kept, as Mesos keeps them.',
   async run(ctx) {
     const judged = await judgePrune(ctx)
-    if ('keepAll' in judged) ctx.report({ path: `${ctx.store}/layers`, message: `every layer is kept: ${judged.keepAll}` })
+    if ('keepAll' in judged && judged.quiet !== true) ctx.report({ path: `${ctx.store}/layers`, message: `every layer is kept: ${judged.keepAll}` })
   },
 }
