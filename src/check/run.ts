@@ -135,6 +135,16 @@ export async function openStore(fs: FsPort, options: ReadOptions, command: strin
   return { store, workDir, family, data }
 }
 
+/** The context a check runs in; each finding it reports goes to `sink`, with the check's code, severity and pass. */
+export function checkContext(
+  base: Pick<CheckContext, 'fs' | 'store' | 'data' | 'interrupted' | 'scratch'>,
+  spec: CheckSpec,
+  pass: PassName,
+  sink: (finding: Finding) => void,
+): CheckContext {
+  return { ...base, roots: base.data.roots(), report: (f) => sink({ code: spec.code, severity: spec.severity, pass, ...f }) }
+}
+
 /** What a killed run claimed and recovery did not remove (a mount in the way, a claim that is no staging dir of this store). */
 export async function interruptedOf(session: StoreSession, recovering: boolean): Promise<CheckContext['interrupted']> {
   const r = session.resumed
@@ -189,15 +199,8 @@ async function checkInSession(
     const inPass = checks.filter((c) => c.pass === pass.name)
     const started = performance.now()
     const findings: { spec: CheckSpec; finding: Finding }[] = []
-    const contextFor = (spec: CheckSpec): CheckContext => ({
-      fs,
-      store,
-      data,
-      roots: data.roots(),
-      interrupted,
-      scratch,
-      report: (f) => findings.push({ spec, finding: { code: spec.code, severity: spec.severity, pass: pass.name, ...f } }),
-    })
+    const contextFor = (spec: CheckSpec): CheckContext =>
+      checkContext({ fs, store, data, interrupted, scratch }, spec, pass.name, (finding) => findings.push({ spec, finding }))
     if (pass.name === 'contents') await contentsPass(fs, data, inPass, contextFor, cancelled, options.onProgress)
     else {
       for (const spec of inPass) {

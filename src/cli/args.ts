@@ -37,3 +37,15 @@ export function familyOption(args: Args): { family?: FamilyName } {
   const v = args['family']
   return typeof v === 'string' ? { family: v as FamilyName } : {}
 }
+
+/** The work dir and the liveness sources, as check and gc take them. */
+export function livenessArgs(args: Args): { workDir?: string; runtimeDir?: string; knownContainers?: string } {
+  const workDir = pathArg(args, 'work-dir')
+  const runtimeDir = pathArg(args, 'runtime-dir')
+  const knownContainers = pathArg(args, 'known-containers')
+  return {
+    ...(workDir !== undefined ? { workDir } : {}),
+    ...(runtimeDir !== undefined ? { runtimeDir } : {}),
+    ...(knownContainers !== undefined ? { knownContainers } : {}),
+  }
+}

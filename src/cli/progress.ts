@@ -41,3 +41,9 @@ export function progressFor(ctx: CommandContext, label: string): Progress {
     },
   }
 }
+
+/** `1m05s`, `42s`: an ETA to read at a glance. */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+}

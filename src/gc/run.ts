@@ -16,7 +16,7 @@ import { FixRefusedError } from '../check/checks/refuse.js'
 import { CrashError } from '../fs/crash.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { CheckData } from '../check/data.js'
-import { interruptedOf, openStore, type ReadOptions } from '../check/run.js'
+import { checkContext, interruptedOf, openStore, type ReadOptions } from '../check/run.js'
 import { PASSES, type CheckContext, type CheckSpec, type Finding } from '../check/types.js'
 import type { FamilyName } from '../family/types.js'
 import type { FsPort } from '../fs/port.js'
@@ -170,15 +170,7 @@ async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean,
     for (const spec of checks.filter((c) => c.pass === pass.name)) {
       if (spec.pass === 'contents') continue
       const found: Finding[] = []
-      const ctx: CheckContext = {
-        fs,
-        store,
-        data,
-        roots: data.roots(),
-        interrupted,
-        scratch,
-        report: (f) => found.push({ code: spec.code, severity: spec.severity, pass: pass.name, ...f }),
-      }
+      const ctx = checkContext({ fs, store, data, interrupted, scratch }, spec, pass.name, (f) => found.push(f))
       await spec.run(ctx)
       for (const finding of found) {
         if (keeps(spec) || spec.fix?.by !== 'check') {

@@ -1,7 +1,7 @@
 import { allChecks } from '../../check/registry.js'
 import { runCheck, type CheckMode, type CheckOptions } from '../../check/run.js'
 import { UsageError } from '../../errors.js'
-import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
+import { changeOptions, familyOption, livenessArgs, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { parseDuration } from '../duration.js'
 import { progressFor } from '../progress.js'
@@ -27,9 +27,6 @@ export function checkOptions(args: Args): CheckCommandOptions {
   // Before the store is read: a mistyped code is the command line's fault, whatever the store is.
   const known = new Set(allChecks().map((c) => c.check.code))
   for (const code of [...only, ...skip]) if (!known.has(code)) throw new UsageError(`unknown check code ${code}`, 'docs/checks.md lists every code')
-  const workDir = pathArg(args, 'work-dir')
-  const runtimeDir = pathArg(args, 'runtime-dir')
-  const knownContainers = pathArg(args, 'known-containers')
   return {
     store: pathArg(args, 'store')!,
     ...familyOption(args),
@@ -37,9 +34,7 @@ export function checkOptions(args: Args): CheckCommandOptions {
     ...changeOptions(args),
     only,
     skip,
-    ...(workDir !== undefined ? { workDir } : {}),
-    ...(runtimeDir !== undefined ? { runtimeDir } : {}),
-    ...(knownContainers !== undefined ? { knownContainers } : {}),
+    ...livenessArgs(args),
     ...(typeof args['backend'] === 'string' ? { backend: args['backend'] } : {}),
     ...(typeof args['grace'] === 'string' ? { graceMs: parseDuration('grace', args['grace']) } : {}),
   }

@@ -1,8 +1,8 @@
 import { runGc, type GcEvent, type GcOptions, type GcReport } from '../../gc/run.js'
-import { changeOptions, familyOption, pathArg, type Args } from '../args.js'
+import { changeOptions, familyOption, livenessArgs, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
 import { parseDuration } from '../duration.js'
-import { progressFor } from '../progress.js'
+import { duration, progressFor } from '../progress.js'
 import { renderGc, renderGcPlanQuestion } from '../render/gc.js'
 import { formatBytes } from '../../fs/tree-size.js'
 
@@ -10,9 +10,6 @@ import { formatBytes } from '../../fs/tree-size.js'
 export type GcCommandOptions = Omit<GcOptions, 'confirm' | 'onEvent' | 'signal' | 'procFilesystems' | 'procRoot' | 'now'>
 
 export function gcOptions(args: Args): GcCommandOptions {
-  const workDir = pathArg(args, 'work-dir')
-  const runtimeDir = pathArg(args, 'runtime-dir')
-  const knownContainers = pathArg(args, 'known-containers')
   return {
     store: pathArg(args, 'store')!,
     ...familyOption(args),
@@ -21,16 +18,8 @@ export function gcOptions(args: Args): GcCommandOptions {
     dryRun: args['dry-run'] === true,
     yes: args['yes'] === true,
     ...(typeof args['grace'] === 'string' ? { graceMs: parseDuration('grace', args['grace']) } : {}),
-    ...(workDir !== undefined ? { workDir } : {}),
-    ...(runtimeDir !== undefined ? { runtimeDir } : {}),
-    ...(knownContainers !== undefined ? { knownContainers } : {}),
+    ...livenessArgs(args),
   }
-}
-
-/** `1m05s`, `42s`: an ETA to read at a glance. */
-function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
 }
 
 export async function runGcCommand(args: Args, ctx: CommandContext): Promise<number> {

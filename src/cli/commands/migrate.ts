@@ -4,7 +4,7 @@ import { MESOS_FORMATS } from '../../families/mesos/formats/index.js'
 import { migrate, type MigrateEvent, type MigrateOptions, type MigrateStrategy } from '../../families/mesos/migrate.js'
 import { changeOptions, pathArg, type Args } from '../args.js'
 import type { CommandContext } from '../commands.js'
-import { progressFor } from '../progress.js'
+import { duration, progressFor } from '../progress.js'
 import { renderMigrate } from '../render/migrate.js'
 
 /** What `migrate`'s arguments ask of the library: all of it but the signal and the events, which runMigrate adds. */
@@ -34,12 +34,6 @@ export function migrateOptions(args: Args): MigrateCommandOptions {
     ...(workDir !== undefined ? { workDir } : {}),
     ...(toFormat !== undefined ? { toFormat } : {}),
   }
-}
-
-/** `1m05s`, `42s`: an ETA to read at a glance. */
-function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000))
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
 }
 
 export async function runMigrate(args: Args, ctx: CommandContext): Promise<number> {
