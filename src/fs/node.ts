@@ -32,6 +32,8 @@ interface NativeAddon {
   umount(path: PathArg, detach: boolean): void
   lutimes(path: PathArg, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void
   dtype(path: PathArg): boolean
+  /** A directory's entries as `<'@' + d_type><name>\0` records; ELOOP on a symlink. */
+  readdir(path: PathArg): Buffer
   /** undefined on ENODATA. */
   lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
   /** The names, each ended by a NUL. */
@@ -112,15 +114,39 @@ function restorePaths(err: unknown, paths: [Buffer, string, 'path' | 'dest'][]):
 /** An xattr name as the kernel takes it. */
 const xattrName = (name: string): PathArg => (SURROGATE.test(name) ? encodeName(name) : name)
 
-function direntKind(d: fs.Dirent<string | Buffer>, dir: string, name: string): InodeKind {
-  if (d.isFile()) return 'file'
-  if (d.isDirectory()) return 'dir'
-  if (d.isSymbolicLink()) return 'symlink'
-  if (d.isCharacterDevice()) return 'char'
-  if (d.isBlockDevice()) return 'block'
-  if (d.isFIFO()) return 'fifo'
-  if (d.isSocket()) return 'socket'
-  // DT_UNKNOWN (filesystems without d_type): the only case that costs an lstat.
+/** d_type (DT_FIFO 1 … DT_SOCK 12) as the port names it; 0 is DT_UNKNOWN. */
+const DT_KIND: (InodeKind | undefined)[] = [undefined, 'fifo', 'char', undefined, 'dir', undefined, 'block', undefined, 'file', undefined, 'symlink', undefined, 'socket']
+
+/**
+ * The native readdir's records as port entries. The whole listing is
+ * decoded as UTF-8 in one go; only a listing where that gave a U+FFFD (a
+ * name that is not UTF-8, or a real U+FFFD) is decoded again record by
+ * record from its bytes, so a name is never decoded lossily.
+ */
+function direntsOf(raw: Buffer, dir: string): DirEntry[] {
+  const out: DirEntry[] = []
+  const text = raw.toString('utf8')
+  const kindOf = (code: number, name: string): InodeKind => DT_KIND[code - 64] ?? unknownKind(dir, name)
+  if (!text.includes('\ufffd')) {
+    let start = 0
+    for (let end = text.indexOf('\0'); end !== -1; end = text.indexOf('\0', start)) {
+      const name = text.slice(start + 1, end)
+      out.push({ name, kind: kindOf(text.charCodeAt(start), name) })
+      start = end + 1
+    }
+    return out
+  }
+  let start = 0
+  for (let end = raw.indexOf(0); end !== -1; end = raw.indexOf(0, start)) {
+    const name = decodeName(raw.subarray(start + 1, end))
+    out.push({ name, kind: kindOf(raw[start]!, name) })
+    start = end + 1
+  }
+  return out
+}
+
+/** DT_UNKNOWN (filesystems without d_type): the only case that costs an lstat. */
+function unknownKind(dir: string, name: string): InodeKind {
   const st = onDisk(dir === '/' ? `/${name}` : `${dir}/${name}`, (p) => fs.lstatSync(p))
   return kindFromMode(st.mode) ?? 'file'
 }
@@ -209,25 +235,7 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async readdir(path) {
-      return onDisk(path, (p) => {
-        // readdir(3) follows a symlink; the port never does. One lstat per
-        // directory (about 1% of a layer's entries) keeps the walk in the store.
-        if (fs.lstatSync(p).isSymbolicLink()) throw errnoError('ELOOP', 'scandir', path)
-        const out: DirEntry[] = []
-        const text = fs.readdirSync(p, { withFileTypes: true })
-        // Node decodes names as UTF-8, putting U+FFFD for what is not. A Buffer
-        // per name costs twice the read, so only a listing with a U+FFFD (rare;
-        // it may also be a real one) is read again as bytes, and that read is the answer.
-        if (!text.some((d) => d.name.includes('\ufffd'))) {
-          for (const d of text) out.push({ name: d.name, kind: direntKind(d, path, d.name) })
-          return out
-        }
-        for (const d of fs.readdirSync(p, { withFileTypes: true, encoding: 'buffer' })) {
-          const name = decodeName(d.name)
-          out.push({ name, kind: direntKind(d, path, name) })
-        }
-        return out
-      })
+      return onDisk(path, (p) => direntsOf(loadNative().readdir(p), path))
     },
 
     async readlink(path) {

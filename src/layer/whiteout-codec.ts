@@ -75,6 +75,8 @@ export type AufsAction =
  * alone. Entries without a `.wh.` name need nothing and are not mentioned.
  */
 export function planAufsDir(entries: readonly DirEntry[]): AufsAction[] {
+  // Nearly every directory of a layer holds no `.wh.` name: it costs one scan, not a map of its listing.
+  if (!entries.some((e) => e.name.startsWith(WHITEOUT_PREFIX))) return []
   const kinds = new Map(entries.map((e) => [e.name, e.kind]))
   const actions: AufsAction[] = []
   for (const e of entries) {
