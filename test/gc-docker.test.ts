@@ -14,6 +14,7 @@ import { walkTree } from '../src/fs/walk.js'
 import { runGc, type GcOptions, type GcReport } from '../src/gc/run.js'
 import { listTree } from '../src/testing/tree-spec.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
+import { runCli } from './support/cli.js'
 import { dockerFixtureSkipReason, loadDockerFixture, type FixtureDriver } from './support/docker-fixture.js'
 
 // fixtures/docker/README.md and overlay2.listing.md.
@@ -31,6 +32,9 @@ const ORPHAN_LINK = 'AAAAAAAAAAAAAAAAAAAAAAAAAA'
 /** A second orphan, only for the young/reached cases. */
 const OTHER = 'c'.repeat(64)
 const OTHER_LINK = 'CCCCCCCCCCCCCCCCCCCCCCCCCC'
+/** A BuildKit snapshot dir's name (25 lowercase alnum, as its snapshotter makes them), and its short link. */
+const BUILDKIT_SNAPSHOT = 'k3x9m2q7w8e1r5t6y0u4i9o3p'
+const BUILDKIT_LINK = 'KKKKKKKKKKKKKKKKKKKKKKKKKK'
 /** What the dangling short link points to: a dir that is not there. */
 const MISSING = 'd'.repeat(64)
 const DANGLING_LINK = 'DDDDDDDDDDDDDDDDDDDDDDDDDD'
@@ -301,6 +305,50 @@ for (const subject of SUBJECTS) {
       expect(await exists(s.fs, `${e.drv}/l/${OTHER_LINK}`)).toBe(false)
     })
 
+    it("takes an old 64-hex orphan but never an unnamed dir of another shape when the data root has BuildKit's dir", async ({ skip }) => {
+      const reason = dockerFixtureSkipReason(subject.name)
+      if (reason) return skip(reason)
+      const e = await makeEnv(s, 'overlay2')
+      expect(BUILDKIT_SNAPSHOT).toMatch(/^[a-z0-9]{25}$/)
+      // A 20.10 data root has buildkit/ (its snapshots.db names its snapshot dirs), as the fixture's does.
+      expect((await s.fs.lstat(`${e.store}/buildkit/snapshots.db`))?.kind).toBe('file')
+      const orphan = await plantLayerDir(e, ORPHAN, ORPHAN_LINK, true)
+      const snapshot = await plantLayerDir(e, BUILDKIT_SNAPSHOT, BUILDKIT_LINK, true)
+      const kept = await listTree(s.fs, snapshot, { mtime: true })
+
+      const report = await runGc(s.fs, { ...e.base, yes: true, graceMs: 0 })
+      expect(itemsOf(report)).toEqual([['docker-layer-dir-orphan', orphan, 'collected']])
+      expect(report.exitCode).toBe(0)
+      expect(await exists(s.fs, orphan)).toBe(false)
+      expect(await listTree(s.fs, snapshot, { mtime: true })).toBe(kept)
+      expect(await s.fs.readlink(`${e.drv}/l/${BUILDKIT_LINK}`)).toBe(`../${BUILDKIT_SNAPSHOT}/diff`)
+      expect(findingsOf(await runCheck(s.fs, { ...e.base, mode: 'no' })).filter((f) => f.path === snapshot)).toEqual([])
+
+      // The name alone is no reason: without BuildKit there, the same old unnamed dir is an orphan like any other.
+      await s.fs.rename(`${e.store}/buildkit`, `${s.root}/buildkit-aside`)
+      const without = await runGc(s.fs, { ...e.base, yes: true })
+      expect(itemsOf(without)).toEqual([['docker-layer-dir-orphan', snapshot, 'collected']])
+      expect(await exists(s.fs, snapshot)).toBe(false)
+    })
+
+    it('refuses --prune-layers on a Docker data root with a usage error (exit 16), in the library and the CLI', async ({ skip }) => {
+      const reason = dockerFixtureSkipReason(subject.name)
+      if (reason) return skip(reason)
+      const e = await makeEnv(s, 'overlay2')
+      await plantLayerDir(e, ORPHAN, ORPHAN_LINK, true)
+      const before = await listTree(s.fs, e.store, { mtime: true })
+      for (const yes of [false, true]) {
+        const err = (await runGc(s.fs, { ...e.base, pruneLayers: true, yes }).catch((x: unknown) => x)) as LayerfsckError
+        expect(err).toBeInstanceOf(Error)
+        expect(err.exitCode).toBe(16)
+        expect(err.message).toMatch(/prune-layers/)
+      }
+      const r = await runCli(s.fs, ['gc', '--store', e.store, '--prune-layers', '--yes', '--known-containers', String(e.base.knownContainers)])
+      expect(r.code).toBe(16)
+      expect(r.stderr).toMatch(/--prune-layers/)
+      expect(await listTree(s.fs, e.store, { mtime: true })).toBe(before)
+    })
+
     it('refuses gc --yes while a dockerd runs on this data root (exit 8) and changes nothing, and goes ahead with force', async ({ skip }) => {
       const reason = dockerFixtureSkipReason(subject.name)
       if (reason) return skip(reason)
@@ -310,12 +358,14 @@ for (const subject of SUBJECTS) {
       await write(s.fs, `${e.proc}/4321/comm`, 'dockerd\n')
       await write(s.fs, `${e.proc}/4321/cmdline`, ['/usr/sbin/dockerd', '--data-root', e.store, '--storage-driver', 'overlay2', ''].join('\0'))
       const before = await listTree(s.fs, e.store, { mtime: true })
-      const mountsBefore = (await s.fs.mounts()).map((m) => m.mountPoint)
+      // This data root's mounts only: other test files mount and unmount elsewhere on the host meanwhile.
+      const mountsHere = async (): Promise<string[]> => (await s.fs.mounts()).map((m) => m.mountPoint).filter((at) => at.startsWith(`${e.store}/`))
+      const mountsBefore = await mountsHere()
       const refused = (await runGc(s.fs, { ...e.base, yes: true }).catch((err: unknown) => err)) as LayerfsckError
       expect(refused).toMatchObject({ code: 'LAYERFSCK_PROCESS_RUNNING', exitCode: 8 })
       expect(refused.message).toContain('dockerd (pid 4321)')
       expect(await listTree(s.fs, e.store, { mtime: true })).toBe(before)
-      expect((await s.fs.mounts()).map((m) => m.mountPoint)).toEqual(mountsBefore)
+      expect(await mountsHere()).toEqual(mountsBefore)
       expect(await exists(s.fs, `${e.store}/.layerfsck`)).toBe(false)
       // A plan only reads: it is made under the dockerd as check -n is.
       const plan = await runGc(s.fs, e.base)

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { errnoError } from '../src/errors.js'
+import { errnoError, type LayerfsckError } from '../src/errors.js'
 import { runCheck, type CheckReport } from '../src/check/run.js'
 import { checksOf } from '../src/check/registry.js'
 import { importImage } from '../src/families/mesos/import.js'
@@ -190,6 +190,18 @@ async function buildGarbage(e: GcEnv): Promise<Garbage> {
     ...orphans.map((id) => `layer-unreferenced:${store}/layers/${id}`),
   ].sort()
   return { live, dead1, child, dead2, half, orphans, layersBefore: await names(fs, `${store}/layers`), expected }
+}
+
+/**
+ * A layer no image names (a pull that crashed before it recorded its image), old past the grace, and the
+ * path of its variant, for a container's checkpoint or a mount to read.
+ */
+async function strayLayer(e: GcEnv): Promise<{ dir: string; variant: string }> {
+  const dir = `${e.store}/layers/${HEX}`
+  await makeDirs(e.fs, `${dir}/${VARIANT}/opt`)
+  await writeFileAll(e.fs, `${dir}/${VARIANT}/opt/tool`, 'read by a container gc cannot remove\n')
+  await e.backdate(dir, OLD)
+  return { dir, variant: `${dir}/${VARIANT}` }
 }
 
 /** Everything under the test's root, mtimes included: equal before and after exactly when nothing changed. */
@@ -461,6 +473,19 @@ for (const { name, make } of SUBJECTS) {
         expect(await snapshot(e)).toBe(before)
       })
 
+      it('exits 16 for --prune-layers without --work-dir, and changes nothing', async ({ skip }) => {
+        const { e } = await cliEnv(skip)
+        const before = await snapshot(e)
+        const r = await runCli(e.fs, ['gc', '--store', e.store, '--prune-layers'])
+        expect(r.code).toBe(16)
+        expect(r.stderr).toMatch(/--work-dir/)
+        expect(r.stdout).toBe('')
+        expect(await snapshot(e)).toBe(before)
+        // With --yes too: nothing is planned, let alone taken.
+        expect((await runCli(e.fs, ['gc', '--store', e.store, '--prune-layers', '--yes', '--known-containers', e.known])).code).toBe(16)
+        expect(await snapshot(e)).toBe(before)
+      })
+
       it('exits 8 and leaves a directory that is not a store untouched', async ({ skip }) => {
         const e = await setup(skip, false)
         const dir = `${s.root}/not-a-store`
@@ -517,6 +542,278 @@ for (const { name, make } of SUBJECTS) {
       expect(plan.items[0]!.bytes).toBe(await blocksOf(e.fs, dir))
       if (e.fs.kind === 'memory') expect(plan.items[0]!.bytes).toBe(4096 + Math.ceil(10_000 / 4096) * 8 * 512)
       expect(plan.totals.bytes).toBe(plan.items[0]!.bytes)
+    })
+    it('prunes no layer that a dead container it could not remove reads while a process stands in its mount, and exits 4', async ({ skip }) => {
+      const e = await setup(skip)
+      const stray = await strayLayer(e)
+      // Not live (the list is empty), but its init still runs with the rootfs mount as its root.
+      const dead = await e.container(['stuck1'], { layers: [e.rootfs(0), stray.variant] })
+      await e.mountOverlay(dead.rootfs, [stray.variant, e.rootfs(0)])
+      await e.enter(4242, dead.rootfs)
+      const kept = await listTree(e.fs, stray.dir, { mtime: true })
+
+      const report = await runGc(e.fs, { ...e.base, procRoot: e.proc, yes: true, pruneLayers: true })
+      expect(report.exitCode).toBe(4)
+      const status = (id: string): string | undefined => report.items.find((i) => i.id === id)?.status
+      expect(status(`orphan-mount:${dead.rootfs}`)).toBe('refused')
+      expect(status(`container-not-live:${dead.dir}`)).toBe('refused')
+      expect(report.items.find((i) => i.id === `orphan-mount:${dead.rootfs}`)!.error).toMatch(/pid 4242/)
+      expect(report.items.find((i) => i.id === `container-not-live:${dead.dir}`)!.error).toMatch(/pid 4242/)
+      // The mount has a user, so the container pins its layers: the stray one is not planned, or is refused.
+      expect(report.items.filter((i) => i.code === 'layer-unreferenced' && i.status !== 'refused')).toEqual([])
+      expect(report.totals).toMatchObject({ collected: 0, freed: 0 })
+      expect(report.totals.left).toBe(report.items.length)
+
+      // The layer is whole, the container and its mount are still there, and the mount still reads the layer.
+      expect(await listTree(e.fs, stray.dir, { mtime: true })).toBe(kept)
+      expect(await exists(e.fs, dead.dir)).toBe(true)
+      expect(await mountsUnder(e.fs, s.root)).toEqual([dead.rootfs])
+      expect(new TextDecoder().decode(await readFileLimited(e.fs, `${dead.rootfs}/opt/tool`))).toBe('read by a container gc cannot remove\n')
+
+      // Once the process is gone, the mount, the container and then the layer go, in one run.
+      await e.fs.unlink(`${e.proc}/4242/root`)
+      const after = await runGc(e.fs, { ...e.base, procRoot: e.proc, yes: true, pruneLayers: true })
+      expect(after.items.map((i) => [i.id, i.status]).sort()).toEqual(
+        [
+          [`container-not-live:${dead.dir}`, 'collected'],
+          [`layer-unreferenced:${stray.dir}`, 'collected'],
+          [`orphan-mount:${dead.rootfs}`, 'collected'],
+        ].sort(),
+      )
+      expect(after.exitCode).toBe(0)
+      expect(await exists(e.fs, stray.dir)).toBe(false)
+      expect(await mountsUnder(e.fs, s.root)).toEqual([])
+    })
+
+    it('refuses to prune a layer a busy dead container still names, with exit 4, and takes both on the next run', async ({ skip }) => {
+      const e = await setup(skip, false)
+      const stray = await strayLayer(e)
+      const dead = await e.container(['busy1'], { layers: [e.rootfs(0), stray.variant] })
+      const busy = failing(e.fs, (op, args) => (op === 'rename' || op === 'rmdir') && args[0] === dead.dir)
+
+      const first = await runGc(busy, { ...e.base, yes: true, pruneLayers: true })
+      // Planned: the container goes first, so the layer it pins is judged garbage; asked again at the move, it is not.
+      expect(first.items.map((i) => [i.id, i.status])).toEqual([
+        [`container-not-live:${dead.dir}`, 'deferred'],
+        [`layer-unreferenced:${stray.dir}`, 'refused'],
+      ])
+      expect(first.items[0]!.error).toMatch(/EBUSY/)
+      expect(first.items[1]!.error).toMatch(/busy1/)
+      expect(first.exitCode).toBe(4)
+      expect(first.totals).toMatchObject({ items: 2, collected: 0, freed: 0, left: 2 })
+      expect(await exists(e.fs, dead.dir)).toBe(true)
+      expect(await exists(e.fs, `${stray.variant}/opt/tool`)).toBe(true)
+      expect(await names(e.fs, `${e.store}/gc`)).toEqual([])
+      expect(await trashOf(e.fs, e.store)).toEqual([])
+
+      const second = await runGc(e.fs, { ...e.base, yes: true, pruneLayers: true })
+      expect(second.items.map((i) => [i.id, i.status])).toEqual([
+        [`container-not-live:${dead.dir}`, 'collected'],
+        [`layer-unreferenced:${stray.dir}`, 'collected'],
+      ])
+      expect(second.exitCode).toBe(0)
+      expect(await exists(e.fs, dead.dir)).toBe(false)
+      expect(await exists(e.fs, stray.dir)).toBe(false)
+      for (const i of [0, 1, 2]) expect(await exists(e.fs, e.rootfs(i))).toBe(true)
+    })
+
+    it('throws a usage error (exit 16) naming --work-dir for --prune-layers without a work dir, and changes nothing', async ({ skip }) => {
+      const e = await setup(skip, false)
+      await strayLayer(e)
+      const before = await snapshot(e)
+      for (const yes of [false, true]) {
+        const err = (await runGc(e.fs, { store: e.store, knownContainers: e.known, pruneLayers: true, yes }).catch((x: unknown) => x)) as LayerfsckError
+        expect(err).toBeInstanceOf(Error)
+        expect(err.exitCode).toBe(16)
+        expect(err.message).toMatch(/--work-dir/)
+      }
+      expect(await snapshot(e)).toBe(before)
+      // Without --prune-layers, no work dir is fine.
+      expect((await runGc(e.fs, { store: e.store, knownContainers: e.known })).exitCode).toBe(0)
+    })
+
+    it('leaves one item an errno other than EBUSY stops as refused with the errno, collects the rest, and exits 4', async ({ skip }) => {
+      const e = await setup(skip, false)
+      const staging = `${e.store}/staging`
+      await makeDirs(e.fs, `${staging}/Old111/usr`)
+      await writeFileAll(e.fs, `${staging}/Old111/usr/partial`, 'y'.repeat(9000))
+      await makeDirs(e.fs, `${staging}/Old222`)
+      await writeFileAll(e.fs, `${staging}/Old222/blob.tar`, 'z'.repeat(5000))
+      await makeDirs(e.fs, `${staging}/Old333`)
+      await writeFileAll(e.fs, `${staging}/Old333/blob.tar`, 'w'.repeat(5000))
+      for (const d of ['Old111', 'Old222', 'Old333']) await e.backdate(`${staging}/${d}`, OLD)
+      await makeDirs(e.fs, `${e.store}/gc/${HEX}.1700000000000000000/rootfs`)
+      const kept = await listTree(e.fs, `${staging}/Old222`, { mtime: true })
+      // Old222 cannot be moved out (an immutable dir, a read-only bind); Old333's file cannot be deleted in the trash.
+      const stuck = failing(
+        e.fs,
+        (op, args) => (op === 'rename' && args[0] === `${staging}/Old222`) || (op === 'unlink' && String(args[0]).endsWith('/blob.tar') && String(args[0]).includes('/.layerfsck/trash/')),
+        'EPERM',
+      )
+
+      const first = await runGc(stuck, { ...e.base, yes: true })
+      expect(first.items.map((i) => [i.id, i.status]).sort()).toEqual(
+        [
+          [`gc-leftover:${e.store}/gc/${HEX}.1700000000000000000`, 'collected'],
+          [`staging-leftover:${staging}/Old111`, 'collected'],
+          [`staging-leftover:${staging}/Old222`, 'refused'],
+          [`staging-leftover:${staging}/Old333`, 'refused'],
+        ].sort(),
+      )
+      for (const i of first.items.filter((i) => i.status === 'refused')) expect(i.error).toMatch(/EPERM/)
+      expect(first.items.find((i) => i.path === `${staging}/Old222`)!.error).toContain(`${staging}/Old222`)
+      expect(first.exitCode).toBe(4)
+      expect(first.totals).toMatchObject({ items: 4, collected: 2, left: 2 })
+      expect(first.next.some((n) => n.includes('run gc again'))).toBe(true)
+      // Old222 was never moved, and nothing of it went; Old333 waits in the trash, for the next run to finish.
+      expect(await listTree(e.fs, `${staging}/Old222`, { mtime: true })).toBe(kept)
+      expect(await names(e.fs, staging)).toEqual(['Old222'])
+      expect(await trashOf(e.fs, e.store)).toHaveLength(1)
+
+      const second = await runGc(e.fs, { ...e.base, yes: true })
+      expect(second.items.map((i) => [i.code, i.status]).sort()).toEqual([
+        ['staging-leftover', 'collected'],
+        ['trash-leftover', 'collected'],
+      ])
+      expect(second.exitCode).toBe(0)
+      expect(await names(e.fs, staging)).toEqual([])
+      expect(await exists(e.fs, `${e.store}/.layerfsck/trash`)).toBe(false)
+    })
+
+    it("removes the work dir's .layerfsck with its trash once a dead container is gone, and an empty one left by a killed run", async ({ skip }) => {
+      const e = await setup(skip)
+      const dead = await e.container(['dead1'])
+      await e.mountOverlay(dead.rootfs, [e.rootfs(1), e.rootfs(0)])
+      await makeDirs(e.fs, `${dead.scratch}/upperdir`)
+      await writeFileAll(e.fs, `${dead.scratch}/upperdir/file`, 'written by the container')
+      const spy = recording(e.fs)
+      const report = await runGc(spy.fs, { ...e.base, yes: true })
+      expect(report.items.map((i) => [i.id, i.status])).toEqual([
+        [`orphan-mount:${dead.rootfs}`, 'collected'],
+        [`container-not-live:${dead.dir}`, 'collected'],
+      ])
+      // The container went through the provisioner dir's trash, and the trash and layerfsck's dir went after it.
+      expect(spy.removed).toContain(`${e.provisioner}/.layerfsck/trash`)
+      expect(spy.removed).toContain(`${e.provisioner}/.layerfsck`)
+      expect(await exists(e.fs, `${e.provisioner}/.layerfsck`)).toBe(false)
+      expect(await names(e.fs, e.provisioner)).toEqual(['containers'])
+      expect(await exists(e.fs, dead.dir)).toBe(false)
+
+      // A run killed right after it made the dir leaves it empty: check calls it garbage, and gc takes it.
+      await e.fs.mkdir(`${e.provisioner}/.layerfsck`, 0o700)
+      const check = await runCheck(e.fs, { ...e.base, mode: 'no' })
+      expect(check.passes.flatMap((p) => p.findings).filter((f) => f.code === 'trash-leftover').map((f) => f.path)).toEqual([`${e.provisioner}/.layerfsck`])
+      const again = await runGc(e.fs, { ...e.base, yes: true })
+      expect(again.items.map((i) => [i.id, i.status])).toEqual([[`trash-leftover:${e.provisioner}/.layerfsck`, 'collected']])
+      expect(await names(e.fs, e.provisioner)).toEqual(['containers'])
+    })
+
+    it('counts as freed only what was collected when an item is deferred, and counts every planned item', async ({ skip }) => {
+      const e = await setup(skip, false)
+      const dead = await e.container(['busy1'])
+      await makeDirs(e.fs, `${dead.scratch}/upperdir`)
+      await writeFileAll(e.fs, `${dead.scratch}/upperdir/file`, 'x'.repeat(20_000))
+      const staging = `${e.store}/staging`
+      for (const [d, n] of [['Old111', 9000], ['Old222', 5000]] as const) {
+        await makeDirs(e.fs, `${staging}/${d}`)
+        await writeFileAll(e.fs, `${staging}/${d}/blob.tar`, 'z'.repeat(n))
+        await e.backdate(`${staging}/${d}`, OLD)
+      }
+      const plan = await runGc(e.fs, { ...e.base })
+      const busy = failing(e.fs, (op, args) => (op === 'rename' || op === 'rmdir') && args[0] === dead.dir)
+      const events: GcEvent[] = []
+      const report = await runGc(busy, { ...e.base, yes: true, onEvent: (ev) => events.push(ev) })
+
+      expect(idsOf(report)).toEqual(idsOf(plan))
+      const deferred = report.items.filter((i) => i.status === 'deferred')
+      const collected = report.items.filter((i) => i.status === 'collected')
+      expect(deferred.map((i) => i.id)).toEqual([`container-not-live:${dead.dir}`])
+      expect(collected).toHaveLength(2)
+      expect(deferred[0]!.bytes).toBeGreaterThan(20_000)
+      expect(report.exitCode).toBe(4)
+      // Every planned item counts, deferred or not; only what went counts as freed.
+      expect(report.totals).toMatchObject({ items: 3, collected: 2, left: 1 })
+      expect(report.totals.bytes).toBe(report.items.reduce((n, i) => n + i.bytes, 0))
+      expect(report.totals.bytes).toBe(plan.totals.bytes)
+      expect(report.totals.freed).toBe(collected.reduce((n, i) => n + i.bytes, 0))
+      expect(report.totals.freed).toBe(report.totals.bytes - deferred[0]!.bytes)
+      const last = events.filter((ev) => ev.event === 'item').at(-1) as Extract<GcEvent, { event: 'item' }>
+      expect(last.freedSoFar).toBe(report.totals.freed)
+    })
+
+    it('counts nothing as freed for a file a collected staging dir shares by a hard link with a deferred container', async ({ skip }) => {
+      const e = await setup(skip, false)
+      const dead = await e.container(['busy1'])
+      const upper = `${dead.scratch}/upperdir`
+      await makeDirs(e.fs, upper)
+      const staging = `${e.store}/staging/Old111`
+      await makeDirs(e.fs, staging)
+      await writeFileAll(e.fs, `${staging}/blob.tar`, new Uint8Array(100_000).fill(5))
+      await writeFileAll(e.fs, `${staging}/own.tar`, new Uint8Array(10_000).fill(6))
+      // One inode in both: it is freed only when both go.
+      await e.fs.link(`${staging}/blob.tar`, `${upper}/blob.tar`)
+      await e.backdate(staging, OLD)
+      const goes = await blocksOf(e.fs, staging, [`${staging}/blob.tar`])
+      const busy = failing(e.fs, (op, args) => (op === 'rename' || op === 'rmdir') && args[0] === dead.dir)
+
+      const report = await runGc(busy, { ...e.base, yes: true })
+      expect(report.items.map((i) => [i.id, i.status]).sort()).toEqual(
+        [
+          [`container-not-live:${dead.dir}`, 'deferred'],
+          [`staging-leftover:${staging}`, 'collected'],
+        ].sort(),
+      )
+      expect(report.exitCode).toBe(4)
+      // Planned, both together free the shared inode; only the staging dir went, and the inode stays with the container.
+      expect(report.totals.bytes).toBe(report.items.reduce((n, i) => n + i.bytes, 0))
+      expect(report.totals.freed).toBe(goes)
+      expect(report.totals.freed).toBeLessThan(100_000)
+      expect((await e.fs.lstat(`${upper}/blob.tar`))!.nlink).toBe(1)
+    })
+
+    it('acts, after a yes at the prompt, only on what the plan it showed held', async ({ skip }) => {
+      const e = await setup(skip, false)
+      const dead = await e.container(['dead1'])
+      await makeDirs(e.fs, `${dead.scratch}/upperdir`)
+      await writeFileAll(e.fs, `${dead.scratch}/upperdir/file`, 'x'.repeat(20_000))
+      const staging = `${e.store}/staging`
+      await makeDirs(e.fs, `${staging}/Old111`)
+      await writeFileAll(e.fs, `${staging}/Old111/blob.tar`, 'z'.repeat(9000))
+      await e.backdate(`${staging}/Old111`, OLD)
+      let shown: GcReport | undefined
+      const report = await runGc(e.fs, {
+        ...e.base,
+        confirm: async (p) => {
+          shown = structuredClone(p)
+          // While the operator reads the plan, another staging dir becomes garbage (and a second dead container).
+          await makeDirs(e.fs, `${staging}/Late22`)
+          await writeFileAll(e.fs, `${staging}/Late22/blob.tar`, 'w'.repeat(7000))
+          await e.backdate(`${staging}/Late22`, OLD)
+          await e.container(['late1'])
+          return true
+        },
+      })
+      expect(shown).toBeDefined()
+      expect(shown!.acted).toBe(false)
+      expect(idsOf(shown!)).toEqual([`container-not-live:${dead.dir}`, `staging-leftover:${staging}/Old111`])
+      expect(report.acted).toBe(true)
+      expect(report.exitCode).toBe(0)
+
+      // What was shown was done; what was found after is listed as not confirmed, and left.
+      const acted = report.items.filter((i) => i.status !== 'not-confirmed')
+      expect(acted.map((i) => i.id).sort()).toEqual(idsOf(shown!))
+      expect(acted.every((i) => i.status === 'collected')).toBe(true)
+      expect(report.items.filter((i) => i.status === 'not-confirmed').map((i) => i.id).sort()).toEqual(
+        [`container-not-live:${e.provisioner}/containers/late1`, `staging-leftover:${staging}/Late22`].sort(),
+      )
+      expect(await exists(e.fs, dead.dir)).toBe(false)
+      expect(await names(e.fs, staging)).toEqual(['Late22'])
+      expect(await names(e.fs, `${e.provisioner}/containers`)).toEqual(['late1'])
+      // Totals are over this run's items: what was not confirmed is no part of them.
+      expect(report.totals).toMatchObject({ items: 2, collected: 2, left: 0 })
+      expect(report.totals.bytes).toBe(acted.reduce((n, i) => n + i.bytes, 0))
+      expect(report.totals.freed).toBe(report.totals.bytes)
+      expect(report.totals.bytes).toBe(shown!.totals.bytes)
     })
   })
 }

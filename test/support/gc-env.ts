@@ -34,6 +34,8 @@ export interface GcEnv {
   known: string
   /** Where Mesos' mkdtemp dirs go in these tests (its $TMPDIR). */
   tmp: string
+  /** A fake /proc, empty unless a case puts a process in it; gc reads it when given as procRoot. */
+  proc: string
   /** The variant dir of wh-third's layer i (0 is the root layer). */
   rootfs(i: number): string
   /** The options every gc and check of the env reads with: store, work dir, the live list. */
@@ -56,6 +58,8 @@ export interface GcEnv {
   bind(source: string, at: string): Promise<void>
   /** Sets the mtime of `path` and of everything below it to `ageMs` ago. */
   backdate(path: string, ageMs: number): Promise<void>
+  /** A process `pid` in the fake /proc whose root is `root` (its /proc/<pid>/root link), as a container's init is. */
+  enter(pid: number, root: string): Promise<void>
   /** Unmounts what the env mounted that is still mounted, deepest first. */
   unmountAll(): Promise<void>
 }
@@ -66,6 +70,7 @@ export async function makeGcEnv(s: Subject): Promise<GcEnv> {
   const provisioner = `${workDir}/provisioner`
   const known = `${s.root}/known-containers`
   const tmp = `${s.root}/tmp`
+  const proc = `${s.root}/proc`
   await importImage(s.fs, {
     store,
     backend: 'overlay',
@@ -75,6 +80,7 @@ export async function makeGcEnv(s: Subject): Promise<GcEnv> {
   })
   await makeDirs(s.fs, `${provisioner}/containers`)
   await makeDirs(s.fs, tmp)
+  await makeDirs(s.fs, proc)
   await writeFileAll(s.fs, known, '')
   let linkDirs = 0
   const rootfs = (i: number): string => `${store}/layers/${WH_LAYERS[i]}/${VARIANT}`
@@ -86,6 +92,7 @@ export async function makeGcEnv(s: Subject): Promise<GcEnv> {
     provisioner,
     known,
     tmp,
+    proc,
     rootfs,
     base: { store, workDir, knownContainers: known },
     live: (keys) => writeFileAll(s.fs, known, keys.map((k) => `${k}\n`).join('')),
@@ -141,6 +148,10 @@ export async function makeGcEnv(s: Subject): Promise<GcEnv> {
       // Deepest first and the top last; lutimes changes no parent's mtime anyway.
       for (const p of paths.reverse()) await s.fs.lutimes(p, ns, ns)
       await s.fs.lutimes(path, ns, ns)
+    },
+    async enter(pid, root) {
+      await makeDirs(s.fs, `${proc}/${pid}`)
+      await s.fs.symlink(root, `${proc}/${pid}/root`)
     },
     async unmountAll() {
       if (s.fs.kind !== 'disk') return
