@@ -141,6 +141,9 @@ export async function parseArgs(argv: readonly string[], helpWidth = 80): Promis
       },
       (args) => {
         parsed = { command: spec, args: args as Args }
+        // Once a command's handler has run, yargs renders that command's whole help "for later" (50 ms of
+        // string widths on every run); leaving by a throw skips it, and nothing later needs it.
+        throw PARSED
       },
     )
 
@@ -161,13 +164,21 @@ export async function parseArgs(argv: readonly string[], helpWidth = 80): Promis
     .fail((message, err) => {
       const hint = 'run `layerfsck <command> --help` for the options'
       // yargs' own parse errors ("Not enough arguments following: store") come as a YError: usage, not a bug.
+      if ((err as unknown) === PARSED) throw PARSED
       if (err?.name === 'YError') throw new UsageError(err.message, hint)
       throw err ?? new UsageError(message, hint)
     })
   for (const spec of COMMANDS) parser = toYargs(parser, spec)
-  await parser.parseAsync()
+  try {
+    await parser.parseAsync()
+  } catch (err) {
+    if (err !== PARSED) throw err
+  }
   return parsed
 }
+
+/** Thrown by a command's handler to leave yargs as soon as the arguments are parsed. */
+const PARSED = Symbol('parsed')
 
 export async function main(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr, env } = environment
