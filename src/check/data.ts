@@ -79,7 +79,7 @@ export function ageWords(ms: number): string {
   return 'under a minute'
 }
 
-/** How old a leftover is, by the newest change anywhere in it, and how much it holds. */
+/** How old a leftover is, by the newest change anywhere in it (or in its top, when asked), and how much it holds. */
 export interface LeftoverAge {
   size: TreeSize
   /** Milliseconds since anything in it last changed. */
@@ -202,17 +202,37 @@ export abstract class CheckData {
    * mtime, not only its top's: a long pull writes deep inside its staging
    * dir), read once per path. gc and check judge grace by this one answer.
    */
-  age(path: string): Promise<LeftoverAge> {
-    let a = this.ages.get(path)
+  age(path: string, options: { top?: boolean } = {}): Promise<LeftoverAge> {
+    const key = options.top ? `top:${path}` : path
+    let a = this.ages.get(key)
     if (a === undefined) {
       a = (async () => {
+        if (options.top) return this.topAge(path)
         const size = await treeSize(this.fs, path, { mounts: await this.mounts(), everyInode: true })
         const ageMs = Math.max(0, Date.now() - Number(size.newestMtimeNs / 1_000_000n))
         return { size, ageMs, pastGrace: ageMs >= this.graceMs }
       })()
-      this.ages.set(path, a)
+      this.ages.set(key, a)
     }
     return a
+  }
+
+  /**
+   * The age of a dir by its own mtime and its entries': for what is made
+   * whole elsewhere and renamed in (a layer dir, built in staging), whose
+   * deeper mtimes are the archive's and say nothing of when it arrived. One
+   * lstat per entry of the top, not per file of the tree; no size.
+   */
+  private async topAge(path: string): Promise<LeftoverAge> {
+    let newest = 0n
+    const top = await this.fs.lstat(path)
+    if (top !== undefined) newest = top.mtimeNs
+    for (const e of (top?.kind === 'dir' ? await this.listIfDir(path) : undefined) ?? []) {
+      const inode = await this.fs.lstat(`${path}/${e.name}`)
+      if (inode !== undefined && inode.mtimeNs > newest) newest = inode.mtimeNs
+    }
+    const ageMs = Math.max(0, Date.now() - Number(newest / 1_000_000n))
+    return { size: { bytes: 0, files: 0, mounts: [], unreadable: undefined, newestMtimeNs: newest }, ageMs, pastGrace: ageMs >= this.graceMs }
   }
 
   get procRoot(): string {

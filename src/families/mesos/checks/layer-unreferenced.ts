@@ -57,8 +57,9 @@ async function judge(ctx: CheckContext<MesosData>): Promise<PruneJudgement> {
   const out: LayerEntry[] = []
   for (const e of await ctx.data.layers()) {
     if (e.kind !== 'dir' || layerIdShape(e.name) === undefined || used.has(e.name)) continue
-    // A pull that is storing a layer has not recorded its image yet.
-    if ((await ctx.data.age(e.path)).pastGrace) out.push(e)
+    // A pull that stored a layer has not recorded its image yet. The layer dir is built in staging and renamed in
+    // whole, its files carrying the archive's mtimes: its top says when it arrived.
+    if ((await ctx.data.age(e.path, { top: true })).pastGrace) out.push(e)
   }
   return { layers: out }
 }
@@ -155,7 +156,7 @@ export const layerUnreferenced: CheckSpec<MesosData> = {
     const judged = await judgePrune(ctx)
     if ('keepAll' in judged) return
     for (const e of judged.layers) {
-      const { ageMs } = await ctx.data.age(e.path)
+      const { ageMs } = await ctx.data.age(e.path, { top: true })
       ctx.report({ path: e.path, message: `not used by any image or live container; nothing in it changed for ${ageWords(ageMs)}` })
     }
   },
