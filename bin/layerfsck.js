@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // The bin shim: runs the built CLI and turns its answer into an exit code.
-import { main } from '../dist/src/cli/main.js'
+// The CLI bundled into one module (npm run build makes it) starts in a third of
+// the time of its 250 modules; without it (no esbuild at build time), those.
+const { main } = await import('../dist/cli.mjs').catch((err) => {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('cli.mjs')) throw err
+  return import('../dist/src/cli/main.js')
+})
 
 // The first Ctrl-C asks the command to stop between two steps, so that it
 // removes what it staged and leaves no journal; a second one ends it at once,

@@ -51,9 +51,10 @@ let nativeError: unknown
 
 function loadNative(): NativeAddon {
   if (native) return native
-  // src/fs/node.ts runs from the source tree under vitest and from dist/src/fs
-  // once built; the addon sits in build/Release at the package root in both.
-  for (const rel of ['../../build/Release/layerfsck_native.node', '../../../build/Release/layerfsck_native.node']) {
+  // src/fs/node.ts runs from the source tree under vitest, from dist/src/fs
+  // once built, and from dist/ inside the CLI's bundle; the addon sits in
+  // build/Release at the package root in all three.
+  for (const rel of ['../../build/Release/layerfsck_native.node', '../../../build/Release/layerfsck_native.node', '../build/Release/layerfsck_native.node']) {
     try {
       native = require(rel) as NativeAddon
       return native
