@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
+import { Readable } from 'node:stream'
 import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
@@ -48,6 +49,9 @@ interface NativeAddon {
 const require = createRequire(import.meta.url)
 let native: NativeAddon | undefined
 let nativeError: unknown
+
+/** Files up to this size are read in one call when opened (see openRead). */
+const SMALL_FILE = 64 * 1024
 
 function loadNative(): NativeAddon {
   if (native) return native
@@ -259,16 +263,35 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
       if (st.isSymbolicLink()) throw errnoError('ELOOP', 'open', path)
       if (!st.isFile()) throw errnoError('ENXIO', 'open', path)
       const fd = onDisk(path, (p) => fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
+      let size: number
       try {
         // Whatever is there now (it may have been swapped since the lstat) must still be a regular file.
         const now = fs.fstatSync(fd)
         if (now.isDirectory()) throw errnoError('EISDIR', 'open', path)
         if (!now.isFile()) throw errnoError('ENXIO', 'open', path)
+        size = now.size
       } catch (err) {
         fs.closeSync(fd)
         throw err
       }
-      return fs.createReadStream('', { fd, autoClose: true, highWaterMark: 256 * 1024 })
+      // Most files of a layer (and every metadata file) are small: one read(2) and close(2) here, then a stream
+      // of that one chunk, instead of a read stream's threadpool round trips and buffer per file.
+      if (size <= SMALL_FILE) {
+        const buf = Buffer.allocUnsafe(size + 1)
+        let got = 0
+        try {
+          for (let n = -1; n !== 0 && got <= size; got += n) n = fs.readSync(fd, buf, got, size + 1 - got, got)
+        } catch (err) {
+          fs.closeSync(fd)
+          throw err
+        }
+        // Grown since the fstat: read it whole as a stream, as a large file is.
+        if (got <= size) {
+          fs.closeSync(fd)
+          return Readable.from([buf.subarray(0, got)], { objectMode: false })
+        }
+      }
+      return fs.createReadStream('', { fd, autoClose: true, highWaterMark: 256 * 1024, start: 0 })
     },
 
     async openWrite(path, opts: WriteOptions = {}) {
