@@ -172,20 +172,28 @@ function toInode(st: fs.BigIntStats): Inode {
   }
 }
 
+/**
+ * Writes on the descriptor synchronously: every caller awaits each write
+ * before the next, so the threadpool bought no overlap, only a round trip
+ * per call (an import spent most of its time idle between them).
+ */
 class NodeWriteHandle implements WriteHandle {
-  constructor(private readonly handle: fs.promises.FileHandle) {}
+  private closed = false
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+  ) {}
   async write(chunk: Uint8Array): Promise<void> {
     let off = 0
-    while (off < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, off, chunk.length - off)
-      off += bytesWritten
-    }
+    while (off < chunk.length) off += onDisk(this.path, () => fs.writeSync(this.fd, chunk, off, chunk.length - off))
   }
   async sync(): Promise<void> {
-    await this.handle.sync()
+    onDisk(this.path, () => fs.fsyncSync(this.fd))
   }
   async close(): Promise<void> {
-    await this.handle.close()
+    if (this.closed) return
+    this.closed = true
+    onDisk(this.path, () => fs.closeSync(this.fd))
   }
 }
 
@@ -298,18 +306,15 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
       // O_NONBLOCK: a fifo planted where a file is expected fails (ENXIO) instead of hanging the open.
       const flags =
         O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | (opts.append ? O_APPEND : O_TRUNC) | (opts.exclusive ? O_EXCL : 0)
-      const bytes = SURROGATE.test(path) ? encodeName(path) : undefined
-      const handle = await fs.promises.open(bytes ?? path, flags, opts.mode ?? 0o666).catch((err: unknown) => {
-        throw bytes === undefined ? err : restorePaths(err, [[bytes, path, 'path']])
-      })
+      const fd = onDisk(path, (p) => fs.openSync(p, flags, opts.mode ?? 0o666))
       if (!opts.exclusive) {
-        const st = await handle.stat()
+        const st = fs.fstatSync(fd)
         if (!st.isFile()) {
-          await handle.close()
+          fs.closeSync(fd)
           throw errnoError(st.isDirectory() ? 'EISDIR' : 'ENXIO', 'open', path)
         }
       }
-      return new NodeWriteHandle(handle)
+      return new NodeWriteHandle(fd, path)
     },
 
     async mkdir(path, mode = 0o777) {

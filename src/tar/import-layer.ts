@@ -111,6 +111,9 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
   /** Non-directories this tar created: the only legal hard-link targets. */
   const created = new Set<string>()
   const dirTimes: { path: string; ns: bigint }[] = []
+  /** Directories this import created (or found empty): nothing is in them but what it wrote. */
+  const fresh = new Set<string>()
+  if ((await fs.readdir(target)).length === 0) fresh.add('')
   const preserveOwners = options.preserveOwners ?? process.getuid?.() === 0
 
   const abs = (rel: string): string => (rel === '' ? target : `${target}/${rel}`)
@@ -123,13 +126,18 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
       prefix = prefix === '' ? parts[i]! : `${prefix}/${parts[i]}`
       if (dirs.has(prefix)) continue
       const inode = await fs.lstat(abs(prefix))
-      if (inode === undefined) await fs.mkdir(abs(prefix), 0o755)
-      else if (inode.kind !== 'dir') throw new HostileTarError(entryName, `${prefix} is a ${inode.kind}, so writing below it would leave the layer`)
+      if (inode === undefined) {
+        await fs.mkdir(abs(prefix), 0o755)
+        fresh.add(prefix)
+      } else if (inode.kind !== 'dir') throw new HostileTarError(entryName, `${prefix} is a ${inode.kind}, so writing below it would leave the layer`)
       dirs.add(prefix)
     }
   }
 
   const removeExisting = async (rel: string, kind: InodeKind | 'link', entryName: string): Promise<boolean> => {
+    // In a dir this import made, only what it wrote can be there, and that it remembers: no lstat per entry.
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''
+    if (fresh.has(parent) && !created.has(rel) && !dirs.has(rel)) return false
     const inode = await fs.lstat(abs(rel))
     if (inode === undefined) return false
     if (inode.kind === 'dir') {
@@ -223,6 +231,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
         },
       )
       if (kind === 'dir') {
+        if (!existsAsDir && rel !== '') fresh.add(rel)
         dirs.add(rel)
         dirTimes.push({ path, ns: mtimeNs })
       } else created.add(rel)
