@@ -122,7 +122,8 @@ for (const subject of SUBJECTS) {
         fs: (fs) =>
           failing(fs, {
             write: (_chunk, count) => {
-              if (count === 2) throw errnoError('ENOSPC', 'write')
+              // Export hands the tar over in batches: a small layer's is one write.
+              if (count === 1) throw errnoError('ENOSPC', 'write')
             },
           }),
         shown: /^layerfsck: error: ENOSPC/,

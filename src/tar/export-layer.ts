@@ -16,7 +16,7 @@
  */
 import { pack as tarPack, type Header, type Pack } from 'tar-stream'
 import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
-import { encodeName, hasEscapedBytes } from '../fs/name-bytes.js'
+import { encodeName, escapeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { FsPort, Inode } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
 import { walkPreorder } from '../fs/walk.js'
@@ -65,6 +65,29 @@ interface Outgoing {
   rdev?: { major: number; minor: number }
   xattrs?: [string, Uint8Array][]
   body?: () => Promise<AsyncIterable<Uint8Array>>
+  /** A small file's bytes, read whole: one entry call, no stream. */
+  bytes?: Uint8Array
+}
+
+/** Files up to this size travel as one buffer; larger ones are streamed. */
+const SMALL_BODY = 64 * 1024
+/** Output is handed to `write` in pieces of about this size, not per header and block. */
+const OUTPUT_BATCH = 256 * 1024
+
+/** A small file whole, refusing one that grew past a streamed file's size meanwhile. */
+async function readSmall(fs: FsPort, path: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const stream = await fs.openRead(path)
+  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+    total += chunk.length
+    if (total > 16 * SMALL_BODY) {
+      stream.destroy()
+      throw new LayerfsckError('FILE_CHANGED', `${escapeName(path)} grew while it was exported; export it again once nothing writes to the layer`)
+    }
+    chunks.push(chunk)
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)
 }
 
 export async function exportLayerTar(
@@ -79,7 +102,18 @@ export async function exportLayerTar(
   // tar-stream's "destroyed"; the write's error is the one to report.
   let writeError: unknown
   const drained = (async () => {
-    for await (const chunk of pack as AsyncIterable<Uint8Array>) await write(chunk)
+    // tar-stream yields a header, a body and its padding as separate chunks: one write per batch, not per chunk.
+    let batch: Uint8Array[] = []
+    let size = 0
+    for await (const chunk of pack as AsyncIterable<Uint8Array>) {
+      batch.push(chunk)
+      size += chunk.length
+      if (size < OUTPUT_BATCH) continue
+      await write(Buffer.concat(batch, size))
+      batch = []
+      size = 0
+    }
+    if (size > 0) await write(Buffer.concat(batch, size))
   })().catch((err: unknown) => {
     writeError = err
     pack.destroy(err as Error)
@@ -149,6 +183,13 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
       gname: '',
       devmajor: o.rdev?.major ?? 0,
       devminor: o.rdev?.minor ?? 0,
+    }
+    if (o.bytes !== undefined) {
+      report.bytes += o.bytes.length
+      await new Promise<void>((resolve, reject) => pack.entry(header, Buffer.from(o.bytes!.buffer, o.bytes!.byteOffset, o.bytes!.length), (err) => (err ? reject(err) : resolve())))
+      report.entries += 1
+      options.onProgress?.({ entries: report.entries, bytes: report.bytes })
+      return
     }
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()))
@@ -231,6 +272,12 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
       case 'file':
         // An aufs-form whiteout travels as it is; count it as the device form is counted.
         if (classifyAufsName(w.name)?.type === 'whiteout') report.whiteouts += 1
+        if (inode.size > 0 && inode.size <= SMALL_BODY) {
+          // The header says what was read: a file that changed size since its lstat is taken as it is now.
+          const bytes = await readSmall(fs, w.path)
+          await emit({ name: w.rel, type: 'file', inode, size: bytes.length, xattrs, bytes })
+          break
+        }
         await emit({
           name: w.rel,
           type: 'file',
