@@ -118,13 +118,20 @@ static int get_bytes(napi_env env, napi_value v, char *buf, size_t cap, const ch
     if (len > 0) memcpy(buf, data, len);
     buf[len] = '\0';
   } else {
-    if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) {
+    // The whole length first: a copy into a short buffer stops at a whole character, and a path cut
+    // inside one would come back a shorter path that exists (a parent), not an error.
+    if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
       char msg[64];
       snprintf(msg, sizeof msg, "%s must be a string or a Buffer", what);
       napi_throw_type_error(env, NULL, msg);
       return 0;
     }
     if (len >= cap - 1) {
+      napi_throw_range_error(env, "ENAMETOOLONG", "path too long");
+      return 0;
+    }
+    size_t copied = 0;
+    if (napi_get_value_string_utf8(env, v, buf, cap, &copied) != napi_ok || copied != len) {
       napi_throw_range_error(env, "ENAMETOOLONG", "path too long");
       return 0;
     }
@@ -301,8 +308,9 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
   close(fd);
   napi_value result;
   void *data;
-  napi_create_buffer_copy(env, len, out, &data, &result);
+  napi_status made = napi_create_buffer_copy(env, len, out, &data, &result);
   free(out);
+  if (made != napi_ok) return throw_errno(env, ENOMEM, "scandir", path);
   return result;
 }
 

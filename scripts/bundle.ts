@@ -7,11 +7,14 @@
  * behind an initializer. Without esbuild (an install without dev
  * dependencies), nothing is written and the bin runs dist/src as before.
  */
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 async function bundle(): Promise<number> {
+  // A bundle left from an earlier build would run in place of what tsc just built.
+  rmSync(`${root}/dist/cli.mjs`, { force: true })
   let esbuild: typeof import('esbuild')
   try {
     esbuild = await import('esbuild')

@@ -197,6 +197,23 @@ for (const { name, make } of SUBJECTS) {
         expect(await text(fs, `${r}/target`)).toBe('keep')
       })
 
+      it('refuses a write after close, whatever file has its descriptor number by then', async () => {
+        const h = await fs.openWrite(`${r}/f`)
+        await h.write(Buffer.from('kept'))
+        await h.close()
+        await put(fs, `${r}/other`, 'untouched')
+        expect(await errCode(h.write(Buffer.from('stray')))).toBe('EBADF')
+        expect(await text(fs, `${r}/f`)).toBe('kept')
+        expect(await text(fs, `${r}/other`)).toBe('untouched')
+      })
+
+      it('reads a small file that grew or shrank since it was opened as it is when read', async () => {
+        await put(fs, `${r}/f`, 'x'.repeat(1000))
+        expect(await text(fs, `${r}/f`)).toBe('x'.repeat(1000))
+        await put(fs, `${r}/f`, 'short')
+        expect(await text(fs, `${r}/f`)).toBe('short')
+      })
+
       it('refuses to open a directory as a file', async () => {
         await fs.mkdir(`${r}/d`)
         expect(await errCode(fs.openRead(`${r}/d`))).toBe('EISDIR')
@@ -685,6 +702,25 @@ for (const { name, make } of SUBJECTS) {
         // 127 two-byte characters fit, 128 do not: the limit is bytes, not characters.
         await fs.mkdir(`${r}/${'é'.repeat(127)}`)
         expect(await errCode(fs.mkdir(`${r}/${'é'.repeat(128)}`))).toBe('ENAMETOOLONG')
+      })
+
+      it('never lists a shorter path when a path longer than PATH_MAX is cut inside a character', async () => {
+        // Dirs down to a path of 4094 bytes, then a child named by one 3-byte character: 4098 bytes in all.
+        let dir = r
+        while (Buffer.byteLength(dir) + 251 < 4094) {
+          dir = `${dir}/${'d'.repeat(250)}`
+          await fs.mkdir(dir)
+        }
+        const pad = 4094 - Buffer.byteLength(dir) - 1
+        dir = `${dir}/${'p'.repeat(pad)}`
+        await fs.mkdir(dir)
+        expect(Buffer.byteLength(dir)).toBe(4094)
+        const mode = (await fs.lstat(dir))?.mode
+        const child = `${dir}/日`
+        // Cut at 4095 bytes inside the character, the path would be `dir` itself (or its parent): listed, or chmod'ed.
+        expect(await errCode(fs.readdir(child))).toBe('ENAMETOOLONG')
+        expect(await errCode(fs.chmod(child, 0o700))).toBe('ENAMETOOLONG')
+        expect((await fs.lstat(dir))?.mode).toBe(mode)
       })
 
       it('counts a byte that is not UTF-8 as one byte against the name limit', async () => {

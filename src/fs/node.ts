@@ -17,6 +17,7 @@
  */
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
@@ -53,18 +54,27 @@ let nativeError: unknown
 /** Files up to this size are read in one call when opened (see openRead). */
 const SMALL_FILE = 64 * 1024
 
+/**
+ * The package root, from where this module runs: src/fs/node.ts under
+ * vitest, dist/src/fs/node.js once built, dist/cli.mjs in the CLI's bundle.
+ * The addon is loaded from that root only, by absolute path: never from a
+ * directory above the package, where anyone could have put a file by that name.
+ */
+function packageRoot(): string | undefined {
+  const here = fileURLToPath(import.meta.url)
+  for (const tail of ['/src/fs/node.ts', '/dist/src/fs/node.js', '/dist/cli.mjs']) if (here.endsWith(tail)) return here.slice(0, -tail.length)
+  return undefined
+}
+
 function loadNative(): NativeAddon {
   if (native) return native
-  // src/fs/node.ts runs from the source tree under vitest, from dist/src/fs
-  // once built, and from dist/ inside the CLI's bundle; the addon sits in
-  // build/Release at the package root in all three.
-  for (const rel of ['../../build/Release/layerfsck_native.node', '../../../build/Release/layerfsck_native.node', '../build/Release/layerfsck_native.node']) {
-    try {
-      native = require(rel) as NativeAddon
-      return native
-    } catch (err) {
-      nativeError = err
-    }
+  const root = packageRoot()
+  try {
+    if (root === undefined) throw new Error(`cannot tell the package root from ${import.meta.url}`)
+    native = require(`${root}/build/Release/layerfsck_native.node`) as NativeAddon
+    return native
+  } catch (err) {
+    nativeError = err
   }
   throw new LayerfsckError('NATIVE_MISSING', 'the native helper (mknod, lchmod, umount, xattrs, flock) is not built', {
     hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout); it needs make, a C compiler and the Node headers',
@@ -184,10 +194,13 @@ class NodeWriteHandle implements WriteHandle {
     private readonly path: string,
   ) {}
   async write(chunk: Uint8Array): Promise<void> {
+    // A closed descriptor's number may already be another file's.
+    if (this.closed) throw errnoError('EBADF', 'write', this.path)
     let off = 0
     while (off < chunk.length) off += onDisk(this.path, () => fs.writeSync(this.fd, chunk, off, chunk.length - off))
   }
   async sync(): Promise<void> {
+    if (this.closed) throw errnoError('EBADF', 'fsync', this.path)
     onDisk(this.path, () => fs.fsyncSync(this.fd))
   }
   async close(): Promise<void> {
