@@ -74,6 +74,28 @@ const SMALL_BODY = 64 * 1024
 /** Output is handed to `write` in pieces of about this size, not per header and block. */
 const OUTPUT_BATCH = 256 * 1024
 
+/**
+ * Bytes handed to the tar and not yet written out: the producer waits above
+ * `limit`, so memory stays flat however far the walk outruns the writer.
+ */
+class BackPressure {
+  private pending = 0
+  private waiting: (() => void) | undefined
+  constructor(private readonly limit: number) {}
+  async queued(bytes: number): Promise<void> {
+    this.pending += bytes
+    if (this.pending > this.limit) await new Promise<void>((resolve) => (this.waiting = resolve))
+  }
+  written(bytes: number): void {
+    this.pending = Math.max(0, this.pending - bytes)
+    if (this.pending <= this.limit / 2 && this.waiting) {
+      const w = this.waiting
+      this.waiting = undefined
+      w()
+    }
+  }
+}
+
 /** A small file whole, refusing one that grew past a streamed file's size meanwhile. */
 async function readSmall(fs: FsPort, path: string): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
@@ -101,6 +123,8 @@ export async function exportLayerTar(
   // A failed write (ENOSPC) destroys the pack, and produce then fails with
   // tar-stream's "destroyed"; the write's error is the one to report.
   let writeError: unknown
+  // A buffered entry is taken at once, whatever the writer's pace: the producer waits while this much is unwritten.
+  const gate = new BackPressure(8 * OUTPUT_BATCH)
   const drained = (async () => {
     // tar-stream yields a header, a body and its padding as separate chunks: one write per batch, not per chunk.
     let batch: Uint8Array[] = []
@@ -110,16 +134,19 @@ export async function exportLayerTar(
       size += chunk.length
       if (size < OUTPUT_BATCH) continue
       await write(Buffer.concat(batch, size))
+      gate.written(size)
       batch = []
       size = 0
     }
     if (size > 0) await write(Buffer.concat(batch, size))
   })().catch((err: unknown) => {
     writeError = err
+    // The producer must not wait for a writer that is gone: it goes on and fails on the destroyed pack.
+    gate.written(Number.POSITIVE_INFINITY)
     pack.destroy(err as Error)
   })
   try {
-    await produce(fs, root, pack, report, options)
+    await produce(fs, root, pack, report, options, gate)
     pack.finalize()
   } catch (err) {
     pack.destroy(err as Error)
@@ -131,7 +158,7 @@ export async function exportLayerTar(
   return report
 }
 
-async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExportReport, options: LayerExportOptions): Promise<void> {
+async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExportReport, options: LayerExportOptions, gate: BackPressure): Promise<void> {
   const firstName = new Map<string, string>()
 
   const emit = async (o: Outgoing): Promise<void> => {
@@ -185,6 +212,7 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
       devminor: o.rdev?.minor ?? 0,
     }
     if (o.bytes !== undefined) {
+      await gate.queued(512 + o.bytes.length)
       report.bytes += o.bytes.length
       await new Promise<void>((resolve, reject) => pack.entry(header, Buffer.from(o.bytes!.buffer, o.bytes!.byteOffset, o.bytes!.length), (err) => (err ? reject(err) : resolve())))
       report.entries += 1
