@@ -14,7 +14,7 @@ import { withSession, type StoreSession } from '../steps/session.js'
 import type { Step, StepOutcome } from '../steps/step.js'
 import type { CheckData } from './data.js'
 import { allChecks } from './registry.js'
-import { PASSES, type CheckContext, type CheckSpec, type ContentDir, type Finding, type PassName, type Severity } from './types.js'
+import { PASSES, type CheckContext, type CheckSpec, type ContentDir, type Finding, type FixSpec, type PassName, type Severity } from './types.js'
 
 /** 2: reports name the family; the Mesos-only pass became `containers`; `settings` replaced `backend`. */
 export const CHECK_SCHEMA_VERSION = 2
@@ -145,6 +145,16 @@ export function checkContext(
   return { ...base, roots: base.data.roots(), report: (f) => sink({ code: spec.code, severity: spec.severity, pass, ...f }) }
 }
 
+/** A check's fix of one finding as a step of the engine; check and gc name it alike, `<code>:<path>`, in the journal. */
+export function fixStep(code: string, fix: Extract<FixSpec, { by: 'check' }>, ctx: CheckContext, finding: Finding, wrap: (applying: Promise<void>) => Promise<void> = (a) => a): Step {
+  return {
+    id: `${code}:${finding.path}`,
+    describe: () => `${fix.describe}: ${finding.path}`,
+    isDone: () => fix.isDone?.(ctx, finding) ?? Promise.resolve(false),
+    apply: () => wrap(fix.apply(ctx, finding)),
+  }
+}
+
 /** What a killed run claimed and recovery did not remove (a mount in the way, a claim that is no staging dir of this store). */
 export async function interruptedOf(session: StoreSession, recovering: boolean): Promise<CheckContext['interrupted']> {
   const r = session.resumed
@@ -221,17 +231,7 @@ async function checkInSession(
       const result: FindingResult = { ...finding, title: spec.title, fix, status: 'open' }
       results.push(result)
       if (!byGc && spec.fix?.by === 'check' && (mode === 'yes' || (mode === 'preen' && spec.fix.safe))) {
-        const f = spec.fix
-        const ctx = contextFor(spec)
-        steps.push({
-          result,
-          step: {
-            id: `${spec.code}:${finding.path}`,
-            describe: () => `${f.describe}: ${finding.path}`,
-            isDone: () => f.isDone?.(ctx, finding) ?? Promise.resolve(false),
-            apply: () => f.apply(ctx, finding),
-          },
-        })
+        steps.push({ result, step: fixStep(spec.code, spec.fix, contextFor(spec), finding) })
       }
     }
     if (steps.length > 0) {

@@ -16,15 +16,15 @@ import { FixRefusedError } from '../check/checks/refuse.js'
 import { CrashError } from '../fs/crash.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { CheckData } from '../check/data.js'
-import { checkContext, interruptedOf, openStore, type ReadOptions } from '../check/run.js'
-import { PASSES, type CheckContext, type CheckSpec, type Finding } from '../check/types.js'
+import { checkContext, fixStep, interruptedOf, openStore, type ReadOptions } from '../check/run.js'
+import { PASSES, type CheckContext, type CheckSpec, type Finding, type FixSpec } from '../check/types.js'
 import type { FamilyName } from '../family/types.js'
 import type { FsPort } from '../fs/port.js'
 import { FreedLedger, treeSize } from '../fs/tree-size.js'
 import { isInside } from '../fs/safe-path.js'
 import { sessionOptions, type ChangeOptions } from '../steps/options.js'
 import { withSession, type StoreSession } from '../steps/session.js'
-import type { Step, StepOutcome } from '../steps/step.js'
+import type { StepOutcome } from '../steps/step.js'
 
 export const GC_SCHEMA_VERSION = 1
 
@@ -101,6 +101,7 @@ export class GcCancelledError extends LayerfsckError {
 interface Planned {
   item: GcItem
   spec: CheckSpec
+  fix: Extract<FixSpec, { by: 'check' }>
   finding: Finding
   ctx: CheckContext
 }
@@ -108,11 +109,6 @@ interface Planned {
 /** The garbage checks gc runs: every one that is garbage, prune only when asked, and what explains what is kept. */
 function gcChecks(checks: readonly CheckSpec[], pruneLayers: boolean): CheckSpec[] {
   return checks.filter((c) => c.pass !== 'contents' && c.garbage !== undefined && (c.garbage !== 'prune-layers' || pruneLayers))
-}
-
-/** A finding of a `keeps` check, or of a garbage check without a fix of its own, says what stays and why. */
-function keeps(spec: CheckSpec): boolean {
-  return spec.garbage === 'keeps' || spec.fix?.by !== 'check'
 }
 
 export async function runGc(fs: FsPort, options: GcOptions): Promise<GcReport> {
@@ -160,7 +156,7 @@ async function planIn(
 
 async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean, recovering: boolean): Promise<GcReport & { planned: Planned[]; ledger: FreedLedger }> {
   const { fs } = session
-  const { store, family, data, workDir } = opened
+  const { store, family, data } = opened
   const interrupted = await interruptedOf(session, recovering)
   const scratch = new Map<string, unknown>()
   const planned: Planned[] = []
@@ -173,12 +169,14 @@ async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean,
       const ctx = checkContext({ fs, store, data, interrupted, scratch }, spec, pass.name, (f) => found.push(f))
       await spec.run(ctx)
       for (const finding of found) {
-        if (keeps(spec) || spec.fix?.by !== 'check') {
+        // A `keeps` check's finding, or one of a garbage check without a fix of its own, says what stays and why.
+        if (spec.garbage === 'keeps' || spec.fix?.by !== 'check') {
           kept.push({ code: spec.code, path: finding.path, why: finding.message })
           continue
         }
         planned.push({
           spec,
+          fix: spec.fix,
           finding,
           ctx,
           item: {
@@ -204,7 +202,7 @@ async function plan(session: StoreSession, opened: Opened, pruneLayers: boolean,
   const rank = (p: Planned): number => (p.item.prune ? 2 : mountPoints.has(p.item.path) ? 0 : 1)
   planned.sort((a, b) => rank(a) - rank(b) || (rank(a) === 0 ? b.item.path.length - a.item.path.length : 0))
   const ledger = await sizeItems(fs, data, planned, mountPoints)
-  return report(session, opened, data, planned, ledger, kept, pruneLayers, false, workDir, store)
+  return report(session, opened, planned, ledger, kept, pruneLayers, false)
 }
 
 /** What each item frees, each inode once across the whole plan: a hard link shared with what stays frees nothing. */
@@ -231,15 +229,13 @@ async function sizeItems(fs: FsPort, data: CheckData, planned: Planned[], mountP
 async function report(
   session: StoreSession,
   opened: Opened,
-  data: CheckData,
   planned: Planned[],
   ledger: FreedLedger,
   kept: GcReport['kept'],
   pruneLayers: boolean,
   acted: boolean,
-  workDir: string | undefined,
-  store: string,
 ): Promise<GcReport & { planned: Planned[]; ledger: FreedLedger }> {
+  const { data, store, workDir } = opened
   const all = planned.map((p) => p.item)
   // What was not confirmed at the prompt is listed but is no part of this run.
   const items = all.filter((i) => i.status !== 'not-confirmed')
@@ -285,19 +281,11 @@ async function act(
   confirmed: Set<string> | undefined,
   options: GcOptions,
 ): Promise<GcReport> {
-  const { data, family, store, workDir } = opened
+  const { data, family, store } = opened
   const chosen = plan.planned.filter((p) => confirmed === undefined || confirmed.has(p.item.id))
   for (const p of plan.planned) if (!chosen.includes(p)) p.item.status = 'not-confirmed'
   if (confirmed === undefined) options.onEvent?.({ event: 'plan', items: plan.items.length, bytes: plan.totals.bytes })
-  const steps: Step[] = chosen.map(({ spec, finding, ctx }) => {
-    const fix = spec.fix as Extract<CheckSpec['fix'], { by: 'check' }>
-    return {
-      id: `${spec.code}:${finding.path}`,
-      describe: () => `${fix.describe}: ${finding.path}`,
-      isDone: () => fix.isDone?.(ctx, finding) ?? Promise.resolve(false),
-      apply: () => leaveOnErrno(fix.apply(ctx, finding), finding.path),
-    }
-  })
+  const steps = chosen.map(({ spec, fix, finding, ctx }) => fixStep(spec.code, fix, ctx, finding, (applying) => leaveOnErrno(applying, finding.path)))
   let freed = 0
   const outcomes = await session.runSteps(steps, ({ index, total, outcome }) => {
     const item = chosen[index]!.item
@@ -308,7 +296,7 @@ async function act(
   if (outcomes.some((o) => o.status === 'applied') || session.resumed !== undefined) {
     await session.commit((await data.stampFormat()) ?? (await family.currentFormat(session.fs, store)))
   } else await session.abandon()
-  const { planned: _planned, ledger: _ledger, ...out } = await report(session, opened, data, plan.planned, plan.ledger, plan.kept, plan.pruneLayers, true, workDir, store)
+  const { planned: _planned, ledger: _ledger, ...out } = await report(session, opened, plan.planned, plan.ledger, plan.kept, plan.pruneLayers, true)
   return out
 }
 
