@@ -1,8 +1,9 @@
 /**
  * Progress on stderr, drawn by cli-progress, only when stderr is a
  * terminal: piped or captured output never gets control characters.
+ * cli-progress (and the readline it pulls in) is loaded only then: a
+ * run without a terminal, the common case, skips its ~10 ms of loading.
  */
-import cliProgress from 'cli-progress'
 import type { CommandContext } from './commands.js'
 
 export interface Progress {
@@ -12,8 +13,9 @@ export interface Progress {
 
 const SILENT: Progress = { update() {}, stop() {} }
 
-export function progressFor(ctx: CommandContext, label: string): Progress {
+export async function progressFor(ctx: CommandContext, label: string): Promise<Progress> {
   if (!ctx.errStyle.tty) return SILENT
+  const { default: cliProgress } = await import('cli-progress')
   const bar = new cliProgress.SingleBar(
     {
       stream: ctx.stderr as unknown as NodeJS.WritableStream,

@@ -4,7 +4,7 @@
  * by its `family` field. Stamps name a line and a version; these answer
  * which descriptor that is. Nothing else branches on version numbers.
  */
-import semver from 'semver'
+import { semver } from './semver.js'
 import { FAMILIES } from '../families/index.js'
 import type { Family, FormatInfo } from '../family/types.js'
 

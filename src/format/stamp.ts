@@ -5,7 +5,7 @@
  * format is refused before a single byte of it is interpreted by rules that
  * no longer hold.
  */
-import semver from 'semver'
+import { semver } from './semver.js'
 import { ExitCode, LayerfsckError } from '../errors.js'
 import { ensureDir, readTextLimited, writeFileDurable } from '../fs/io.js'
 import type { FsPort } from '../fs/port.js'

@@ -56,13 +56,13 @@ const SMALL_FILE = 64 * 1024
 
 /**
  * The package root, from where this module runs: src/fs/node.ts under
- * vitest, dist/src/fs/node.js once built, dist/cli.mjs in the CLI's bundle.
+ * vitest, dist/src/fs/node.js once built, dist/cli.cjs in the CLI's bundle.
  * The addon is loaded from that root only, by absolute path: never from a
  * directory above the package, where anyone could have put a file by that name.
  */
 function packageRoot(): string | undefined {
   const here = fileURLToPath(import.meta.url)
-  for (const tail of ['/src/fs/node.ts', '/dist/src/fs/node.js', '/dist/cli.mjs']) if (here.endsWith(tail)) return here.slice(0, -tail.length)
+  for (const tail of ['/src/fs/node.ts', '/dist/src/fs/node.js', '/dist/cli.cjs']) if (here.endsWith(tail)) return here.slice(0, -tail.length)
   return undefined
 }
 

@@ -42,7 +42,7 @@ export function checkOptions(args: Args): CheckCommandOptions {
 
 export async function runCheckCommand(args: Args, ctx: CommandContext): Promise<number> {
   const options = checkOptions(args)
-  const progress = progressFor(ctx, 'checking layers')
+  const progress = await progressFor(ctx, 'checking layers')
   try {
     const report = await runCheck(ctx.fs, {
       ...options,

@@ -25,7 +25,7 @@ export function gcOptions(args: Args): GcCommandOptions {
 export async function runGcCommand(args: Args, ctx: CommandContext): Promise<number> {
   const options = gcOptions(args)
   const json = args['json'] === true
-  const progress = json ? undefined : progressFor(ctx, 'collecting')
+  const progress = json ? undefined : await progressFor(ctx, 'collecting')
   const started = Date.now()
   let total = 0
   const onEvent = (e: GcEvent): void => {

@@ -32,7 +32,7 @@ export function importOptions(args: Args): ImportCommandOptions {
 
 export async function runImport(args: Args, ctx: CommandContext): Promise<number> {
   const options = importOptions(args)
-  const progress = progressFor(ctx, 'importing')
+  const progress = await progressFor(ctx, 'importing')
   try {
     const report = await importImage(ctx.fs, {
       ...options,

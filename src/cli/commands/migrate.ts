@@ -39,7 +39,7 @@ export function migrateOptions(args: Args): MigrateCommandOptions {
 export async function runMigrate(args: Args, ctx: CommandContext): Promise<number> {
   const options = migrateOptions(args)
   const json = args['json'] === true
-  const progress = json ? undefined : progressFor(ctx, 'migrating')
+  const progress = json ? undefined : await progressFor(ctx, 'migrating')
   const started = Date.now()
   let entries = 0
   let layersDone = 0

@@ -27,7 +27,7 @@
  * a shared inode: the codec only unlinks names, creates new inodes and
  * edits directories the clone made fresh.
  */
-import semver from 'semver'
+import { semver } from '../../format/semver.js'
 import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
 import { requireStore } from '../../detect/identify.js'
 import { readStamp } from '../../format/stamp.js'

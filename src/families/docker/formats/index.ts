@@ -2,7 +2,7 @@
  * Every Docker format layerfsck knows, one version line per driver, oldest
  * first in each. Adding a version is adding a file and a line here.
  */
-import semver from 'semver'
+import { semver } from '../../../format/semver.js'
 import type { DockerDriver } from '../paths.js'
 import type { DockerFormat, DockerFormatLine } from './format.js'
 import { dockerOverlay_1_4_0 } from './overlay-1.4.0.js'

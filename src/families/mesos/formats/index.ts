@@ -3,7 +3,7 @@
  * version is adding a file here and a line in this list; nothing else
  * branches on version numbers.
  */
-import semver from 'semver'
+import { semver } from '../../../format/semver.js'
 import type { FormatDescriptor, RootfsVariant } from '../descriptor.js'
 import { mesosDocker_1_0_0 } from './1.0.0.js'
 import { mesosDocker_1_1_0 } from './1.1.0.js'
