@@ -5,14 +5,15 @@
  * fchmodat(AT_SYMLINK_NOFOLLOW) (fs.chmod follows a symlink out of a store),
  * utimensat(AT_SYMLINK_NOFOLLOW) (fs.lutimes takes seconds as a double and loses nanoseconds),
  * umount2 (plain and MNT_DETACH), getdents64 on a descriptor that never follows a
- * symlink (the walk's one call per directory), a raw readdir to see whether a filesystem
+ * symlink (the walk's one call per directory; a whole tree's on the threadpool), a raw readdir to see whether a filesystem
  * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type),
  * the l*xattr calls (on the entry itself, with byte-exact names and values),
  * syncfs, and flock on a file opened without following a symlink or blocking.
  *
  * A path is a Buffer (the exact bytes of a name that is not valid UTF-8) or a
- * string. Every function is synchronous and throws an Error whose `code` is
- * the errno name, so the adapter can treat it exactly like a node:fs error.
+ * string. Every function is synchronous (but listTreeAsync, which returns a
+ * promise) and throws (rejects with) an Error whose `code` is the errno name,
+ * so the adapter can treat it exactly like a node:fs error.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -73,7 +74,8 @@ static const char *errno_name(int e) {
   }
 }
 
-static napi_value throw_errno(napi_env env, int e, const char *syscall, const char *path) {
+/* The error node:fs would give: `code` is the errno name, with `syscall`, `path` and a negative `errno`. */
+static napi_value errno_error(napi_env env, int e, const char *syscall, const char *path) {
   char msg[PATH_BUF + 128];
   snprintf(msg, sizeof msg, "%s: %s, %s '%s'", errno_name(e), strerror(e), syscall, path);
   napi_value code, message, err, sys, p, no;
@@ -87,7 +89,11 @@ static napi_value throw_errno(napi_env env, int e, const char *syscall, const ch
   napi_set_named_property(env, err, "syscall", sys);
   napi_set_named_property(env, err, "path", p);
   napi_set_named_property(env, err, "errno", no);
-  napi_throw(env, err);
+  return err;
+}
+
+static napi_value throw_errno(napi_env env, int e, const char *syscall, const char *path) {
+  napi_throw(env, errno_error(env, e, syscall, path));
   return NULL;
 }
 
@@ -239,12 +245,15 @@ static napi_value js_dtype(napi_env env, napi_callback_info info) {
 }
 
 /*
- * readdir(dir): every entry but "." and ".." as one Buffer of
- * `<'@' + d_type><name bytes>\0` records, read with getdents64 on a
- * descriptor opened O_NOFOLLOW|O_DIRECTORY. A symlink is ELOOP, never
- * followed; nothing is stat'ed (d_type is trusted; DT_UNKNOWN is '@' and the
- * caller stats that one entry); one call and one Buffer per directory instead
- * of an lstat and a Dirent object per entry.
+ * readdir(dir): every entry but "." and ".." as one
+ * Buffer of `<'@' + d_type><name bytes>\0` records, read with getdents64 on
+ * a descriptor opened O_NOFOLLOW|O_DIRECTORY. A symlink is ELOOP, never
+ * followed; d_type is trusted (DT_UNKNOWN is '@' and the caller stats that one
+ * entry). A char or block device's record is followed by `<major>:<minor>\0`,
+ * read with fstatat on the same descriptor (empty when that entry changed or
+ * vanished meanwhile): a whiteout check needs a device's number, and asking
+ * here saves a path lookup and a round trip per device. One call and one
+ * Buffer per directory instead of an lstat and a Dirent object per entry.
  */
 struct linux_dirent64_rec {
   unsigned long long d_ino;
@@ -254,32 +263,45 @@ struct linux_dirent64_rec {
   char d_name[];
 };
 
-static napi_value js_readdir(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  char path[PATH_BUF];
-  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+typedef struct {
+  char *data;
+  size_t len, cap;
+} grow_buf;
+
+static int grow_put(grow_buf *b, const char *bytes, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t want = (b->len + n) * 2;
+    char *grown = realloc(b->data, want);
+    if (grown == NULL) return 0;
+    b->data = grown;
+    b->cap = want;
+  }
+  memcpy(b->data + b->len, bytes, n);
+  b->len += n;
+  return 1;
+}
+
+/* 0 with the records in *out (the caller frees out->data), or an errno. */
+static int list_dir(const char *path, grow_buf *out) {
+  out->cap = 16384;
+  out->len = 0;
+  out->data = malloc(out->cap);
+  if (out->data == NULL) return ENOMEM;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     struct stat st;
     // O_DIRECTORY answers ENOTDIR for a symlink before O_NOFOLLOW can say ELOOP; the port says ELOOP.
     if (e == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
-    return throw_errno(env, e, "scandir", path);
+    return e;
   }
-  size_t cap = 16384, len = 0;
-  char *out = malloc(cap);
   char buf[32768];
-  if (out == NULL) {
-    close(fd);
-    return throw_errno(env, ENOMEM, "scandir", path);
-  }
   for (;;) {
     long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
     if (n < 0) {
       int e = errno;
-      free(out);
       close(fd);
-      return throw_errno(env, e, "scandir", path);
+      return e;
     }
     if (n == 0) break;
     for (long off = 0; off < n;) {
@@ -287,31 +309,203 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
       off += d->d_reclen;
       const char *name = d->d_name;
       if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-      size_t nl = strlen(name);
-      if (len + nl + 2 > cap) {
-        size_t want = (len + nl + 2) * 2;
-        char *grown = realloc(out, want);
-        if (grown == NULL) {
-          free(out);
-          close(fd);
-          return throw_errno(env, ENOMEM, "scandir", path);
-        }
-        out = grown;
-        cap = want;
+      char type = (char)('@' + d->d_type);
+      int ok = grow_put(out, &type, 1) && grow_put(out, name, strlen(name) + 1);
+      if (ok && (d->d_type == DT_CHR || d->d_type == DT_BLK)) {
+        struct stat st;
+        char dev[48] = "";
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+          snprintf(dev, sizeof dev, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+        ok = grow_put(out, dev, strlen(dev) + 1);
       }
-      out[len++] = (char)('@' + d->d_type);
-      memcpy(out + len, name, nl);
-      len += nl;
-      out[len++] = 0;
+      if (!ok) {
+        close(fd);
+        return ENOMEM;
+      }
     }
   }
   close(fd);
+  return 0;
+}
+
+static napi_value js_readdir(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  grow_buf out;
+  int e = list_dir(path, &out);
+  if (e != 0) {
+    free(out.data);
+    return throw_errno(env, e, "scandir", path);
+  }
   napi_value result;
   void *data;
-  napi_status made = napi_create_buffer_copy(env, len, out, &data, &result);
-  free(out);
+  napi_status made = napi_create_buffer_copy(env, out.len, out.data, &data, &result);
+  free(out.data);
   if (made != napi_ok) return throw_errno(env, ENOMEM, "scandir", path);
   return result;
+}
+
+/*
+ * listTreeAsync(root, from, maxEntries): the directories of a tree with their
+ * listings, read on the threadpool in one job, for a walk that changes
+ * nothing and wants the reading done on another core while it looks at what
+ * came before. `from` is the walk's stack of directories still to visit
+ * (paths relative to root, "" for root itself; the last one is visited
+ * first), so a walk goes on where an earlier call stopped. Depth first, each
+ * directory's subdirectories pushed in listing order: the order of the
+ * port's walk. The answer is one Buffer of sections:
+ *   \x01<rel>\0 then the directory's records as readdir gives them;
+ *   \x02<rel>\0<errno name>\0 for a directory that could not be listed;
+ *   \x03<rel>\0 for each directory left on the stack once maxEntries
+ *   entries were listed, bottom first (the caller's `from` for the next call).
+ * Records start at '@', so a section mark is never mistaken for one.
+ */
+typedef struct {
+  char **items;
+  size_t len, cap;
+} rel_stack;
+
+static int rel_push(rel_stack *st, const char *parent, const char *name) {
+  if (st->len == st->cap) {
+    size_t want = st->cap == 0 ? 64 : st->cap * 2;
+    char **grown = realloc(st->items, want * sizeof *grown);
+    if (grown == NULL) return 0;
+    st->items = grown;
+    st->cap = want;
+  }
+  size_t pl = strlen(parent), nl = name != NULL ? strlen(name) : 0;
+  char *rel = malloc(pl + nl + 2);
+  if (rel == NULL) return 0;
+  memcpy(rel, parent, pl);
+  if (name != NULL) {
+    size_t at = pl;
+    if (pl > 0) rel[at++] = '/';
+    memcpy(rel + at, name, nl);
+    rel[at + nl] = 0;
+  } else {
+    rel[pl] = 0;
+  }
+  st->items[st->len++] = rel;
+  return 1;
+}
+
+static void rel_free(rel_stack *st) {
+  for (size_t i = 0; i < st->len; i++) free(st->items[i]);
+  free(st->items);
+}
+
+static int list_tree(const char *root, rel_stack *st, size_t max_entries, grow_buf *out) {
+  out->cap = 65536;
+  out->len = 0;
+  out->data = malloc(out->cap);
+  if (out->data == NULL) return ENOMEM;
+  size_t listed = 0;
+  char path[PATH_BUF];
+  while (st->len > 0 && listed < max_entries) {
+    char *rel = st->items[--st->len];
+    int n = rel[0] == 0 ? snprintf(path, sizeof path, "%s", root) : snprintf(path, sizeof path, "%s/%s", root, rel);
+    grow_buf dir = {NULL, 0, 0};
+    int e = n < 0 || (size_t)n >= sizeof path ? ENAMETOOLONG : list_dir(path, &dir);
+    const char mark = e == 0 ? '\x01' : '\x02';
+    int ok = grow_put(out, &mark, 1) && grow_put(out, rel, strlen(rel) + 1);
+    if (ok && e != 0) {
+      const char *code = errno_name(e);
+      ok = grow_put(out, code, strlen(code) + 1);
+    }
+    if (ok && e == 0) {
+      ok = grow_put(out, dir.data, dir.len);
+      // Push the subdirectories: each record is <type><name>\0, a device's followed by <major:minor>\0.
+      for (size_t off = 0; ok && off < dir.len;) {
+        unsigned char type = (unsigned char)dir.data[off] - '@';
+        const char *name = dir.data + off + 1;
+        off += 1 + strlen(name) + 1;
+        if (type == DT_CHR || type == DT_BLK) off += strlen(dir.data + off) + 1;
+        listed += 1;
+        if (type == DT_DIR) ok = rel_push(st, rel, name);
+      }
+    }
+    free(dir.data);
+    free(rel);
+    if (!ok) return ENOMEM;
+  }
+  // Bottom of the stack first: read in order, they are the next call's `from`.
+  for (size_t i = 0; i < st->len; i++) {
+    const char mark = '\x03';
+    if (!grow_put(out, &mark, 1) || !grow_put(out, st->items[i], strlen(st->items[i]) + 1)) return ENOMEM;
+  }
+  return 0;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char root[PATH_BUF];
+  rel_stack from;
+  size_t max_entries;
+  grow_buf out;
+  int err;
+} list_tree_job;
+
+static void list_tree_execute(napi_env env, void *data) {
+  (void)env;
+  list_tree_job *job = data;
+  job->err = list_tree(job->root, &job->from, job->max_entries, &job->out);
+}
+
+static void list_tree_free(list_tree_job *job) {
+  free(job->out.data);
+  rel_free(&job->from);
+  free(job);
+}
+
+static void list_tree_complete(napi_env env, napi_status status, void *data) {
+  list_tree_job *job = data;
+  napi_value result;
+  void *copy;
+  if (status != napi_ok && job->err == 0) job->err = EINTR;
+  if (job->err == 0 && napi_create_buffer_copy(env, job->out.len, job->out.data, &copy, &result) == napi_ok)
+    napi_resolve_deferred(env, job->deferred, result);
+  else
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err != 0 ? job->err : ENOMEM, "scandir", job->root));
+  napi_delete_async_work(env, job->work);
+  list_tree_free(job);
+}
+
+static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  list_tree_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return throw_errno(env, ENOMEM, "scandir", "");
+  uint32_t count = 0, max_entries = 0;
+  bool is_array = false;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], job->root) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || !get_u32(env, argv[2], &max_entries)) {
+    if (!is_array) napi_throw_type_error(env, NULL, "from must be an array");
+    list_tree_free(job);
+    return NULL;
+  }
+  job->max_entries = max_entries;
+  char rel[PATH_BUF];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    if (napi_get_element(env, argv[1], i, &item) != napi_ok || !get_path(env, item, rel)) {
+      list_tree_free(job);
+      return NULL;
+    }
+    if (!rel_push(&job->from, rel, NULL)) {
+      list_tree_free(job);
+      return throw_errno(env, ENOMEM, "scandir", job->root);
+    }
+  }
+  napi_value promise, name;
+  napi_create_string_utf8(env, "layerfsck:listTree", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, list_tree_execute, list_tree_complete, job, &job->work) != napi_ok) {
+    list_tree_free(job);
+    return throw_errno(env, ENOMEM, "scandir", job->root);
+  }
+  napi_queue_async_work(env, job->work);
+  return promise;
 }
 
 /*
@@ -474,6 +668,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lutimes", NULL, js_lutimes, NULL, NULL, NULL, napi_default, NULL},
       {"dtype", NULL, js_dtype, NULL, NULL, NULL, napi_default, NULL},
       {"readdir", NULL, js_readdir, NULL, NULL, NULL, napi_default, NULL},
+      {"listTreeAsync", NULL, js_list_tree_async, NULL, NULL, NULL, napi_default, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},

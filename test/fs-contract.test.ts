@@ -8,7 +8,9 @@ import { isErrno } from '../src/errors.js'
 import { readFileLimited, writeFileDurable } from '../src/fs/io.js'
 import type { FsPort } from '../src/fs/port.js'
 import { devKey, inodeKey } from '../src/fs/port.js'
+import { listTreeByReaddir } from '../src/fs/list-tree.js'
 import { createMemoryFs } from '../src/fs/memory.js'
+import { decodeName } from '../src/fs/name-bytes.js'
 import { memorySubject, rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 
 async function errCode(p: Promise<unknown>): Promise<string> {
@@ -125,12 +127,19 @@ for (const { name, make } of SUBJECTS) {
         expect(kinds).toEqual({ f: 'file', d: 'dir', l: 'symlink', p: 'fifo' })
       })
 
-      it('reports char and block devices as such', async ({ skip }) => {
+      it('reports char and block devices as such, with their numbers', async ({ skip }) => {
         if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
         await fs.mknod(`${r}/c`, 'char', 0o000, { major: 0, minor: 0 })
         await fs.mknod(`${r}/b`, 'block', 0o600, { major: 7, minor: 200 })
-        const kinds = Object.fromEntries((await fs.readdir(r)).map((e) => [e.name, e.kind]))
-        expect(kinds).toEqual({ c: 'char', b: 'block' })
+        await fs.mknod(`${r}/big`, 'char', 0o600, { major: 4095, minor: 1048575 })
+        await put(fs, `${r}/f`, 'x')
+        const byName = Object.fromEntries((await fs.readdir(r)).map((e) => [e.name, e]))
+        expect(byName).toEqual({
+          c: { name: 'c', kind: 'char', rdev: { major: 0, minor: 0 } },
+          b: { name: 'b', kind: 'block', rdev: { major: 7, minor: 200 } },
+          big: { name: 'big', kind: 'char', rdev: { major: 4095, minor: 1048575 } },
+          f: { name: 'f', kind: 'file' },
+        })
       })
 
       it('fails with ENOTDIR on a file', async () => {
@@ -143,6 +152,53 @@ for (const { name, make } of SUBJECTS) {
         await put(fs, `${r}/outside/secret`, 'x')
         await fs.symlink('outside', `${r}/l`)
         expect(await errCode(fs.readdir(`${r}/l`))).toBe('ELOOP')
+      })
+    })
+
+    describe('listTree', () => {
+      const tree = async (): Promise<void> => {
+        await fs.mkdir(`${r}/t`)
+        for (const d of ['a', 'a/x', 'a/x/deep', 'b', 'c']) await fs.mkdir(`${r}/t/${d}`)
+        for (let i = 0; i < 5; i++) await put(fs, `${r}/t/a/x/f${i}`, 'x')
+        await put(fs, `${r}/t/b/f`, 'x')
+        await fs.symlink('a', `${r}/t/link`)
+        await fs.mkdir(`${r}/t/${decodeName(Buffer.from([0xc3, 0x28]))}`)
+      }
+      const shape = (dirs: { rel: string; entries?: { name: string; kind: string }[]; errno?: string }[]): string[] =>
+        dirs.map((d) => `${d.rel}: ${d.errno ?? d.entries!.map((e) => `${e.name}/${e.kind}`).join(' ')}`)
+
+      it('lists every directory depth first, as readdir does, the last subdirectory pushed first', async () => {
+        await tree()
+        const whole = await fs.listTree(`${r}/t`, [''], 1_000_000)
+        expect(whole.pending).toEqual([])
+        expect(shape(whole.dirs)).toEqual(shape((await listTreeByReaddir((p) => fs.readdir(p), `${r}/t`, [''], 1_000_000)).dirs))
+        const rels = whole.dirs.map((d) => d.rel)
+        expect([...rels].sort()).toEqual(['', 'a', 'a/x', 'a/x/deep', 'b', 'c', decodeName(Buffer.from([0xc3, 0x28]))].sort())
+        // Never through the symlink; each directory after its parent.
+        expect(rels.indexOf('a/x')).toBeGreaterThan(rels.indexOf('a'))
+        expect(rels.indexOf('a/x/deep')).toBeGreaterThan(rels.indexOf('a/x'))
+      })
+
+      it('stops once maxEntries entries are listed and goes on from the stack it hands back', async () => {
+        await tree()
+        const whole = await fs.listTree(`${r}/t`, [''], 1_000_000)
+        const parts: string[] = []
+        let from = ['']
+        let calls = 0
+        while (from.length > 0) {
+          const part = await fs.listTree(`${r}/t`, from, 2)
+          parts.push(...shape(part.dirs))
+          from = part.pending
+          calls += 1
+        }
+        expect(calls).toBeGreaterThan(2)
+        expect(parts).toEqual(shape(whole.dirs))
+      })
+
+      it('answers a directory it cannot list with its errno and goes on', async () => {
+        await tree()
+        const part = await fs.listTree(`${r}/t`, ['b', 'gone', 'link'], 100)
+        expect(shape(part.dirs)).toEqual(['link: ELOOP', 'gone: ENOENT', 'b: f/file'])
       })
     })
 

@@ -3,7 +3,8 @@ import { errnoError } from '../src/errors.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { createMemoryFs } from '../src/fs/memory.js'
 import type { FsPort } from '../src/fs/port.js'
-import { walkDirectories } from '../src/fs/walk.js'
+import { decodeName } from '../src/fs/name-bytes.js'
+import { startTreeListing, walkDirectories } from '../src/fs/walk.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
 
 /** The port refusing to list `denied` (EACCES), as a directory of mode 0311 refuses a user who does not own it. */
@@ -64,6 +65,30 @@ for (const { name, make } of SUBJECTS) {
       }
       await expect(walked(fs, root, { onUnreadable: stop })).rejects.toThrow('stop here')
     })
+
+    it('reads ahead in parts of any size and visits the same directories, in the same order, as the plain walk', async () => {
+      // A wider tree, with a name that is not UTF-8 on the way down and a device whose number the listing carries.
+      const odd = decodeName(Buffer.from([0x6f, 0xff, 0x64]))
+      await makeDirs(s.fs, `${root}/${odd}/x/y`)
+      for (let i = 0; i < 30; i++) await writeFileAll(s.fs, `${root}/${odd}/x/f${i}`, 'x')
+      await makeDirs(s.fs, `${root}/open/deeper/a/b/c`)
+      const inOrder = async (options?: Parameters<typeof walkDirectories>[2]): Promise<string[]> => {
+        const out: string[] = []
+        for await (const d of walkDirectories(s.fs, root, options)) out.push(`${d.path}: ${d.entries.map((e) => `${e.name}/${e.kind}`).join(' ')}`)
+        return out
+      }
+      const plain = await inOrder()
+      expect(plain).toHaveLength(11)
+      for (const readAhead of [1, 2, 7, 8192]) expect(await inOrder({ readAhead })).toEqual(plain)
+      expect(await inOrder({ readAhead: 3, first: startTreeListing(s.fs, root, 3) })).toEqual(plain)
+    })
+
+    it('reading ahead, still throws on a missing root and names it', async () => {
+      await expect(walked(s.fs, `${root}/missing`, { readAhead: 8, onUnreadable: () => undefined })).rejects.toMatchObject({
+        code: 'ENOENT',
+        path: `${root}/missing`,
+      })
+    })
   })
 }
 
@@ -76,6 +101,17 @@ describe('the directory walk as an unprivileged process', () => {
     const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
     const unreadable: string[] = []
     expect(await walked(user, '/t', { onUnreadable: (path) => unreadable.push(path) })).toEqual(['.: locked open', 'open: '])
+    expect(unreadable).toEqual(['/t/locked'])
+  })
+
+  it('reading ahead, skips it the same way', async () => {
+    const admin = createMemoryFs({ umask: 0o022 })
+    await makeDirs(admin, '/t/open')
+    await makeDirs(admin, '/t/locked/inner')
+    await admin.chmod('/t/locked', 0o000)
+    const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
+    const unreadable: string[] = []
+    expect(await walked(user, '/t', { readAhead: 1, onUnreadable: (path) => unreadable.push(path) })).toEqual(['.: locked open', 'open: '])
     expect(unreadable).toEqual(['/t/locked'])
   })
 })

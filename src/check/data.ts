@@ -14,9 +14,9 @@ import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
 import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
-import { byName, walkDirectories } from '../fs/walk.js'
+import { byName, READ_AHEAD, startTreeListing, walkDirectories } from '../fs/walk.js'
 import { treeSize, type TreeSize } from '../fs/tree-size.js'
-import type { Credentials, DirEntry, FsPort, Inode, MountEntry } from '../fs/port.js'
+import type { Credentials, DirEntry, FsPort, Inode, MountEntry, TreeListing } from '../fs/port.js'
 import { readKernelFilesystems } from '../fs/kernel-filesystems.js'
 import { DEFAULT_PROC_ROOT, readProcessUses, type ProcessUse } from '../fs/processes.js'
 import { usersOfMount } from './process-use.js'
@@ -180,9 +180,16 @@ export abstract class CheckData {
    * `walkDirectories` gives them; a directory that cannot be listed is
    * recorded and skipped with what is below it, and the walk goes on.
    */
-  walk(root: string): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
-    return walkDirectories(this.fs, root, { onUnreadable: (path, err) => this.noteUnreadable(path, err) })
+  walk(root: string, options: { then?: string } = {}): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+    // Passes read; fixes run after the pass, so the walk may read ahead, and
+    // the start of the tree walked next (`then`) is read while this one is.
+    const first = this.readingAhead.get(root) ?? startTreeListing(this.fs, root)
+    this.readingAhead.delete(root)
+    if (options.then !== undefined && !this.readingAhead.has(options.then)) this.readingAhead.set(options.then, startTreeListing(this.fs, options.then))
+    return walkDirectories(this.fs, root, { readAhead: READ_AHEAD, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
+
+  private readonly readingAhead = new Map<string, Promise<TreeListing>>()
 
   readonly mounts = once((): Promise<MountEntry[]> => this.fs.mounts())
 

@@ -201,6 +201,7 @@ export function withCrashAfter(inner: FsPort, crashAfter: number, options: Crash
     },
     lstat: (p) => inner.lstat(p),
     readdir: (p) => inner.readdir(p),
+    listTree: (r, f, m) => inner.listTree(r, f, m),
     readlink: (p) => inner.readlink(p),
     realpath: (p) => inner.realpath(p),
     openRead: (p) => inner.openRead(p),

@@ -28,6 +28,7 @@ import { nameByteLength } from './name-bytes.js'
 import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
 import { joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
 import { isInside } from './safe-path.js'
+import { listTreeByReaddir } from './list-tree.js'
 
 /** The part of memfs's core this adapter relies on; memfs is pinned to an exact version for it. */
 interface CoreNode {
@@ -522,9 +523,15 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       const out: DirEntry[] = []
       for (const [name, child] of link.children) {
         if (name === '.' || name === '..' || child === undefined) continue
-        out.push({ name, kind: kindOf(child.getNode()) })
+        const node = child.getNode()
+        const kind = kindOf(node)
+        out.push(kind === 'char' || kind === 'block' ? { name, kind, rdev: splitDev(BigInt(node.rdev)) } : { name, kind })
       }
       return out
+    },
+
+    listTree(root, from, maxEntries) {
+      return listTreeByReaddir((p) => fs.readdir(p), root, from, maxEntries)
     },
 
     async readlink(path) {

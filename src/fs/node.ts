@@ -23,7 +23,7 @@ import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
 import { decodeName, encodeName, escapeName } from './name-bytes.js'
-import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, MountEntry, TryLockResult, WriteHandle, WriteOptions } from './port.js'
+import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, ListedDir, MountEntry, TreeListing, TryLockResult, WriteHandle, WriteOptions } from './port.js'
 import { kindFromMode, splitDev } from './port.js'
 
 type PathArg = string | Buffer
@@ -34,8 +34,10 @@ interface NativeAddon {
   umount(path: PathArg, detach: boolean): void
   lutimes(path: PathArg, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void
   dtype(path: PathArg): boolean
-  /** A directory's entries as `<'@' + d_type><name>\0` records; ELOOP on a symlink. */
+  /** A directory's entries as `<'@' + d_type><name>\0` records (a device's followed by `major:minor\0`); ELOOP on a symlink. */
   readdir(path: PathArg): Buffer
+  /** Sections of a tree's listing, read on the threadpool (see the C source). */
+  listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number): Promise<Buffer>
   /** undefined on ENODATA. */
   lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
   /** The names, each ended by a NUL. */
@@ -100,6 +102,16 @@ function onDisk<T>(path: string, call: (p: PathArg) => T): T {
   }
 }
 
+async function onDiskAsync<T>(path: string, call: (p: PathArg) => Promise<T>): Promise<T> {
+  if (!SURROGATE.test(path)) return call(path)
+  const bytes = encodeName(path)
+  try {
+    return await call(bytes)
+  } catch (err) {
+    throw restorePaths(err, [[bytes, path, 'path']])
+  }
+}
+
 function onDisk2<T>(a: string, b: string, call: (a: PathArg, b: PathArg) => T): T {
   if (!SURROGATE.test(a) && !SURROGATE.test(b)) return call(a, b)
   const ab = encodeName(a)
@@ -133,31 +145,73 @@ const xattrName = (name: string): PathArg => (SURROGATE.test(name) ? encodeName(
 const DT_KIND: (InodeKind | undefined)[] = [undefined, 'fifo', 'char', undefined, 'dir', undefined, 'block', undefined, 'file', undefined, 'symlink', undefined, 'socket']
 
 /**
- * The native readdir's records as port entries. The whole listing is
- * decoded as UTF-8 in one go; only a listing where that gave a U+FFFD (a
- * name that is not UTF-8, or a real U+FFFD) is decoded again record by
- * record from its bytes, so a name is never decoded lossily.
+ * Reads the native helper's NUL-ended fields. The whole buffer is decoded as
+ * UTF-8 in one go; only a buffer where that gave a U+FFFD (a name that is not
+ * UTF-8, or a real U+FFFD) is read again field by field from its bytes, so a
+ * name is never decoded lossily.
  */
-function direntsOf(raw: Buffer, dir: string): DirEntry[] {
-  const out: DirEntry[] = []
-  const text = raw.toString('utf8')
-  const kindOf = (code: number, name: string): InodeKind => DT_KIND[code - 64] ?? unknownKind(dir, name)
-  if (!text.includes('\ufffd')) {
-    let start = 0
-    for (let end = text.indexOf('\0'); end !== -1; end = text.indexOf('\0', start)) {
-      const name = text.slice(start + 1, end)
-      out.push({ name, kind: kindOf(text.charCodeAt(start), name) })
-      start = end + 1
-    }
-    return out
+class Fields {
+  private readonly text: string
+  private readonly lossless: boolean
+  private at = 0
+  constructor(private readonly raw: Buffer) {
+    this.text = raw.toString('utf8')
+    this.lossless = !this.text.includes('\ufffd')
   }
-  let start = 0
-  for (let end = raw.indexOf(0); end !== -1; end = raw.indexOf(0, start)) {
-    const name = decodeName(raw.subarray(start + 1, end))
-    out.push({ name, kind: kindOf(raw[start]!, name) })
-    start = end + 1
+  get done(): boolean {
+    return this.at >= (this.lossless ? this.text.length : this.raw.length)
+  }
+  /** The first byte of the next field (a record's type or a section's mark). */
+  peek(): number {
+    return this.lossless ? this.text.charCodeAt(this.at) : this.raw[this.at]!
+  }
+  /** The next field from `skip` bytes into it (past a type or mark byte). */
+  next(skip = 0): string {
+    const end = this.lossless ? this.text.indexOf('\0', this.at) : this.raw.indexOf(0, this.at)
+    const field = this.lossless ? this.text.slice(this.at + skip, end) : decodeName(this.raw.subarray(this.at + skip, end))
+    this.at = end + 1
+    return field
+  }
+}
+
+/** Record types are '@' + d_type; section marks of a tree listing are below '@'. */
+const RECORD = 64
+const DT_CHR = RECORD + 2
+const DT_BLK = RECORD + 6
+const SECTION_DIR = 1
+const SECTION_ERRNO = 2
+
+/** One directory's records (`<'@' + d_type><name>\0`, a device's followed by `major:minor\0`) as port entries. */
+function readEntries(f: Fields, dir: string): DirEntry[] {
+  const out: DirEntry[] = []
+  while (!f.done && f.peek() >= RECORD) {
+    const code = f.peek()
+    const name = f.next(1)
+    const kind = DT_KIND[code - RECORD] ?? unknownKind(dir, name)
+    if (code !== DT_CHR && code !== DT_BLK) {
+      out.push({ name, kind })
+      continue
+    }
+    const number = f.next()
+    const colon = number.indexOf(':')
+    out.push(colon === -1 ? { name, kind } : { name, kind, rdev: { major: Number(number.slice(0, colon)), minor: Number(number.slice(colon + 1)) } })
   }
   return out
+}
+
+/** The native listTree's sections (see layerfsck_native.c) as a port TreeListing. */
+function treeListingOf(raw: Buffer, root: string): TreeListing {
+  const f = new Fields(raw)
+  const dirs: ListedDir[] = []
+  const pending: string[] = []
+  while (!f.done) {
+    const mark = f.peek()
+    const rel = f.next(1)
+    if (mark === SECTION_DIR) dirs.push({ rel, entries: readEntries(f, rel === '' ? root : `${root}/${rel}`) })
+    else if (mark === SECTION_ERRNO) dirs.push({ rel, errno: f.next() })
+    else pending.push(rel)
+  }
+  return { dirs, pending }
 }
 
 /** DT_UNKNOWN (filesystems without d_type): the only case that costs an lstat. */
@@ -261,7 +315,11 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async readdir(path) {
-      return onDisk(path, (p) => direntsOf(loadNative().readdir(p), path))
+      return onDisk(path, (p) => readEntries(new Fields(loadNative().readdir(p)), path))
+    },
+    async listTree(root, from, maxEntries) {
+      const rels = from.map((rel) => (SURROGATE.test(rel) ? encodeName(rel) : rel))
+      return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries)), root)
     },
 
     async readlink(path) {

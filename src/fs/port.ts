@@ -50,7 +50,28 @@ export interface Inode {
 export interface DirEntry {
   name: string
   kind: InodeKind
+  /**
+   * A char or block device's number, when the listing could read it (the
+   * disk adapter stats devices as it lists, the memory adapter knows them);
+   * absent for every other kind. Whiteout checks read it instead of an
+   * lstat per device (`deviceNumber`).
+   */
+  rdev?: DevNo
 }
+
+/**
+ * Part of a tree's walk, read in one go (`FsPort.listTree`): each directory
+ * listed, in the order the walk visits them, and the directories still to
+ * visit when the part was full.
+ */
+export interface TreeListing {
+  dirs: ListedDir[]
+  /** The walk's stack after this part, bottom first: the `from` of the next part. */
+  pending: string[]
+}
+
+/** A directory of a tree listing, by its path relative to the root ('' for the root), or the errno that kept it unlisted. */
+export type ListedDir = { rel: string; entries: DirEntry[] } | { rel: string; errno: string }
 
 /** One line of /proc/self/mountinfo. */
 export interface MountEntry {
@@ -135,6 +156,17 @@ export interface FsPort {
   /** lstat(2); undefined when the path does not exist, every other error throws. */
   lstat(path: string): Promise<Inode | undefined>
   readdir(path: string): Promise<DirEntry[]>
+  /**
+   * Directories of the tree at root, depth first from `from` (the walk's
+   * stack, bottom first; `['']` to start at root), each with its listing, until
+   * at least `maxEntries` entries were listed. The order is the walk's: a
+   * directory's subdirectories are pushed in listing order, the last pushed
+   * visited first. The disk adapter reads it on the threadpool, so a walk
+   * that asks for its next part before it looks at this one has both cores
+   * busy. Never follows a symlink; a directory that cannot be listed is
+   * answered with its errno, and the walk goes on.
+   */
+  listTree(root: string, from: string[], maxEntries: number): Promise<TreeListing>
   readlink(path: string): Promise<string>
   /**
    * realpath(3): the path with every symlink resolved. Only for roots an

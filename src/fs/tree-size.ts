@@ -124,7 +124,7 @@ export async function treeSize(fs: FsPort, root: string, options: TreeSizeOption
     }
   } catch (err) {
     if (!isErrno(err, 'EACCES', 'EPERM')) throw err
-    // walkTree lists a directory after yielding its entry, so the failing one is the last dir seen (or the root).
+    // The error names the dir that could not be listed; the last dir seen (or the root) if it does not.
     out.unreadable = typeof (err as { path?: unknown }).path === 'string' ? (err as { path: string }).path : current
   }
   return out

@@ -5,8 +5,8 @@
  * Symlinks are reported, never followed. Memory is one pending-directory
  * stack, not the tree.
  */
-import { isErrno } from '../errors.js'
-import type { DirEntry, FsPort, InodeKind } from './port.js'
+import { errnoError, isErrno } from '../errors.js'
+import type { DirEntry, FsPort, InodeKind, TreeListing } from './port.js'
 
 export interface WalkEntry {
   /** Absolute path. */
@@ -50,6 +50,27 @@ export interface WalkDirectoriesOptions {
    * throw to stop the walk. Without it, the error is thrown.
    */
   onUnreadable?: (path: string, err: unknown) => void
+  /**
+   * Read the tree ahead of the caller, in parts of about this many entries
+   * (`READ_AHEAD`), with `FsPort.listTree`: the next part is read (on the
+   * threadpool, on disk) while the caller looks at this one, so the walk goes
+   * at the pace of the slower side, not of both added. Memory is two parts.
+   * Only for a walk that changes nothing: a listing is as old as its part.
+   */
+  readAhead?: number
+  /** With readAhead: the walk's first part, already asked for (`startTreeListing`), as a pass walking many trees does for the next one. */
+  first?: Promise<TreeListing>
+}
+
+/** Entries in a part of a read-ahead walk: enough to keep a thread busy, small enough to keep memory flat. */
+export const READ_AHEAD = 8192
+
+/** Asks for the first part of a read-ahead walk of root (see `WalkDirectoriesOptions.first`). */
+export function startTreeListing(fs: FsPort, root: string, readAhead: number = READ_AHEAD): Promise<TreeListing> {
+  const part = fs.listTree(root, [''], readAhead)
+  // Its error is seen when the walk awaits it (or never, if no walk does).
+  part.catch(() => {})
+  return part
 }
 
 /**
@@ -63,6 +84,10 @@ export async function* walkDirectories(
   root: string,
   options: WalkDirectoriesOptions = {},
 ): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+  if (options.readAhead !== undefined) {
+    yield* walkReadingAhead(fs, root, options.readAhead, options)
+    return
+  }
   const stack = [{ path: root, rel: '' }]
   while (stack.length > 0) {
     const { path, rel } = stack.pop()!
@@ -77,6 +102,34 @@ export async function* walkDirectories(
     yield { path, rel, entries }
     for (const e of entries) {
       if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
+    }
+  }
+}
+
+async function* walkReadingAhead(
+  fs: FsPort,
+  root: string,
+  readAhead: number,
+  options: WalkDirectoriesOptions,
+): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+  const pathOf = (rel: string): string => (rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`)
+  let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead)
+  while (next !== undefined) {
+    const part: TreeListing = await next
+    next = undefined
+    if (part.pending.length > 0) {
+      next = fs.listTree(root, part.pending, readAhead)
+      next.catch(() => {})
+    }
+    for (const dir of part.dirs) {
+      const path = pathOf(dir.rel)
+      if ('entries' in dir) {
+        yield { path, rel: dir.rel, entries: dir.entries }
+        continue
+      }
+      const err = errnoError(dir.errno, 'scandir', path)
+      if (options.onUnreadable === undefined || !isErrno(err, 'EACCES', 'EPERM')) throw err
+      options.onUnreadable(path, err)
     }
   }
 }

@@ -1,3 +1,4 @@
+import { deviceNumber } from '../../fs/device-number.js'
 import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
 import type { CheckSpec } from '../types.js'
 
@@ -14,9 +15,9 @@ export const charDeviceNotWhiteout: CheckSpec = {
     if (dir.whiteouts !== 'overlay') return
     for (const e of dir.entries) {
       if (e.kind !== 'char') continue
-      const inode = await ctx.fs.lstat(`${dir.path}/${e.name}`)
-      if (inode && !isWhiteoutDevice(inode)) {
-        ctx.report({ path: `${dir.path}/${e.name}`, message: `char device ${inode.rdev.major}/${inode.rdev.minor}, not a whiteout` })
+      const rdev = await deviceNumber(ctx.fs, dir.path, e)
+      if (rdev && !isWhiteoutDevice({ kind: 'char', rdev })) {
+        ctx.report({ path: `${dir.path}/${e.name}`, message: `char device ${rdev.major}/${rdev.minor}, not a whiteout` })
       }
     }
   },

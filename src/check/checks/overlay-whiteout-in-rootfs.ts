@@ -1,3 +1,4 @@
+import { deviceNumber } from '../../fs/device-number.js'
 import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
 import { isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
 import type { CheckSpec } from '../types.js'
@@ -33,10 +34,12 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
   async onDir(ctx, dir) {
     if (dir.whiteouts === 'overlay') return
     // Only directories can be opaque and only char devices can be whiteouts:
-    // one listxattr per directory and one lstat per char device.
+    // one listxattr per directory, and a char device's number comes with the listing.
     if (await isOpaqueDir(ctx.fs, dir.path)) count.add(ctx, dir.root, dir.rel, '')
     for (const e of dir.entries) {
-      if (e.kind === 'char' && isWhiteoutDevice(await ctx.fs.lstat(`${dir.path}/${e.name}`))) count.add(ctx, dir.root, dir.rel, e.name)
+      if (e.kind !== 'char') continue
+      const rdev = await deviceNumber(ctx.fs, dir.path, e)
+      if (rdev && isWhiteoutDevice({ kind: 'char', rdev })) count.add(ctx, dir.root, dir.rel, e.name)
     }
   },
   async onLayerDone(ctx, layer) {

@@ -10,7 +10,8 @@
 import { isErrno } from '../../errors.js'
 import type { DirEntry, FsPort } from '../../fs/port.js'
 import { walkContainers } from './containers.js'
-import { walkTree } from '../../fs/walk.js'
+import { deviceNumber } from '../../fs/device-number.js'
+import { READ_AHEAD, walkDirectories } from '../../fs/walk.js'
 import { isOpaqueDir } from '../../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice } from '../../layer/whiteout-names.js'
 import { readMetadata, type MetadataState } from '../../metadata/read.js'
@@ -111,27 +112,28 @@ const emptyCounts = (): WhiteoutCounts => ({
 })
 
 /**
- * Counts whiteouts of both forms in one rootfs tree. Only three kinds of
- * entry cost more than their directory listing: names starting with `.wh.`
- * (free to test), char devices (an lstat for rdev) and directories (a
- * listxattr for the opaque mark).
+ * Counts whiteouts of both forms in one rootfs tree. Only directories cost
+ * more than their listing (a listxattr for the opaque mark): names starting
+ * with `.wh.` are free to test, and a char device's number comes with the
+ * listing. The tree is read ahead: detect changes nothing.
  */
 export async function countWhiteouts(fs: FsPort, rootfs: string): Promise<WhiteoutCounts> {
   const counts = emptyCounts()
-  const checkOpaque = async (dir: string): Promise<void> => {
-    if (await isOpaqueDir(fs, dir)) counts.overlayOpaque += 1
-  }
-  await checkOpaque(rootfs)
-  for await (const e of walkTree(fs, rootfs)) {
-    counts.entries += 1
-    if (e.kind === 'dir') await checkOpaque(e.path)
-    else if (e.kind === 'char' && isWhiteoutDevice(await fs.lstat(e.path))) counts.overlayWhiteouts += 1
-    const aufs = classifyAufsName(e.name)
-    if (aufs === undefined) continue
-    if (e.kind !== 'file') counts.aufsOther += 1
-    else if (aufs.type === 'whiteout') counts.aufsWhiteouts += 1
-    else if (aufs.type === 'opaque') counts.aufsOpaque += 1
-    else counts.aufsOther += 1
+  for await (const dir of walkDirectories(fs, rootfs, { readAhead: READ_AHEAD })) {
+    if (await isOpaqueDir(fs, dir.path)) counts.overlayOpaque += 1
+    counts.entries += dir.entries.length
+    for (const e of dir.entries) {
+      if (e.kind === 'char') {
+        const rdev = await deviceNumber(fs, dir.path, e)
+        if (rdev && isWhiteoutDevice({ kind: 'char', rdev })) counts.overlayWhiteouts += 1
+      }
+      const aufs = classifyAufsName(e.name)
+      if (aufs === undefined) continue
+      if (e.kind !== 'file') counts.aufsOther += 1
+      else if (aufs.type === 'whiteout') counts.aufsWhiteouts += 1
+      else if (aufs.type === 'opaque') counts.aufsOpaque += 1
+      else counts.aufsOther += 1
+    }
   }
   return counts
 }
