@@ -24,11 +24,11 @@ import { Volume } from 'memfs'
 import { errnoError } from '../errors.js'
 import { fsTypeMagic } from './fstype.js'
 import { mountContaining } from './mountinfo.js'
+import { listTreeByReaddir } from './list-tree.js'
 import { nameByteLength } from './name-bytes.js'
 import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
 import { joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
 import { isInside } from './safe-path.js'
-import { listTreeByReaddir } from './list-tree.js'
 
 /** The part of memfs's core this adapter relies on; memfs is pinned to an exact version for it. */
 interface CoreNode {
