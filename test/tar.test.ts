@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { pack as tarPack, type Header } from 'tar-stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { readTextLimited } from '../src/fs/io.js'
+import { readFileLimited, readTextLimited, writeFileAll } from '../src/fs/io.js'
 import { decodePaxRecords, encodePaxRecords, paxHeaderBlock, sealHeader } from '../src/tar/pax.js'
 import { exportLayerTar } from '../src/tar/export-layer.js'
 import { HostileTarError, importLayerTar } from '../src/tar/import-layer.js'
@@ -157,6 +157,27 @@ for (const { name, make } of SUBJECTS) {
       expect(await listTree(s.fs, dst)).toBe(await listTree(s.fs, src))
     })
 
+    it('replaces an entry written again after many other directories, and links to a file written long before', async () => {
+      // More directories in between than the import keeps in mind: the later entries are checked on disk instead.
+      const entries: Parameters<typeof makeTar>[0] = [{ name: 'first/f', body: 'old' }]
+      for (let i = 0; i < 100; i++) entries.push({ name: `d${i}/x`, body: `${i}` })
+      entries.push({ name: 'first/f', body: 'new' }, { name: 'd99/hl', type: 'link', linkname: 'first/f' }, { name: 'first/g', body: 'g' })
+      const dst = `${s.root}/dst`
+      await s.fs.mkdir(dst, 0o755)
+      await importLayerTar(s.fs, Readable.from([await makeTar(entries)]), dst, { form: 'aufs' })
+      expect(Buffer.from(await readFileLimited(s.fs, `${dst}/first/f`)).toString()).toBe('new')
+      expect((await s.fs.lstat(`${dst}/d99/hl`))?.ino).toBe((await s.fs.lstat(`${dst}/first/f`))?.ino)
+      expect((await s.fs.readdir(`${dst}/first`)).map((e) => e.name).sort()).toEqual(['f', 'g'])
+    })
+
+    it('into a directory that was not empty, links only to what the tar itself wrote', async () => {
+      const dst = `${s.root}/dst`
+      await s.fs.mkdir(dst, 0o755)
+      await writeFileAll(s.fs, `${dst}/there`, 'not the tar\'s')
+      const run = importLayerTar(s.fs, Readable.from([await makeTar([{ name: 'hl', type: 'link', linkname: 'there' }])]), dst, { form: 'aufs' })
+      await expect(run).rejects.toThrow(/not an earlier file/)
+    })
+
     describe('hostile tars', () => {
       const cases: { title: string; entries: Parameters<typeof makeTar>[0]; error: RegExp; options?: object }[] = [
         { title: 'a path with ..', entries: [{ name: 'a/../../escaped', body: 'x' }], error: /contains \.\./ },
@@ -179,6 +200,15 @@ for (const { name, make } of SUBJECTS) {
           error: /dir is a symlink/,
         },
         { title: 'a hard link to a file outside', entries: [{ name: 'hl', type: 'link', linkname: '../outside' }], error: /not an earlier file/ },
+        { title: 'a hard link to a name no entry wrote', entries: [{ name: 'a', body: 'x' }, { name: 'hl', type: 'link', linkname: 'b' }], error: /not an earlier file/ },
+        {
+          title: 'a hard link to a directory of the layer',
+          entries: [
+            { name: 'd', type: 'directory' },
+            { name: 'hl', type: 'link', linkname: 'd' },
+          ],
+          error: /not an earlier file/,
+        },
         {
           title: 'a hard link through a symlink',
           entries: [

@@ -97,6 +97,31 @@ export async function importLayerTar(fs: FsPort, input: Readable, target: string
   }
 }
 
+/**
+ * The directories this import made, each with the names it wrote there, for
+ * the last few it wrote in: an entry in one of them needs no lstat to know
+ * that nothing is in its way. A tar writes a directory's entries together,
+ * so a few are enough; one that falls out is only no longer known (its
+ * entries are lstat'ed), which keeps memory flat at any layer size.
+ */
+class FreshDirs {
+  private readonly dirs = new Map<string, Set<string>>()
+  constructor(private readonly max = 64) {}
+  add(rel: string): void {
+    this.dirs.set(rel, new Set())
+    if (this.dirs.size > this.max) this.dirs.delete(this.dirs.keys().next().value!)
+  }
+  /** The names written in rel, if it is one of them (and now the last used). */
+  names(rel: string): Set<string> | undefined {
+    const names = this.dirs.get(rel)
+    if (names !== undefined && this.dirs.size > 1) {
+      this.dirs.delete(rel)
+      this.dirs.set(rel, names)
+    }
+    return names
+  }
+}
+
 async function extractLayer(fs: FsPort, input: Readable, target: string, options: LayerImportOptions): Promise<LayerImportReport> {
   const { stream, compression } = await openTarBytes(input)
   const tap = new RawPaxTap({ maxHeaderBytes: options.maxHeaderBytes ?? 1024 * 1024 })
@@ -108,12 +133,31 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
   const report: LayerImportReport = { compression, entries: 0, bytes: 0, tarWhiteouts: 0, tarOpaqueDirs: 0, warnings: [], conversion: undefined }
   /** Directories (relative paths) known to be real directories we may write into. */
   const dirs = new Set<string>([''])
-  /** Non-directories this tar created: the only legal hard-link targets. */
-  const created = new Set<string>()
   const dirTimes: { path: string; ns: bigint }[] = []
-  /** Directories this import created (or found empty): nothing is in them but what it wrote. */
-  const fresh = new Set<string>()
-  if ((await fs.readdir(target)).length === 0) fresh.add('')
+  /** Directories this import made (or found empty), with what it wrote in each: nothing else is in them. */
+  const fresh = new FreshDirs()
+  const emptyTarget = (await fs.readdir(target)).length === 0
+  if (emptyTarget) fresh.add('')
+  /**
+   * Non-directories this tar created, the only legal hard-link targets: kept
+   * only for a target that was not empty. In an empty one everything is this
+   * tar's, so a target is proven by an lstat, and memory stays flat however
+   * many entries the layer has.
+   */
+  const created = emptyTarget ? undefined : new Set<string>()
+  const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')
+  const baseOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1)
+  const wrote = (rel: string): void => {
+    fresh.names(parentOf(rel))?.add(baseOf(rel))
+    created?.add(rel)
+  }
+  /** An earlier non-directory of this tar: its parent is a directory the import checked, and it is there. */
+  const isEarlierEntry = async (rel: string): Promise<boolean> => {
+    if (created !== undefined) return created.has(rel)
+    if (!dirs.has(parentOf(rel))) return false
+    const inode = await fs.lstat(abs(rel))
+    return inode !== undefined && inode.kind !== 'dir'
+  }
   const preserveOwners = options.preserveOwners ?? process.getuid?.() === 0
 
   const abs = (rel: string): string => (rel === '' ? target : `${target}/${rel}`)
@@ -128,6 +172,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
       const inode = await fs.lstat(abs(prefix))
       if (inode === undefined) {
         await fs.mkdir(abs(prefix), 0o755)
+        wrote(prefix)
         fresh.add(prefix)
       } else if (inode.kind !== 'dir') throw new HostileTarError(entryName, `${prefix} is a ${inode.kind}, so writing below it would leave the layer`)
       dirs.add(prefix)
@@ -136,8 +181,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
 
   const removeExisting = async (rel: string, kind: InodeKind | 'link', entryName: string): Promise<boolean> => {
     // In a dir this import made, only what it wrote can be there, and that it remembers: no lstat per entry.
-    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : ''
-    if (fresh.has(parent) && !created.has(rel) && !dirs.has(rel)) return false
+    if (fresh.names(parentOf(rel))?.has(baseOf(rel)) === false) return false
     const inode = await fs.lstat(abs(rel))
     if (inode === undefined) return false
     if (inode.kind === 'dir') {
@@ -149,7 +193,7 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
       }
       dirs.delete(rel)
     } else await fs.unlink(abs(rel))
-    created.delete(rel)
+    created?.delete(rel)
     return false
   }
 
@@ -188,11 +232,11 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
       if (kind === 'link') {
         // Stale linknames on plain files are a real quirk; only a link entry's linkname means anything.
         const linkRel = checkRelative(linkname ?? '')
-        if (!linkRel.ok || !created.has(linkRel.path)) {
+        if (!linkRel.ok || !(await isEarlierEntry(linkRel.path))) {
           throw new HostileTarError(name, `hard link to "${escapeName(linkname ?? '')}", which is not an earlier file of this layer`)
         }
         await fs.link(abs(linkRel.path), path)
-        created.add(rel)
+        wrote(rel)
         report.entries += 1
         entry.resume()
         continue
@@ -231,10 +275,13 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
         },
       )
       if (kind === 'dir') {
-        if (!existsAsDir && rel !== '') fresh.add(rel)
+        if (!existsAsDir && rel !== '') {
+          wrote(rel)
+          fresh.add(rel)
+        }
         dirs.add(rel)
         dirTimes.push({ path, ns: mtimeNs })
-      } else created.add(rel)
+      } else wrote(rel)
       if (kind !== 'file') entry.resume()
       report.entries += 1
       options.onProgress?.({ entries: report.entries, bytes: report.bytes })
