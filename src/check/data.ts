@@ -180,12 +180,15 @@ export abstract class CheckData {
    * `walkDirectories` gives them; a directory that cannot be listed is
    * recorded and skipped with what is below it, and the walk goes on.
    */
-  walk(root: string, options: { then?: string } = {}): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
     // Passes read; fixes run after the pass, so the walk may read ahead, and
-    // the start of the tree walked next (`then`) is read while this one is.
+    // the start of the trees walked next (`then`) is read while this one is:
+    // with two of them, a thread lists each while the walk looks at this one.
     const first = this.readingAhead.get(root) ?? startTreeListing(this.fs, root)
     this.readingAhead.delete(root)
-    if (options.then !== undefined && !this.readingAhead.has(options.then)) this.readingAhead.set(options.then, startTreeListing(this.fs, options.then))
+    for (const next of options.then ?? []) {
+      if (next !== undefined && !this.readingAhead.has(next)) this.readingAhead.set(next, startTreeListing(this.fs, next))
+    }
     return walkDirectories(this.fs, root, { readAhead: READ_AHEAD, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
 

@@ -320,7 +320,7 @@ async function contentsPass(
   const variants = await data.contentRoots()
   for (const [i, v] of variants.entries()) {
     onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
-    for await (const listing of data.walk(v.root, { then: variants[i + 1]?.root })) {
+    for await (const listing of data.walk(v.root, { then: [variants[i + 1]?.root, variants[i + 2]?.root] })) {
       cancelled()
       const dir: ContentDir = { ...v, ...listing }
       for (const { spec, ctx } of contexts) await spec.onDir(ctx, dir)
