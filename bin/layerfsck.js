@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The bin shim: runs the built CLI and turns its answer into an exit code.
-// The CLI bundled into one script (npm run build makes it, with V8's code
-// cache of it) starts in well under half the time of its 250 modules; without
-// it (no esbuild at build time), those.
+// The CLI bundled into one script, with V8's code cache of it (npm run build
+// makes both: docs/performance.md says what each saves); without the bundle
+// (no esbuild at build time), the 250 modules of dist/src.
 import { loadCli } from './load-cli.js'
 
 const { main } = loadCli() ?? (await import('../dist/src/cli/main.js'))
