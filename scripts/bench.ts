@@ -1,13 +1,17 @@
 /**
  * `npm run bench`: times layerfsck against the system tools doing the same
  * work (find, tar, cp -al, rm -rf, node -e 0) on synthetic Mesos stores
- * generated on disk, warm cache, alternating the contenders every round, and
- * checks after each run that it did its work. Prints a table of median
- * ratios (with min–max), layerfsck's entries per second and peak RSS, and
- * writes the samples as JSON to bench/results/<timestamp>.json.
+ * generated on disk and on a copy of a real Docker data root, warm cache,
+ * alternating the contenders every round, and checks after each run that it
+ * did its work. Prints a table of median ratios (with min–max), layerfsck's
+ * entries per second and peak RSS, and writes the samples as JSON to
+ * bench/results/<timestamp>.json.
  *
  *   npm run bench -- [--entries N] [--rounds R] [--heavy-rounds H] [--layer-files F]
- *                    [--only check,detect,import,export,migrate,gc,startup] [--keep] [--json]
+ *                    [--only check,detect,import,export,migrate,gc,gc-docker,startup] [--keep] [--json]
+ *
+ * `--only gc` runs both gc ops (a dead Mesos container, Docker orphan layer
+ * dirs); `--only gc-mesos` or `--only gc-docker` runs one of them.
  *
  * See docs/performance.md for the method and the latest numbers.
  */
@@ -17,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { createNodeFs, makeTempDir, removeTempDir } from '../src/fs/node.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { Fixtures } from './bench/fixtures.js'
-import { buildComparison, HEAVY, OPERATIONS, type Comparison, type Operation } from './bench/ops.js'
+import { buildComparison, HEAVY, OPERATIONS, SELECTORS, selectOperations, type Comparison, type Operation } from './bench/ops.js'
 import { log, median, timed, type Sample } from './bench/run.js'
 
 interface RowResult {
@@ -40,7 +44,8 @@ interface RowResult {
 }
 
 const USAGE = `usage: npm run bench -- [--entries N] [--rounds R] [--heavy-rounds H] [--layer-files F]
-                      [--only ${OPERATIONS.join(',')}] [--keep] [--json]`
+                      [--only ${[...new Set([...OPERATIONS, ...Object.keys(SELECTORS)])].join(',')}] [--keep] [--json]
+  --only gc runs both gc ops; gc-mesos the Mesos one alone`
 
 function options(): {
   entries: number
@@ -73,15 +78,21 @@ function options(): {
     return n
   }
   const entries = int('entries', values.entries, 1000)
-  const only = values.only === undefined ? [...OPERATIONS] : values.only.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  for (const op of only) if (!(OPERATIONS as readonly string[]).includes(op)) throw new Error(`--only: unknown operation ${op}\n${USAGE}`)
+  let only: Operation[] = [...OPERATIONS]
+  if (values.only !== undefined) {
+    try {
+      only = selectOperations(values.only.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${USAGE}`)
+    }
+  }
   return {
     entries,
     rounds: int('rounds', values.rounds, 1),
     heavyRounds: int('heavy-rounds', values['heavy-rounds'], 1),
     // The layer import and export move: half the store's size, 100k files at the default size.
     layerFiles: int('layer-files', values['layer-files'] ?? String(Math.round(entries / 2)), 1),
-    only: OPERATIONS.filter((op) => only.includes(op)),
+    only,
     keep: values.keep,
     json: values.json,
   }

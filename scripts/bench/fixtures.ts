@@ -2,11 +2,13 @@
  * The trees the benchmark times against, each made once (untimed) and only
  * when an operation that needs it runs: generated Mesos stores on disk, a
  * 100k-file layer as a tar wrapped in an OCI image layout, an aufs-form
- * store kept as a tar to restore between migrate rounds, and a dead
- * provisioner container to rebuild between gc rounds.
+ * store kept as a tar to restore between migrate rounds, a dead
+ * provisioner container to rebuild between gc rounds, and a real Docker
+ * overlay2 data root with orphan layer dirs to restore between gc rounds.
  */
 import { createHash } from 'node:crypto'
-import { makeDirs, writeFileAll } from '../../src/fs/io.js'
+import { fileURLToPath } from 'node:url'
+import { makeDirs, readTextLimited, writeFileAll } from '../../src/fs/io.js'
 import type { FsPort } from '../../src/fs/port.js'
 import { generateMesosStore } from '../../src/families/mesos/testing.js'
 import type { Backend } from '../../src/families/mesos/descriptor.js'
@@ -54,6 +56,22 @@ export interface AufsStore {
   entries: number
 }
 
+export interface DockerOrphans {
+  /** The data root: fixtures/docker/overlay2.tar.gz as dockerd left it, plus the orphans. */
+  store: string
+  /** The orphan layer dirs (`overlay2/<64 hex>`) and their short links (`overlay2/l/<26 chars>`). */
+  dirs: string[]
+  links: string[]
+  /** The orphans as a tar of `<id>/…` and `l/<short>` members, to extract into a driver dir. */
+  tar: string
+  /** Layer dirs and short links of the real data root: gc must leave exactly these. */
+  realDirs: number
+  realLinks: number
+  /** The orphans' entries, dirs and links included, as find counts them. */
+  entries: number
+  knownContainers: string
+}
+
 export interface GcWork {
   store: string
   workDir: string
@@ -63,6 +81,31 @@ export interface GcWork {
   /** The copy backend's rootfs dir inside the container: where the tree to collect goes. */
   rootfs: string
   skeletonTar: string
+}
+
+/** How many orphan layer dirs the Docker gc op plants (an interrupted pull of a 20-layer image). */
+export const DOCKER_ORPHANS = 20
+/**
+ * O3 of fixtures/docker/README.md: wh-third-overlay:1's top layer, whose
+ * child the orphans are, as the layers of an image built on it that a pull
+ * wrote before it was cut short.
+ */
+const DOCKER_ORPHAN_PARENT = '188d9247bf9d7ac87bdcc1c71d358b1fd100fffb6d5196eff460f18b3e081f3b'
+const DOCKER_FIXTURES = fileURLToPath(new URL('../../../fixtures/docker', import.meta.url))
+const TAR_XATTRS = "--xattrs --xattrs-include='*' --numeric-owner"
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+
+/** A short link name as overlay2's generateID makes it: 26 characters of base32 of random bytes (here a hash, so runs repeat). */
+function shortLinkName(seed: string): string {
+  const bytes = createHash('sha256').update(seed).digest()
+  let out = ''
+  for (let bit = 0; out.length < 26; bit += 5) {
+    const byte = bit >> 3
+    const word = (bytes[byte]! << 8) | (bytes[byte + 1] ?? 0)
+    out += BASE32[(word >> (11 - (bit & 7))) & 31]
+  }
+  return out
 }
 
 export class Fixtures {
@@ -85,9 +128,14 @@ export class Fixtures {
     return this.cache.get(key) as T
   }
 
+  /** Layers of the generated stores (check, detect, migrate and gc read them): N/1000 of 1,000 files. */
+  get storeLayers(): number {
+    return Math.max(1, Math.round(this.totalEntries / FILES_PER_LAYER))
+  }
+
   /** The store check and detect read: N/1000 layers of 1,000 files with two planted defects. */
   mainStore(): Promise<Store> {
-    return this.once('main', () => this.plantedStore('store', Math.max(1, Math.round(this.totalEntries / FILES_PER_LAYER))))
+    return this.once('main', () => this.plantedStore('store', this.storeLayers))
   }
 
   /** The one-layer store startup's check reads. */
@@ -201,7 +249,7 @@ export class Fixtures {
   aufsStore(): Promise<AufsStore> {
     return this.once('aufs', async () => {
       const store = `${this.root}/aufs-store`
-      const layers = Math.max(1, Math.round(this.totalEntries / FILES_PER_LAYER))
+      const layers = this.storeLayers
       const t = Date.now()
       log(`generating aufs-store: ${layers} layers x ${FILES_PER_LAYER} files, aufs form`)
       await generateMesosStore(this.fs, store, {
@@ -262,5 +310,86 @@ export class Fixtures {
     shell(
       `rm -rf ${q(w.container)} && tar -xf ${q(w.skeletonTar)} -C ${q(containers)} && tar -xf ${q(a.tar)} -C ${q(w.rootfs)}`,
     )
+  }
+
+  /**
+   * A copy of the real Docker 20.10 overlay2 data root (fixtures/docker,
+   * extracted by its own extract.sh, which also restores the device hard
+   * links tar cannot carry) with DOCKER_ORPHANS layer dirs no record and no
+   * container names, laid out as dockerd's overlay2 Create and ApplyDiff
+   * leave a child layer whose pull was cut short before its layer record
+   * was written: `<id>/` (0710) with `diff/`, `link`, `lower` (O3's chain)
+   * and an empty `work/`, and `l/<short> -> ../<id>/diff`. Their diff trees
+   * hold as many files between them, in the same shape (100 a dir, 2%
+   * whiteouts as 0/0 devices, 2 opaque dirs), as the aufs store the Mesos
+   * gc op removes, so the two gc rows time the same amount of removal.
+   */
+  dockerOrphans(): Promise<DockerOrphans> {
+    return this.once('docker-orphans', async () => {
+      const base = `${this.root}/gc-docker`
+      const store = `${base}/data`
+      const drv = `${store}/overlay2`
+      const t = Date.now()
+      await makeDirs(this.fs, base)
+      sh([`${DOCKER_FIXTURES}/extract.sh`, 'overlay2', store])
+      const realDirs = (await this.fs.readdir(drv)).filter((e) => e.name !== 'l').length
+      const realLinks = (await this.fs.readdir(`${drv}/l`)).length
+      const pristine = countEntries(drv)
+      const parent = `${drv}/${DOCKER_ORPHAN_PARENT}`
+      // A child's lower chain: its parent's short link, then the parent's own chain.
+      const parentLink = (await readTextLimited(this.fs, `${parent}/link`, 64)).trim()
+      const lower = `l/${parentLink}:${(await readTextLimited(this.fs, `${parent}/lower`, 4096)).trim()}`
+
+      const files = Math.max(1, Math.round((this.storeLayers * FILES_PER_LAYER) / DOCKER_ORPHANS))
+      log(`generating gc-docker: ${DOCKER_ORPHANS} orphan layer dirs x ${files} files in the overlay2 fixture`)
+      const gen = `${base}/gen`
+      const g = await generateMesosStore(this.fs, gen, {
+        layers: DOCKER_ORPHANS,
+        filesPerLayer: files,
+        whiteoutsPerLayer: Math.round((files * WHITEOUTS_PER_LAYER) / FILES_PER_LAYER),
+        opaquePerLayer: OPAQUE_PER_LAYER,
+        backends: ['overlay'],
+        seed: 'bench-docker',
+      })
+      const variant = rootfsDirFor(latestMesosFormat(), 'overlay').dir
+      const dirs: string[] = []
+      const links: string[] = []
+      for (let i = 0; i < DOCKER_ORPHANS; i++) {
+        const id = createHash('sha256').update(`bench-docker:orphan:${i}`).digest('hex')
+        const short = shortLinkName(`bench-docker:link:${i}`)
+        const dir = `${drv}/${id}`
+        // overlay2's Create: the dir, diff/, link, l/<short>, lower, work/; then ApplyDiff fills diff/.
+        await this.fs.mkdir(dir, 0o710)
+        await this.fs.rename(`${layerDir(gen, g.layerIds[i]!)}/${variant}`, `${dir}/diff`)
+        await writeFileAll(this.fs, `${dir}/link`, short)
+        await this.fs.symlink(`../${id}/diff`, `${drv}/l/${short}`)
+        await writeFileAll(this.fs, `${dir}/lower`, lower)
+        await this.fs.mkdir(`${dir}/work`, 0o700)
+        dirs.push(dir)
+        links.push(`${drv}/l/${short}`)
+      }
+      shell(`rm -rf ${q(gen)}`)
+      const tar = `${base}/orphans.tar`
+      const members = [...dirs, ...links].map((p) => q(p.slice(drv.length + 1))).join(' ')
+      shell(`tar ${TAR_XATTRS} -cpf ${q(tar)} -C ${q(drv)} ${members}`)
+      const knownContainers = `${base}/known-containers`
+      await writeFileAll(this.fs, knownContainers, '')
+      const entries = countEntries(drv) - pristine
+      log(`  ${entries} entries in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+      return { store, dirs, links, tar, realDirs, realLinks, entries, knownContainers }
+    })
+  }
+
+  /** Puts the data root back as generated (untimed, after a gc round took the orphans). */
+  async restoreDockerOrphans(d: DockerOrphans): Promise<void> {
+    shell(
+      `rm -rf ${q(d.store)} && ${q(`${DOCKER_FIXTURES}/extract.sh`)} overlay2 ${q(d.store)} && ` +
+        `tar ${TAR_XATTRS} -xpf ${q(d.tar)} -C ${q(`${d.store}/overlay2`)}`,
+    )
+  }
+
+  /** The orphans' trees and links, extracted into `dir` (a plain dir, not a data root) for rm -rf. */
+  extractDockerOrphans(d: DockerOrphans, dir: string): void {
+    shell(`rm -rf ${q(dir)} && mkdir -p ${q(dir)} && tar ${TAR_XATTRS} -xpf ${q(d.tar)} -C ${q(dir)}`)
   }
 }

@@ -9,13 +9,30 @@ import type { FsPort } from '../../src/fs/port.js'
 import { layerDir } from '../../src/families/mesos/paths.js'
 import { rootfsDirFor } from '../../src/families/mesos/descriptor.js'
 import { latestMesosFormat } from '../../src/families/mesos/formats/index.js'
-import { WHITEOUTS_PER_LAYER, type Fixtures } from './fixtures.js'
+import { DOCKER_ORPHANS, WHITEOUTS_PER_LAYER, type Fixtures } from './fixtures.js'
 import { check, countEntries, lastJson, q, sh, shell, warm, type Sample } from './run.js'
 
-export const OPERATIONS = ['check', 'detect', 'import', 'export', 'migrate', 'gc', 'startup'] as const
+export const OPERATIONS = ['check', 'detect', 'import', 'export', 'migrate', 'gc', 'gc-docker', 'startup'] as const
 export type Operation = (typeof OPERATIONS)[number]
 /** Operations that write or remove a whole tree per run: they run min(--rounds, --heavy-rounds) rounds. */
-export const HEAVY: readonly Operation[] = ['import', 'export', 'migrate', 'gc']
+export const HEAVY: readonly Operation[] = ['import', 'export', 'migrate', 'gc', 'gc-docker']
+/**
+ * Names --only takes besides the operations' own: `gc` is every gc row (the
+ * Mesos op keeps the name `gc` in the JSON, as in earlier results), and
+ * `gc-mesos` the Mesos one alone.
+ */
+export const SELECTORS: Readonly<Record<string, readonly Operation[]>> = { gc: ['gc', 'gc-docker'], 'gc-mesos': ['gc'] }
+
+/** The operations --only's names select, in OPERATIONS order; throws on a name that is neither an operation nor a selector. */
+export function selectOperations(names: readonly string[]): Operation[] {
+  const chosen = new Set<Operation>()
+  for (const name of names) {
+    const ops = SELECTORS[name] ?? ((OPERATIONS as readonly string[]).includes(name) ? [name as Operation] : undefined)
+    if (ops === undefined) throw new Error(`--only: unknown operation ${name}`)
+    for (const op of ops) chosen.add(op)
+  }
+  return OPERATIONS.filter((op) => chosen.has(op))
+}
 
 export interface Contender {
   id: string
@@ -330,6 +347,85 @@ export async function buildComparison(op: Operation, f: Fixtures, fs: FsPort): P
           },
         ],
         rows: [{ name: `gc of a dead container, ${kilo(entries)} entries`, a: 'gc', b: 'rm' }],
+      }
+    }
+    case 'gc-docker': {
+      if (!f.isRoot) return { skipped: 'the Docker data root needs root (0/0 whiteout devices, trusted.overlay.* xattrs)' }
+      const d = await f.dockerOrphans()
+      const refTree = `${f.root}/gc-docker-ref/overlay2`
+      const checkArgv = layerfsck('check', '--store', d.store, '-n', '--grace', '0', '--json', '--known-containers', d.knownContainers)
+      /** check -n's findings on the data root, as `code path`. */
+      const findings = (): string[] => {
+        // 4 when it reports anything.
+        const report = JSON.parse(sh(checkArgv, 'check -n', [0, 4])) as { passes?: { findings?: { code: string; path: string }[] }[] }
+        return (report.passes ?? []).flatMap((p) => (p.findings ?? []).map((x) => `${x.code} ${x.path}`)).sort()
+      }
+      // The fixture is what it claims once, before any timing: the orphans and nothing else are what check reports.
+      const planted = findings()
+      const expected = d.dirs.map((dir) => `docker-layer-dir-orphan ${dir}`).sort()
+      check(JSON.stringify(planted) === JSON.stringify(expected), `check -n of the planted data root reported ${planted.join('; ')}`)
+      let dirty = false
+      const fresh = async (): Promise<void> => {
+        if (dirty) await f.restoreDockerOrphans(d)
+        dirty = false
+      }
+      warm(d.store, 'tree')
+      return {
+        op,
+        entries: d.entries,
+        contenders: [
+          {
+            id: 'gc-docker',
+            side: 'layerfsck',
+            label: 'gc --yes',
+            // --grace 0: the orphans were written minutes ago; gc sizes and ages them the same whatever the grace.
+            argv: layerfsck('gc', '--store', d.store, '--known-containers', d.knownContainers, '--grace', '0', '--yes', '--json'),
+            stdout: 'pipe',
+            before: fresh,
+            verify: async (x) => {
+              dirty = true
+              exited(x, 'gc --yes', 0)
+              const report = lastJson(x.stdout) as {
+                family?: string
+                items?: { code: string; path: string; status: string }[]
+                totals?: { items?: number; collected?: number; left?: number }
+              }
+              check(report.family === 'docker', `gc read the data root as ${report.family}`)
+              check(
+                report.totals?.items === DOCKER_ORPHANS && report.totals.collected === DOCKER_ORPHANS && report.totals.left === 0,
+                `gc reported ${JSON.stringify(report.totals)}, not ${DOCKER_ORPHANS} collected`,
+              )
+              const items = (report.items ?? []).map((i) => `${i.code} ${i.path} ${i.status}`).sort()
+              check(
+                JSON.stringify(items) === JSON.stringify(d.dirs.map((dir) => `docker-layer-dir-orphan ${dir} collected`).sort()),
+                `gc collected ${items.join('; ')}`,
+              )
+              for (const p of [...d.dirs, ...d.links]) check((await fs.lstat(p)) === undefined, `gc left ${p}`)
+              const drv = `${d.store}/overlay2`
+              const dirs = (await fs.readdir(drv)).filter((e) => e.name !== 'l').length
+              const links = (await fs.readdir(`${drv}/l`)).length
+              check(
+                dirs === d.realDirs && links === d.realLinks,
+                `overlay2/ holds ${dirs} layer dirs and ${links} short links after gc, not the real ${d.realDirs} and ${d.realLinks}`,
+              )
+              const after = findings()
+              check(after.length === 0, `check -n after gc reported ${after.join('; ')}`)
+            },
+          },
+          {
+            id: 'rm-docker',
+            side: 'reference',
+            label: 'rm -rf',
+            argv: ['rm', '-rf', refTree],
+            stdout: 'null',
+            before: () => f.extractDockerOrphans(d, refTree),
+            verify: async (x) => {
+              exited(x, 'rm -rf', 0)
+              check((await fs.lstat(refTree)) === undefined, `rm -rf left ${refTree}`)
+            },
+          },
+        ],
+        rows: [{ name: `gc of Docker orphan dirs, ${kilo(d.entries)} entries`, a: 'gc-docker', b: 'rm-docker' }],
       }
     }
     case 'startup': {

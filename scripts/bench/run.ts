@@ -26,11 +26,11 @@ export const log = (text: string): void => {
   process.stderr.write(`[bench] ${text}\n`)
 }
 
-/** Runs a command, untimed, and throws with its stderr when it fails. */
-export function sh(argv: string[], what = argv.join(' ')): string {
+/** Runs a command, untimed, and throws with its stderr when it exits other than `ok`. */
+export function sh(argv: string[], what = argv.join(' '), ok: readonly number[] = [0]): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] })
   if (r.error) throw new Error(`${what}: ${r.error.message}`)
-  if (r.status !== 0) throw new Error(`${what}: exit ${r.status ?? r.signal}\n${r.stderr.slice(-2000)}`)
+  if (!ok.includes(r.status ?? -1)) throw new Error(`${what}: exit ${r.status ?? r.signal}\n${r.stderr.slice(-2000)}`)
   return r.stdout
 }
 
