@@ -14,7 +14,6 @@
  * adds `hdrcharset=BINARY`, POSIX's word for "these are raw bytes" (GNU tar,
  * bsdtar and Go's archive/tar all keep them as they are).
  */
-import { pack as tarPack, type Header, type Pack } from 'tar-stream'
 import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
 import { encodeName, escapeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { FsPort, Inode } from '../fs/port.js'
@@ -23,6 +22,7 @@ import { walkPreorder } from '../fs/walk.js'
 import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
+import { TarOutput, ustarSplit, type EntryType, type TarHeader } from './tar-writer.js'
 
 export interface LayerExportReport {
   entries: number
@@ -39,77 +39,71 @@ export interface LayerExportOptions {
   signal?: AbortSignal
 }
 
-const MAX_USTAR_ID = 0o7777777
+/** The header's id and device fields hold six octal digits; past them the number goes in a PAX record. */
+const MAX_USTAR_ID = 0o777777
 const MAX_USTAR_TIME = 0o77777777777
 
-/** tar-stream's own test for a header it can write without PAX (ASCII, name split into prefix/name). */
+/** Whether a ustar header holds the name, without PAX; a NUL byte would end it early. */
 function fitsUstar(name: string): boolean {
-  if (!/^[\x01-\x7f]*$/.test(name)) return false
-  let rest = name
-  let prefix = ''
-  while (rest.length > 100) {
-    const i = rest.indexOf('/')
-    if (i === -1) return false
-    prefix += prefix ? `/${rest.slice(0, i)}` : rest.slice(0, i)
-    rest = rest.slice(i + 1)
-  }
-  return prefix.length <= 155
+  return !name.includes('\0') && ustarSplit(name) !== undefined
 }
 
 interface Outgoing {
   name: string
-  type: Header['type']
+  type: EntryType
   inode: Pick<Inode, 'mode' | 'uid' | 'gid' | 'mtimeNs'>
   size?: number
   linkname?: string
   rdev?: { major: number; minor: number }
   xattrs?: [string, Uint8Array][]
-  body?: () => Promise<AsyncIterable<Uint8Array>>
-  /** A small file's bytes, read whole: one entry call, no stream. */
+  /** A large file's path, streamed into the tar. */
+  streamFrom?: string
+  /** A small file's bytes, read whole. */
   bytes?: Uint8Array
 }
 
 /** Files up to this size travel as one buffer; larger ones are streamed. */
 const SMALL_BODY = 64 * 1024
-/** Output is handed to `write` in pieces of about this size, not per header and block. */
-const OUTPUT_BATCH = 256 * 1024
-
 /**
- * Bytes handed to the tar and not yet written out: the producer waits above
- * `limit`, so memory stays flat however far the walk outruns the writer.
+ * A small file whole, refusing one that grew past a streamed file's size
+ * meanwhile. Read through events, not `for await`: the async iterator's
+ * machinery cost more per file than the read.
  */
-class BackPressure {
-  private pending = 0
-  private waiting: (() => void) | undefined
-  constructor(private readonly limit: number) {}
-  async queued(bytes: number): Promise<void> {
-    this.pending += bytes
-    if (this.pending > this.limit) await new Promise<void>((resolve) => (this.waiting = resolve))
-  }
-  written(bytes: number): void {
-    this.pending = Math.max(0, this.pending - bytes)
-    if (this.pending <= this.limit / 2 && this.waiting) {
-      const w = this.waiting
-      this.waiting = undefined
-      w()
-    }
-  }
+async function readSmall(fs: FsPort, path: string): Promise<Uint8Array> {
+  const stream = await fs.openRead(path)
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const chunks: Uint8Array[] = []
+    let total = 0
+    stream.on('data', (chunk: Uint8Array) => {
+      total += chunk.length
+      if (total > 16 * SMALL_BODY) {
+        stream.destroy()
+        reject(new LayerfsckError('FILE_CHANGED', `${escapeName(path)} grew while it was exported; export it again once nothing writes to the layer`))
+      }
+      chunks.push(chunk)
+    })
+    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)))
+    stream.once('error', reject)
+  })
 }
 
-/** A small file whole, refusing one that grew past a streamed file's size meanwhile. */
-async function readSmall(fs: FsPort, path: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  let total = 0
-  const stream = await fs.openRead(path)
-  for await (const chunk of stream as AsyncIterable<Uint8Array>) {
-    total += chunk.length
-    if (total > 16 * SMALL_BODY) {
-      stream.destroy()
-      throw new LayerfsckError('FILE_CHANGED', `${escapeName(path)} grew while it was exported; export it again once nothing writes to the layer`)
-    }
-    chunks.push(chunk)
+/**
+ * A large file's bytes, exactly as many as its header says: a file that
+ * changed size since its lstat would shift every entry after it.
+ */
+async function streamBody(fs: FsPort, path: string, size: number, out: TarOutput, report: LayerExportReport): Promise<void> {
+  let left = size
+  const changed = (): LayerfsckError =>
+    new LayerfsckError('FILE_CHANGED', `${escapeName(path)} changed size while it was exported; export it again once nothing writes to the layer`)
+  // Leaving the loop by a throw destroys the stream, which closes the file.
+  for await (const chunk of (await fs.openRead(path)) as AsyncIterable<Uint8Array>) {
+    if (chunk.length > left) throw changed()
+    left -= chunk.length
+    report.bytes += chunk.length
+    await out.put(chunk)
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)
+  if (left > 0) throw changed()
+  await out.pad(size)
 }
 
 export async function exportLayerTar(
@@ -119,46 +113,18 @@ export async function exportLayerTar(
   options: LayerExportOptions = {},
 ): Promise<LayerExportReport> {
   const report: LayerExportReport = { entries: 0, bytes: 0, whiteouts: 0, opaqueDirs: 0, hardLinks: 0, skipped: [] }
-  const pack = tarPack()
-  // A failed write (ENOSPC) destroys the pack, and produce then fails with
-  // tar-stream's "destroyed"; the write's error is the one to report.
-  let writeError: unknown
-  // A buffered entry is taken at once, whatever the writer's pace: the producer waits while this much is unwritten.
-  const gate = new BackPressure(8 * OUTPUT_BATCH)
-  const drained = (async () => {
-    // tar-stream yields a header, a body and its padding as separate chunks: one write per batch, not per chunk.
-    let batch: Uint8Array[] = []
-    let size = 0
-    for await (const chunk of pack as AsyncIterable<Uint8Array>) {
-      batch.push(chunk)
-      size += chunk.length
-      if (size < OUTPUT_BATCH) continue
-      await write(Buffer.concat(batch, size))
-      gate.written(size)
-      batch = []
-      size = 0
-    }
-    if (size > 0) await write(Buffer.concat(batch, size))
-  })().catch((err: unknown) => {
-    writeError = err
-    // The producer must not wait for a writer that is gone: it goes on and fails on the destroyed pack.
-    gate.written(Number.POSITIVE_INFINITY)
-    pack.destroy(err as Error)
-  })
+  const out = new TarOutput(write)
   try {
-    await produce(fs, root, pack, report, options, gate)
-    pack.finalize()
+    await produce(fs, root, out, report, options)
   } catch (err) {
-    pack.destroy(err as Error)
-    await drained
-    throw writeError ?? err
+    // A failed write (ENOSPC) is the error to report, not what the producer met after it.
+    throw await out.abandon(err)
   }
-  await drained
-  if (writeError !== undefined) throw writeError
+  await out.finish()
   return report
 }
 
-async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExportReport, options: LayerExportOptions, gate: BackPressure): Promise<void> {
+async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerExportReport, options: LayerExportOptions): Promise<void> {
   const firstName = new Map<string, string>()
 
   const emit = async (o: Outgoing): Promise<void> => {
@@ -191,53 +157,41 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
       records.push(['mtime', text(seconds)])
       seconds = 0
     }
-    for (const [attr, value] of o.xattrs ?? []) records.push([`${XATTR_PREFIX}${attr}`, value])
-    // tar-stream would write PAX values as UTF-8 text; ours go in first, as bytes.
-    if (records.length > 0) pack.push(paxEntry(records))
+    let devmajor = o.rdev?.major ?? 0
+    let devminor = o.rdev?.minor ?? 0
+    // star's keywords, which GNU tar and libarchive read too.
+    if (devmajor > MAX_USTAR_ID) {
+      records.push(['SCHILY.devmajor', text(devmajor)])
+      devmajor = 0
+    }
+    if (devminor > MAX_USTAR_ID) {
+      records.push(['SCHILY.devminor', text(devminor)])
+      devminor = 0
+    }
+    if (o.xattrs !== undefined) for (const [attr, value] of o.xattrs) records.push([`${XATTR_PREFIX}${attr}`, value])
+    // PAX values are bytes here (xattrs are binary), never text.
+    const extended = records.length > 0 ? paxEntry(records) : undefined
 
-    const header: Header = {
+    const header: TarHeader = {
       name,
       type: o.type,
-      // tar-stream turns a falsy mode into 0644, and whiteouts are mode 0:
-      // type bits keep it truthy and are masked off when the header is written.
-      mode: (o.inode.mode & 0o7777) | 0o100000,
+      mode: o.inode.mode,
       uid,
       gid,
-      size: o.size ?? 0,
-      mtime: new Date(seconds * 1000),
+      size: o.bytes?.length ?? o.size ?? 0,
+      mtime: seconds,
       linkname: linkname ?? '',
-      uname: '',
-      gname: '',
-      devmajor: o.rdev?.major ?? 0,
-      devminor: o.rdev?.minor ?? 0,
+      devmajor,
+      devminor,
     }
-    if (o.bytes !== undefined) {
-      await gate.queued(512 + o.bytes.length)
-      report.bytes += o.bytes.length
-      await new Promise<void>((resolve, reject) => pack.entry(header, Buffer.from(o.bytes!.buffer, o.bytes!.byteOffset, o.bytes!.length), (err) => (err ? reject(err) : resolve())))
-      report.entries += 1
-      options.onProgress?.({ entries: report.entries, bytes: report.bytes })
-      return
+    if (o.streamFrom === undefined) {
+      report.bytes += o.bytes?.length ?? 0
+      await out.entry(header, extended, o.bytes)
+    } else {
+      if (extended !== undefined) await out.put(extended)
+      await out.header(header)
+      await streamBody(fs, o.streamFrom, header.size, out, report)
     }
-    await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()))
-      if (!o.body) {
-        // An empty file entry (a whiteout, a marker) still waits for its end.
-        if (o.type === 'file') sink.end(null)
-        return
-      }
-      void (async () => {
-        try {
-          for await (const chunk of await o.body!()) {
-            report.bytes += chunk.length
-            if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()))
-          }
-          sink.end(null)
-        } catch (err) {
-          sink.destroy(err as Error)
-        }
-      })()
-    })
     report.entries += 1
     options.onProgress?.({ entries: report.entries, bytes: report.bytes })
   }
@@ -313,7 +267,7 @@ async function produce(fs: FsPort, root: string, pack: Pack, report: LayerExport
           size: inode.size,
           xattrs,
           // An empty file is never opened: aufs whiteouts are mode 0, unreadable unless root.
-          ...(inode.size > 0 ? { body: async () => (await fs.openRead(w.path)) as AsyncIterable<Uint8Array> } : {}),
+          ...(inode.size > 0 ? { streamFrom: w.path } : {}),
         })
         break
       case 'symlink':

@@ -263,9 +263,10 @@ async function extractLayer(fs: FsPort, input: Readable, target: string, options
         {
           kind,
           mode: (header.mode ?? 0o644) & 0o7777,
-          ...(preserveOwners ? { uid: header.uid ?? 0, gid: header.gid ?? 0 } : {}),
+          // An id past the header's six octal digits comes in a PAX record, which tar-stream leaves to us.
+          ...(preserveOwners ? { uid: paxUint(pax.get('uid')) ?? header.uid ?? 0, gid: paxUint(pax.get('gid')) ?? header.gid ?? 0 } : {}),
           mtimeNs,
-          rdev: { major: header.devmajor ?? 0, minor: header.devminor ?? 0 },
+          rdev: { major: paxUint(pax.get('SCHILY.devmajor')) ?? header.devmajor ?? 0, minor: paxUint(pax.get('SCHILY.devminor')) ?? header.devminor ?? 0 },
           ...(kind === 'symlink' ? { target: linkname! } : {}),
           xattrs,
         },
@@ -326,6 +327,12 @@ function rawEntry(tap: RawPaxTap, index: number, header: Header): RawEntry {
 }
 
 /** PAX `mtime` is decimal seconds with an optional fraction. */
+function paxUint(value: Uint8Array | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = /^\d{1,10}$/.exec(Buffer.from(value).toString('latin1'))
+  return m ? Number(m[0]) : undefined
+}
+
 function paxTime(value: Uint8Array | undefined): bigint | undefined {
   if (value === undefined) return undefined
   const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(Buffer.from(value).toString('latin1'))
