@@ -509,6 +509,51 @@ static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * lstat(path, numbers, bigs): the fields the port's Inode has, written into
+ * two typed arrays the caller keeps (numbers: Float64Array(10) of mode, uid,
+ * gid, size, blocks, nlink, dev major, dev minor, rdev major, rdev minor;
+ * bigs: BigInt64Array(2) of ino and mtime in nanoseconds), so a stat costs
+ * no object; true when found, false for ENOENT (nothing there), as node's
+ * lstat with throwIfNoEntry false answers; any other errno throws.
+ */
+static napi_value js_lstat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF];
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path)) return NULL;
+  napi_typedarray_type t1, t2;
+  size_t n1, n2;
+  void *d1, *d2;
+  if (napi_get_typedarray_info(env, argv[1], &t1, &n1, &d1, NULL, NULL) != napi_ok || t1 != napi_float64_array || n1 < 10 ||
+      napi_get_typedarray_info(env, argv[2], &t2, &n2, &d2, NULL, NULL) != napi_ok || t2 != napi_bigint64_array || n2 < 2) {
+    napi_throw_type_error(env, NULL, "lstat needs a Float64Array(10) and a BigInt64Array(2)");
+    return NULL;
+  }
+  struct stat st;
+  napi_value result;
+  if (lstat(path, &st) != 0) {
+    if (errno != ENOENT) return throw_errno(env, errno, "lstat", path);
+    napi_get_boolean(env, false, &result);
+    return result;
+  }
+  double *num = d1;
+  int64_t *big = d2;
+  num[0] = st.st_mode;
+  num[1] = st.st_uid;
+  num[2] = st.st_gid;
+  num[3] = (double)st.st_size;
+  num[4] = (double)st.st_blocks;
+  num[5] = (double)st.st_nlink;
+  num[6] = major(st.st_dev);
+  num[7] = minor(st.st_dev);
+  num[8] = major(st.st_rdev);
+  num[9] = minor(st.st_rdev);
+  big[0] = (int64_t)st.st_ino;
+  big[1] = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  napi_get_boolean(env, true, &result);
+  return result;
+}
+
+/*
  * lgetxattr (name given) and llistxattr (name NULL) alike: ask the size, then
  * read; the value may grow in between, so ask again on ERANGE. The bytes come
  * back as a Buffer, or undefined for an attribute the entry does not have.
@@ -668,6 +713,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lutimes", NULL, js_lutimes, NULL, NULL, NULL, napi_default, NULL},
       {"dtype", NULL, js_dtype, NULL, NULL, NULL, napi_default, NULL},
       {"readdir", NULL, js_readdir, NULL, NULL, NULL, napi_default, NULL},
+      {"lstat", NULL, js_lstat, NULL, NULL, NULL, napi_default, NULL},
       {"listTreeAsync", NULL, js_list_tree_async, NULL, NULL, NULL, napi_default, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -24,7 +24,7 @@ import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
 import { decodeName, encodeName, escapeName } from './name-bytes.js'
 import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, ListedDir, MountEntry, TreeListing, TryLockResult, WriteHandle, WriteOptions } from './port.js'
-import { kindFromMode, splitDev } from './port.js'
+import { kindFromMode } from './port.js'
 
 type PathArg = string | Buffer
 
@@ -36,6 +36,8 @@ interface NativeAddon {
   dtype(path: PathArg): boolean
   /** A directory's entries as `<'@' + d_type><name>\0` records (a device's followed by `major:minor\0`); ELOOP on a symlink. */
   readdir(path: PathArg): Buffer
+  /** Fills numbers and bigs (see the C source); false when nothing is there. */
+  lstat(path: PathArg, numbers: Float64Array, bigs: BigInt64Array): boolean
   /** Sections of a tree's listing, read on the threadpool (see the C source). */
   listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number): Promise<Buffer>
   /** undefined on ENODATA. */
@@ -216,23 +218,37 @@ function treeListingOf(raw: Buffer, root: string): TreeListing {
 
 /** DT_UNKNOWN (filesystems without d_type): the only case that costs an lstat. */
 function unknownKind(dir: string, name: string): InodeKind {
-  const st = onDisk(dir === '/' ? `/${name}` : `${dir}/${name}`, (p) => fs.lstatSync(p))
-  return kindFromMode(st.mode) ?? 'file'
+  const path = dir === '/' ? `/${name}` : `${dir}/${name}`
+  const st = lstatInode(path)
+  if (st === undefined) throw errnoError('ENOENT', 'lstat', path)
+  return st.kind
 }
 
-function toInode(st: fs.BigIntStats): Inode {
+/** Where the native lstat writes its numbers: reused, so a stat makes no object but the Inode. */
+const STAT_NUMBERS = new Float64Array(10)
+const STAT_BIGS = new BigInt64Array(2)
+
+/**
+ * lstat as the port's Inode, or undefined when nothing is there (ENOENT).
+ * Through the native helper: node's bigint lstat builds a Stats
+ * object of 4 dates and 16 BigInts for every call, a third of a stat's cost.
+ */
+function lstatInode(path: string): Inode | undefined {
+  if (!onDisk(path, (p) => loadNative().lstat(p, STAT_NUMBERS, STAT_BIGS))) return undefined
+  const n = STAT_NUMBERS
   return {
-    kind: kindFromMode(Number(st.mode)) ?? 'file',
-    mode: Number(st.mode) & 0o7777,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    size: Number(st.size),
-    blocks: Number(st.blocks),
-    nlink: Number(st.nlink),
-    dev: splitDev(st.dev),
-    ino: st.ino,
-    rdev: splitDev(st.rdev),
-    mtimeNs: st.mtimeNs,
+    kind: kindFromMode(n[0]!) ?? 'file',
+    mode: n[0]! & 0o7777,
+    uid: n[1]!,
+    gid: n[2]!,
+    size: n[3]!,
+    blocks: n[4]!,
+    nlink: n[5]!,
+    dev: { major: n[6]!, minor: n[7]! },
+    // st_ino is unsigned; the array is signed for the mtime's sake.
+    ino: BigInt.asUintN(64, STAT_BIGS[0]!),
+    rdev: { major: n[8]!, minor: n[9]! },
+    mtimeNs: STAT_BIGS[1]!,
   }
 }
 
@@ -303,15 +319,11 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
   const mountInfoPath = options.mountInfoPath ?? '/proc/self/mountinfo'
   const locksPath = options.locksPath ?? '/proc/locks'
 
-  const lstat = (path: string): fs.BigIntStats | undefined =>
-    onDisk(path, (p) => fs.lstatSync(p, { bigint: true, throwIfNoEntry: false }))
-
   const port: FsPort = {
     kind: 'disk',
 
     async lstat(path) {
-      const st = lstat(path)
-      return st === undefined ? undefined : toInode(st)
+      return lstatInode(path)
     },
 
     async readdir(path) {
@@ -336,11 +348,11 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     async openRead(path) {
       // Decided from lstat before any open: opening a device can act on it
       // (a tape rewinds) and a fifo open blocks until a writer comes.
-      const st = lstat(path)
+      const st = lstatInode(path)
       if (st === undefined) throw errnoError('ENOENT', 'open', path)
-      if (st.isDirectory()) throw errnoError('EISDIR', 'open', path)
-      if (st.isSymbolicLink()) throw errnoError('ELOOP', 'open', path)
-      if (!st.isFile()) throw errnoError('ENXIO', 'open', path)
+      if (st.kind === 'dir') throw errnoError('EISDIR', 'open', path)
+      if (st.kind === 'symlink') throw errnoError('ELOOP', 'open', path)
+      if (st.kind !== 'file') throw errnoError('ENXIO', 'open', path)
       const fd = onDisk(path, (p) => fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
       let size: number
       try {
@@ -359,7 +371,13 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
         const buf = Buffer.allocUnsafe(size + 1)
         let got = 0
         try {
-          for (let n = -1; n !== 0 && got <= size; got += n) n = fs.readSync(fd, buf, got, size + 1 - got, got)
+          // A short read of a regular file is its end: one read(2) for a file that did not change.
+          for (;;) {
+            const want = size + 1 - got
+            const n = fs.readSync(fd, buf, got, want, got)
+            got += n
+            if (n === 0 || n < want || got > size) break
+          }
         } catch (err) {
           fs.closeSync(fd)
           throw err
@@ -463,10 +481,10 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async fsync(path) {
-      const st = lstat(path)
+      const st = lstatInode(path)
       if (st === undefined) throw errnoError('ENOENT', 'fsync', path)
       // A device, fifo or socket keeps no data in its inode; opening one could act on it or block.
-      if (SPECIAL.has(kindFromMode(Number(st.mode)) ?? 'file')) return
+      if (SPECIAL.has(st.kind)) return
       const fd = onDisk(path, (p) => fs.openSync(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
       try {
         fs.fsyncSync(fd)
@@ -476,24 +494,24 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
 
     async syncfs(path) {
-      const st = lstat(path)
+      const st = lstatInode(path)
       if (st === undefined) throw errnoError('ENOENT', 'syncfs', path)
       // Any file or directory names the filesystem; for anything else its directory does, unopened.
-      const at = st.isFile() || st.isDirectory() ? path : path.slice(0, path.lastIndexOf('/')) || '/'
+      const at = st.kind === 'file' || st.kind === 'dir' ? path : path.slice(0, path.lastIndexOf('/')) || '/'
       onDisk(at, (p) => loadNative().syncfs(p))
     },
 
     async tryLock(path, mode, lockOptions = {}): Promise<TryLockResult> {
-      const st = lstat(path)
+      const st = lstatInode(path)
       // A fifo, device or socket is refused before the open; the addon checks again on the open file.
-      if (st !== undefined && !st.isFile()) throw errnoError(st.isDirectory() ? 'EISDIR' : st.isSymbolicLink() ? 'ELOOP' : 'ENXIO', 'open', path)
+      if (st !== undefined && st.kind !== 'file') throw errnoError(st.kind === 'dir' ? 'EISDIR' : st.kind === 'symlink' ? 'ELOOP' : 'ENXIO', 'open', path)
       const fd = onDisk(path, (p) => loadNative().flock(p, mode === 'exclusive', lockOptions.create === true))
       if (fd < 0) {
-        const held = lstat(path)
+        const held = lstatInode(path)
         let holders: number[] = []
         if (held !== undefined) {
           try {
-            holders = flockHolders(fs.readFileSync(locksPath, 'latin1'), { dev: splitDev(held.dev), ino: held.ino })
+            holders = flockHolders(fs.readFileSync(locksPath, 'latin1'), held)
           } catch {
             // No /proc/locks (not Linux, or /proc not mounted): the holders stay unknown.
           }
@@ -531,7 +549,7 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     async fsType(path): Promise<FsTypeInfo> {
       const st = onDisk(path, (p) => fs.statfsSync(p))
       const magic = st.type
-      const isDir = lstat(path)?.isDirectory() === true
+      const isDir = lstatInode(path)?.kind === 'dir'
       return {
         magic,
         name: fsTypeName(magic),
