@@ -323,7 +323,10 @@ async function contentsPass(
     for await (const listing of data.walk(v.root, { then: [variants[i + 1]?.root, variants[i + 2]?.root] })) {
       cancelled()
       const dir: ContentDir = { ...v, ...listing }
-      for (const { spec, ctx } of contexts) await spec.onDir(ctx, dir)
+      for (const { spec, ctx } of contexts) {
+        const pending = spec.onDir(ctx, dir)
+        if (pending !== undefined) await pending
+      }
     }
     for (const { spec, ctx } of contexts) await spec.onLayerDone?.(ctx, v)
   }

@@ -97,7 +97,8 @@ export type CheckSpec<D extends CheckData = CheckData> =
   | (CheckBase<D> & {
       pass: 'contents'
       /** Called once per directory of every layer tree. */
-      onDir(ctx: CheckContext<D>, dir: ContentDir): Promise<void>
+      /** Synchronous when it needs no IO: the pass awaits only a promise (thousands of directories, several checks each). */
+      onDir(ctx: CheckContext<D>, dir: ContentDir): void | Promise<void>
       /** Called once per layer tree after its walk, to report what onDir counted. */
       onLayerDone?(ctx: CheckContext<D>, layer: ContentRoot): Promise<void>
     })

@@ -30,7 +30,7 @@ export const aufsWhiteoutInOverlay: CheckSpec = {
       await aufsToOverlay(ctx.fs, f.path)
     },
   },
-  async onDir(ctx, dir) {
+  onDir(ctx, dir) {
     if (dir.whiteouts !== 'overlay') return
     for (const e of dir.entries) {
       const aufs = classifyAufsName(e.name)

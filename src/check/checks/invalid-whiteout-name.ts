@@ -10,7 +10,7 @@ export const invalidWhiteoutName: CheckSpec = {
     'Whiteouts are regular files named .wh.<name> with a non-empty name. `.wh.`, `.wh..` and a directory or symlink ' +
     'with a whiteout\'s name hide nothing, are never converted, and may be read differently by each backend.',
   fix: { by: 'operator', describe: 'find which image carries it and rebuild that layer' },
-  async onDir(ctx, dir) {
+  onDir(ctx, dir) {
     for (const a of planAufsDir(dir.entries)) {
       if (a.op === 'leave' && a.code !== 'aufs-meta') ctx.report({ path: `${dir.path}/${a.name}`, message: a.reason })
     }

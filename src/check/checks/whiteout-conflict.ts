@@ -28,7 +28,7 @@ export const whiteoutConflict: CheckSpec = {
       await ctx.fs.fsync(dirname(f.path))
     },
   },
-  async onDir(ctx, dir) {
+  onDir(ctx, dir) {
     if (dir.whiteouts !== 'aufs') return
     for (const a of planAufsDir(dir.entries)) {
       if (a.op !== 'shadowed') continue
