@@ -27,6 +27,15 @@ function content(size: number, seed: number): Buffer {
 
 const s2ns = (seconds: number): bigint => BigInt(seconds) * 1_000_000_000n
 
+/** Writes a file below root, making its parents. */
+const fileWriter =
+  (fs: FsPort, root: string) =>
+  async (rel: string, data: Uint8Array | string, mode = 0o644): Promise<void> => {
+    const slash = rel.lastIndexOf('/')
+    if (slash !== -1) await makeDirs(fs, `${root}/${rel.slice(0, slash)}`)
+    await writeFileAll(fs, `${root}/${rel}`, data, mode)
+  }
+
 /**
  * Every kind of entry export writes, and every reason it has to write a
  * PAX record: long names and link targets, names that are UTF-8 and names
@@ -36,11 +45,7 @@ const s2ns = (seconds: number): bigint => BigInt(seconds) * 1_000_000_000n
  */
 async function buildTree(s: Subject, root: string): Promise<void> {
   const fs = s.fs
-  const file = async (rel: string, data: Uint8Array | string, mode = 0o644): Promise<void> => {
-    const slash = rel.lastIndexOf('/')
-    if (slash !== -1) await makeDirs(fs, `${root}/${rel.slice(0, slash)}`)
-    await writeFileAll(fs, `${root}/${rel}`, data, mode)
-  }
+  const file = fileWriter(fs, root)
   await file('empty', '')
   await file('small.txt', 'hello\n')
   await file('bin/ping', content(3000, 1), 0o4755)
@@ -94,11 +99,7 @@ async function buildTree(s: Subject, root: string): Promise<void> {
  */
 async function buildOverlayTree(s: Subject, root: string): Promise<void> {
   const fs = s.fs
-  const file = async (rel: string, data: Uint8Array | string, mode = 0o644): Promise<void> => {
-    const slash = rel.lastIndexOf('/')
-    if (slash !== -1) await makeDirs(fs, `${root}/${rel.slice(0, slash)}`)
-    await writeFileAll(fs, `${root}/${rel}`, data, mode)
-  }
+  const file = fileWriter(fs, root)
   await file('small.txt', 'hello\n')
   await file('small-hard', 'linked')
   await file('big/100k', content(100 * 1024, 3))

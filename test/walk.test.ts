@@ -93,25 +93,20 @@ for (const { name, make } of SUBJECTS) {
 }
 
 describe('the directory walk as an unprivileged process', () => {
-  it('skips a directory of mode 0 that it may not list', async () => {
-    const admin = createMemoryFs({ umask: 0o022 })
-    await makeDirs(admin, '/t/open')
-    await makeDirs(admin, '/t/locked/inner')
-    await admin.chmod('/t/locked', 0o000)
-    const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
-    const unreadable: string[] = []
-    expect(await walked(user, '/t', { onUnreadable: (path) => unreadable.push(path) })).toEqual(['.: locked open', 'open: '])
-    expect(unreadable).toEqual(['/t/locked'])
-  })
-
-  it('reading ahead, skips it the same way', async () => {
-    const admin = createMemoryFs({ umask: 0o022 })
-    await makeDirs(admin, '/t/open')
-    await makeDirs(admin, '/t/locked/inner')
-    await admin.chmod('/t/locked', 0o000)
-    const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
-    const unreadable: string[] = []
-    expect(await walked(user, '/t', { readAhead: 1, onUnreadable: (path) => unreadable.push(path) })).toEqual(['.: locked open', 'open: '])
-    expect(unreadable).toEqual(['/t/locked'])
-  })
+  for (const [how, readAhead] of [
+    ['', undefined],
+    [', reading ahead,', 1],
+  ] as const) {
+    it(`skips a directory of mode 0 that it may not list${how} and names it`, async () => {
+      const admin = createMemoryFs({ umask: 0o022 })
+      await makeDirs(admin, '/t/open')
+      await makeDirs(admin, '/t/locked/inner')
+      await admin.chmod('/t/locked', 0o000)
+      const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
+      const unreadable: string[] = []
+      const options = { onUnreadable: (path: string) => void unreadable.push(path), ...(readAhead ? { readAhead } : {}) }
+      expect(await walked(user, '/t', options)).toEqual(['.: locked open', 'open: '])
+      expect(unreadable).toEqual(['/t/locked'])
+    })
+  }
 })
