@@ -100,9 +100,12 @@ export async function treeSize(fs: FsPort, root: string, options: TreeSizeOption
     if (inode.mtimeNs > out.newestMtimeNs) out.newestMtimeNs = inode.mtimeNs
     ledger?.ledger.add(ledger.owner, inode)
     if (inode.kind !== 'file') return
-    const key = inodeKey(inode)
-    if (seen.has(key)) return
-    seen.add(key)
+    // A file with one link is met once; only hard-linked ones are remembered, so memory is bounded by hard links.
+    if (inode.nlink > 1) {
+      const key = inodeKey(inode)
+      if (seen.has(key)) return
+      seen.add(key)
+    }
     out.bytes += inode.size
     out.files += 1
   }
