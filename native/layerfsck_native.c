@@ -347,7 +347,7 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
 }
 
 /*
- * listTreeAsync(root, from, maxEntries): the directories of a tree with their
+ * listTreeAsync(root, from, maxEntries, skipPlain): the directories of a tree with their
  * listings, read on the threadpool in one job, for a walk that changes
  * nothing and wants the reading done on another core while it looks at what
  * came before. `from` is the walk's stack of directories still to visit
@@ -355,7 +355,10 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
  * first), so a walk goes on where an earlier call stopped. Depth first, each
  * directory's subdirectories pushed in listing order: the order of the
  * port's walk. The answer is one Buffer of sections:
- *   \x01<rel>\0 then the directory's records as readdir gives them;
+ *   \x01<rel>\0<count of entries>\0 then the directory's records as readdir
+ *   gives them; with skipPlain, a directory without a name starting `.wh.`
+ *   leaves out its regular files (what a whiteout check never looks at:
+ *   nearly every entry of a layer, so the walk's caller makes no object for them);
  *   \x02<rel>\0<errno name>\0 for a directory that could not be listed;
  *   \x03<rel>\0 for each directory left on the stack once maxEntries
  *   entries were listed, bottom first (the caller's `from` for the next call).
@@ -395,7 +398,16 @@ static void rel_free(rel_stack *st) {
   free(st->items);
 }
 
-static int list_tree(const char *root, rel_stack *st, size_t max_entries, grow_buf *out) {
+/* The length of one record at data[off]: <type><name>\0, a device's followed by <major:minor>\0. */
+static size_t record_len(const char *data, size_t off, unsigned char *type, const char **name) {
+  *type = (unsigned char)data[off] - '@';
+  *name = data + off + 1;
+  size_t len = 1 + strlen(*name) + 1;
+  if (*type == DT_CHR || *type == DT_BLK) len += strlen(data + off + len) + 1;
+  return len;
+}
+
+static int list_tree(const char *root, rel_stack *st, size_t max_entries, int skip_plain, grow_buf *out) {
   out->cap = 65536;
   out->len = 0;
   out->data = malloc(out->cap);
@@ -414,15 +426,31 @@ static int list_tree(const char *root, rel_stack *st, size_t max_entries, grow_b
       ok = grow_put(out, code, strlen(code) + 1);
     }
     if (ok && e == 0) {
-      ok = grow_put(out, dir.data, dir.len);
-      // Push the subdirectories: each record is <type><name>\0, a device's followed by <major:minor>\0.
+      // Count the entries, push the subdirectories, and see whether any name is an aufs marker.
+      size_t count = 0;
+      int markers = 0;
       for (size_t off = 0; ok && off < dir.len;) {
-        unsigned char type = (unsigned char)dir.data[off] - '@';
-        const char *name = dir.data + off + 1;
-        off += 1 + strlen(name) + 1;
-        if (type == DT_CHR || type == DT_BLK) off += strlen(dir.data + off) + 1;
-        listed += 1;
+        unsigned char type;
+        const char *name;
+        off += record_len(dir.data, off, &type, &name);
+        count += 1;
+        if (strncmp(name, ".wh.", 4) == 0) markers = 1;
         if (type == DT_DIR) ok = rel_push(st, rel, name);
+      }
+      listed += count;
+      char number[24];
+      snprintf(number, sizeof number, "%zu", count);
+      ok = ok && grow_put(out, number, strlen(number) + 1);
+      if (!skip_plain || markers) {
+        ok = ok && grow_put(out, dir.data, dir.len);
+      } else {
+        for (size_t off = 0; ok && off < dir.len;) {
+          unsigned char type;
+          const char *name;
+          size_t len = record_len(dir.data, off, &type, &name);
+          if (type != DT_REG) ok = grow_put(out, dir.data + off, len);
+          off += len;
+        }
       }
     }
     free(dir.data);
@@ -443,6 +471,7 @@ typedef struct {
   char root[PATH_BUF];
   rel_stack from;
   size_t max_entries;
+  int skip_plain;
   grow_buf out;
   int err;
 } list_tree_job;
@@ -450,7 +479,7 @@ typedef struct {
 static void list_tree_execute(napi_env env, void *data) {
   (void)env;
   list_tree_job *job = data;
-  job->err = list_tree(job->root, &job->from, job->max_entries, &job->out);
+  job->err = list_tree(job->root, &job->from, job->max_entries, job->skip_plain, &job->out);
 }
 
 static void list_tree_free(list_tree_job *job) {
@@ -473,18 +502,19 @@ static void list_tree_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   list_tree_job *job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "scandir", "");
   uint32_t count = 0, max_entries = 0;
-  bool is_array = false;
-  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], job->root) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+  bool is_array = false, skip_plain = false;
+  if (!get_args(env, info, 4, argv) || napi_get_value_bool(env, argv[3], &skip_plain) != napi_ok || !get_path(env, argv[0], job->root) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || !get_u32(env, argv[2], &max_entries)) {
     if (!is_array) napi_throw_type_error(env, NULL, "from must be an array");
     list_tree_free(job);
     return NULL;
   }
   job->max_entries = max_entries;
+  job->skip_plain = skip_plain;
   char rel[PATH_BUF];
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;

@@ -195,6 +195,19 @@ for (const { name, make } of SUBJECTS) {
         expect(parts).toEqual(shape(whole.dirs))
       })
 
+      it('leaves out plain files when asked, but not in a directory that holds a .wh. name, and counts every entry', async () => {
+        await tree()
+        await put(fs, `${r}/t/b/.wh.gone`, '')
+        const part = await fs.listTree(`${r}/t`, [''], 1_000_000, { skipPlainFiles: true })
+        const byRel = new Map(part.dirs.map((d) => [d.rel, d]))
+        expect(shape([byRel.get('a/x')!])).toEqual(['a/x: deep/dir'])
+        expect(byRel.get('a/x')).toMatchObject({ count: 6 })
+        expect(shape([byRel.get('b')!]).map((l) => l.split(' ').sort().join(' '))).toEqual(['.wh.gone/file b: f/file'])
+        expect(byRel.get('b')).toMatchObject({ count: 2 })
+        expect(shape([byRel.get('')!])[0]).toContain('link/symlink')
+        expect(part.dirs.map((d) => d.rel).sort()).toEqual((await fs.listTree(`${r}/t`, [''], 1_000_000)).dirs.map((d) => d.rel).sort())
+      })
+
       it('answers a directory it cannot list with its errno and goes on', async () => {
         await tree()
         const part = await fs.listTree(`${r}/t`, ['b', 'gone', 'link'], 100)

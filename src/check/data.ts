@@ -14,7 +14,7 @@ import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
 import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
-import { byName, READ_AHEAD, startTreeListing, walkDirectories } from '../fs/walk.js'
+import { byName, READ_AHEAD, startTreeListing, walkDirectories, type ListedDirectory } from '../fs/walk.js'
 import { treeSize, type TreeSize } from '../fs/tree-size.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry, TreeListing } from '../fs/port.js'
 import { readKernelFilesystems } from '../fs/kernel-filesystems.js'
@@ -87,6 +87,9 @@ export interface LeftoverAge {
   /** Older than the grace period: garbage, not the work of a command still running. */
   pastGrace: boolean
 }
+
+/** How the contents pass lists a layer: see ContentDir.entries. */
+const WALK_LISTING = { skipPlainFiles: true }
 
 export abstract class CheckData {
   private readonly unreadableDirs = new Map<string, string>()
@@ -180,16 +183,18 @@ export abstract class CheckData {
    * `walkDirectories` gives them; a directory that cannot be listed is
    * recorded and skipped with what is below it, and the walk goes on.
    */
-  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<ListedDirectory> {
     // Passes read; fixes run after the pass, so the walk may read ahead, and
     // the start of the trees walked next (`then`) is read while this one is:
     // with two of them, a thread lists each while the walk looks at this one.
-    const first = this.readingAhead.get(root) ?? startTreeListing(this.fs, root)
+    // Contents checks judge whiteouts, devices, links and directories, never a
+    // plain file: those are left out of the listings (see ContentDir).
+    const first = this.readingAhead.get(root) ?? startTreeListing(this.fs, root, READ_AHEAD, WALK_LISTING)
     this.readingAhead.delete(root)
     for (const next of options.then ?? []) {
-      if (next !== undefined && !this.readingAhead.has(next)) this.readingAhead.set(next, startTreeListing(this.fs, next))
+      if (next !== undefined && !this.readingAhead.has(next)) this.readingAhead.set(next, startTreeListing(this.fs, next, READ_AHEAD, WALK_LISTING))
     }
-    return walkDirectories(this.fs, root, { readAhead: READ_AHEAD, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
+    return walkDirectories(this.fs, root, { readAhead: READ_AHEAD, ...WALK_LISTING, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
 
   private readonly readingAhead = new Map<string, Promise<TreeListing>>()

@@ -73,7 +73,14 @@ export interface ContentDir extends ContentRoot {
   path: string
   /** Relative to the layer root; '' for the root itself. */
   rel: string
+  /**
+   * What a contents check looks at: every entry of a directory that holds a
+   * `.wh.` name; elsewhere every entry but its regular files (nearly all of
+   * a layer, and nothing a whiteout, device, link or directory check needs).
+   */
   entries: DirEntry[]
+  /** How many entries the directory has, plain files included. */
+  count: number
 }
 
 interface CheckBase<D extends CheckData> {

@@ -4,9 +4,20 @@
  * the contract suite.
  */
 import { isErrno } from '../errors.js'
-import type { FsPort, ListedDir, TreeListing } from './port.js'
+import type { DirEntry, FsPort, ListedDir, ListTreeOptions, TreeListing } from './port.js'
 
-export async function listTreeByReaddir(readdir: FsPort['readdir'], root: string, from: string[], maxEntries: number): Promise<TreeListing> {
+/** A listing without its plain files (`ListTreeOptions.skipPlainFiles`). */
+export function withoutPlainFiles(entries: DirEntry[]): DirEntry[] {
+  return entries.some((e) => e.name.startsWith('.wh.')) ? entries : entries.filter((e) => e.kind !== 'file')
+}
+
+export async function listTreeByReaddir(
+  readdir: FsPort['readdir'],
+  root: string,
+  from: string[],
+  maxEntries: number,
+  options: ListTreeOptions = {},
+): Promise<TreeListing> {
   const stack = [...from]
   const dirs: ListedDir[] = []
   let listed = 0
@@ -15,7 +26,7 @@ export async function listTreeByReaddir(readdir: FsPort['readdir'], root: string
     const path = rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`
     try {
       const entries = await readdir(path)
-      dirs.push({ rel, entries })
+      dirs.push({ rel, count: entries.length, entries: options.skipPlainFiles ? withoutPlainFiles(entries) : entries })
       listed += entries.length
       for (const e of entries) if (e.kind === 'dir') stack.push(rel === '' ? e.name : `${rel}/${e.name}`)
     } catch (err) {

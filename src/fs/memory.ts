@@ -530,8 +530,8 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       return out
     },
 
-    listTree(root, from, maxEntries) {
-      return listTreeByReaddir((p) => fs.readdir(p), root, from, maxEntries)
+    listTree(root, from, maxEntries, options) {
+      return listTreeByReaddir((p) => fs.readdir(p), root, from, maxEntries, options)
     },
 
     async readlink(path) {

@@ -39,7 +39,7 @@ interface NativeAddon {
   /** Fills numbers and bigs (see the C source); false when nothing is there. */
   lstat(path: PathArg, numbers: Float64Array, bigs: BigInt64Array): boolean
   /** Sections of a tree's listing, read on the threadpool (see the C source). */
-  listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number): Promise<Buffer>
+  listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number, skipPlain: boolean): Promise<Buffer>
   /** undefined on ENODATA. */
   lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
   /** The names, each ended by a NUL. */
@@ -209,7 +209,10 @@ function treeListingOf(raw: Buffer, root: string): TreeListing {
   while (!f.done) {
     const mark = f.peek()
     const rel = f.next(1)
-    if (mark === SECTION_DIR) dirs.push({ rel, entries: readEntries(f, rel === '' ? root : `${root}/${rel}`) })
+    if (mark === SECTION_DIR) {
+      const count = Number(f.next())
+      dirs.push({ rel, count, entries: readEntries(f, rel === '' ? root : `${root}/${rel}`) })
+    }
     else if (mark === SECTION_ERRNO) dirs.push({ rel, errno: f.next() })
     else pending.push(rel)
   }
@@ -329,9 +332,9 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     async readdir(path) {
       return onDisk(path, (p) => readEntries(new Fields(loadNative().readdir(p)), path))
     },
-    async listTree(root, from, maxEntries) {
+    async listTree(root, from, maxEntries, options = {}) {
       const rels = from.map((rel) => (SURROGATE.test(rel) ? encodeName(rel) : rel))
-      return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries)), root)
+      return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries, options.skipPlainFiles === true)), root)
     },
 
     async readlink(path) {

@@ -70,8 +70,22 @@ export interface TreeListing {
   pending: string[]
 }
 
-/** A directory of a tree listing, by its path relative to the root ('' for the root), or the errno that kept it unlisted. */
-export type ListedDir = { rel: string; entries: DirEntry[] } | { rel: string; errno: string }
+/**
+ * A directory of a tree listing, by its path relative to the root ('' for
+ * the root), with how many entries it has and its entries (without plain
+ * files when asked, see `ListTreeOptions`), or the errno that kept it unlisted.
+ */
+export type ListedDir = { rel: string; count: number; entries: DirEntry[] } | { rel: string; errno: string }
+
+export interface ListTreeOptions {
+  /**
+   * Leave out the regular files of a directory in which no name starts with
+   * `.wh.`: what a whiteout check never looks at, and nearly every entry of a
+   * layer, so its walk makes no object for them. A directory holding a
+   * `.wh.` name is listed whole (its markers are judged by their siblings).
+   */
+  skipPlainFiles?: boolean
+}
 
 /** One line of /proc/self/mountinfo. */
 export interface MountEntry {
@@ -166,7 +180,7 @@ export interface FsPort {
    * busy. Never follows a symlink; a directory that cannot be listed is
    * answered with its errno, and the walk goes on.
    */
-  listTree(root: string, from: string[], maxEntries: number): Promise<TreeListing>
+  listTree(root: string, from: string[], maxEntries: number, options?: ListTreeOptions): Promise<TreeListing>
   readlink(path: string): Promise<string>
   /**
    * realpath(3): the path with every symlink resolved. Only for roots an

@@ -6,7 +6,8 @@
  * stack, not the tree.
  */
 import { errnoError, isErrno } from '../errors.js'
-import type { DirEntry, FsPort, InodeKind, TreeListing } from './port.js'
+import { withoutPlainFiles } from './list-tree.js'
+import type { DirEntry, FsPort, InodeKind, ListTreeOptions, TreeListing } from './port.js'
 
 export interface WalkEntry {
   /** Absolute path. */
@@ -60,14 +61,24 @@ export interface WalkDirectoriesOptions {
   readAhead?: number
   /** With readAhead: the walk's first part, already asked for (`startTreeListing`), as a pass walking many trees does for the next one. */
   first?: Promise<TreeListing>
+  /** `ListTreeOptions.skipPlainFiles`: each listing without the plain files no whiteout check looks at. */
+  skipPlainFiles?: boolean
+}
+
+/** A directory as a walk hands it out: its listing (see `skipPlainFiles`) and how many entries it has. */
+export interface ListedDirectory {
+  path: string
+  rel: string
+  entries: DirEntry[]
+  count: number
 }
 
 /** Entries in a part of a read-ahead walk: enough to keep a thread busy, small enough to keep memory flat. */
 export const READ_AHEAD = 8192
 
 /** Asks for the first part of a read-ahead walk of root (see `WalkDirectoriesOptions.first`). */
-export function startTreeListing(fs: FsPort, root: string, readAhead: number = READ_AHEAD): Promise<TreeListing> {
-  const part = fs.listTree(root, [''], readAhead)
+export function startTreeListing(fs: FsPort, root: string, readAhead: number = READ_AHEAD, options: ListTreeOptions = {}): Promise<TreeListing> {
+  const part = fs.listTree(root, [''], readAhead, options)
   // Its error is seen when the walk awaits it (or never, if no walk does).
   part.catch(() => {})
   return part
@@ -83,7 +94,7 @@ export async function* walkDirectories(
   fs: FsPort,
   root: string,
   options: WalkDirectoriesOptions = {},
-): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+): AsyncGenerator<ListedDirectory> {
   if (options.readAhead !== undefined) {
     yield* walkReadingAhead(fs, root, options.readAhead, options)
     return
@@ -99,7 +110,7 @@ export async function* walkDirectories(
       options.onUnreadable(path, err)
       continue
     }
-    yield { path, rel, entries }
+    yield { path, rel, entries: options.skipPlainFiles ? withoutPlainFiles(entries) : entries, count: entries.length }
     for (const e of entries) {
       if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
     }
@@ -111,20 +122,21 @@ async function* walkReadingAhead(
   root: string,
   readAhead: number,
   options: WalkDirectoriesOptions,
-): AsyncGenerator<{ path: string; rel: string; entries: DirEntry[] }> {
+): AsyncGenerator<ListedDirectory> {
   const pathOf = (rel: string): string => (rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`)
-  let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead)
+  const listOptions = { skipPlainFiles: options.skipPlainFiles === true }
+  let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead, listOptions)
   while (next !== undefined) {
     const part: TreeListing = await next
     next = undefined
     if (part.pending.length > 0) {
-      next = fs.listTree(root, part.pending, readAhead)
+      next = fs.listTree(root, part.pending, readAhead, listOptions)
       next.catch(() => {})
     }
     for (const dir of part.dirs) {
       const path = pathOf(dir.rel)
       if ('entries' in dir) {
-        yield { path, rel: dir.rel, entries: dir.entries }
+        yield { path, rel: dir.rel, entries: dir.entries, count: dir.count }
         continue
       }
       const err = errnoError(dir.errno, 'scandir', path)

@@ -119,9 +119,10 @@ const emptyCounts = (): WhiteoutCounts => ({
  */
 export async function countWhiteouts(fs: FsPort, rootfs: string): Promise<WhiteoutCounts> {
   const counts = emptyCounts()
-  for await (const dir of walkDirectories(fs, rootfs, { readAhead: READ_AHEAD })) {
+  // Plain files are only counted: a whiteout is a device, a `.wh.` name or an opaque directory.
+  for await (const dir of walkDirectories(fs, rootfs, { readAhead: READ_AHEAD, skipPlainFiles: true })) {
     if (await isOpaqueDir(fs, dir.path)) counts.overlayOpaque += 1
-    counts.entries += dir.entries.length
+    counts.entries += dir.count
     for (const e of dir.entries) {
       if (e.kind === 'char') {
         const rdev = await deviceNumber(fs, dir.path, e)
