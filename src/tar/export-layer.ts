@@ -143,31 +143,22 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
       records.push(['linkpath', encodeName(linkname)])
       linkname = 'layerfsck.long-name'
     }
-    let { uid, gid } = o.inode
-    if (uid > MAX_USTAR_ID) {
-      records.push(['uid', text(uid)])
-      uid = 0
+    /** The number for a header field of six octal digits; past them, a PAX record carries it and the field holds 0. */
+    const idField = (key: string, value: number): number => {
+      if (value <= MAX_USTAR_ID) return value
+      records.push([key, text(value)])
+      return 0
     }
-    if (gid > MAX_USTAR_ID) {
-      records.push(['gid', text(gid)])
-      gid = 0
-    }
+    const uid = idField('uid', o.inode.uid)
+    const gid = idField('gid', o.inode.gid)
     let seconds = Number(o.inode.mtimeNs / 1_000_000_000n)
     if (seconds < 0 || seconds > MAX_USTAR_TIME) {
       records.push(['mtime', text(seconds)])
       seconds = 0
     }
-    let devmajor = o.rdev?.major ?? 0
-    let devminor = o.rdev?.minor ?? 0
-    // star's keywords, which GNU tar and libarchive read too.
-    if (devmajor > MAX_USTAR_ID) {
-      records.push(['SCHILY.devmajor', text(devmajor)])
-      devmajor = 0
-    }
-    if (devminor > MAX_USTAR_ID) {
-      records.push(['SCHILY.devminor', text(devminor)])
-      devminor = 0
-    }
+    // star's keywords for device numbers, which GNU tar and libarchive read too.
+    const devmajor = idField('SCHILY.devmajor', o.rdev?.major ?? 0)
+    const devminor = idField('SCHILY.devminor', o.rdev?.minor ?? 0)
     if (o.xattrs !== undefined) for (const [attr, value] of o.xattrs) records.push([`${XATTR_PREFIX}${attr}`, value])
     // PAX values are bytes here (xattrs are binary), never text.
     const extended = records.length > 0 ? paxEntry(records) : undefined
