@@ -15,6 +15,7 @@
  */
 import { isErrno } from '../errors.js'
 import type { WhiteoutForm } from '../family/types.js'
+import { deviceNumber } from '../fs/device-number.js'
 import { writeFileAll } from '../fs/io.js'
 import { walkDirectories } from '../fs/walk.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
@@ -59,6 +60,12 @@ export interface ConvertReport {
 export interface ConvertOptions {
   /** The overlay form's opaque attribute: trusted.* (root, the default) or user.* (userxattr mounts). */
   opaqueXattr?: OpaqueXattr
+  /**
+   * false: each edited directory is not fsynced before its mtime is put back. Only for a tree nothing reads
+   * until its caller has made the whole of it durable (a staged tree, syncfs'd before its rename): a fsync
+   * per directory there buys nothing and cost a migrate more than its syncfs.
+   */
+  syncDirs?: boolean
 }
 
 // --- the pure part ----------------------------------------------------------
@@ -118,11 +125,11 @@ export async function isOpaqueDir(fs: FsPort, dir: string): Promise<boolean> {
  * crash between the edit and the restore, the re-run has nothing to edit and
  * the new mtime stays.
  */
-async function preservingMtime(fs: FsPort, dir: string, edit: () => Promise<boolean>): Promise<void> {
+async function preservingMtime(fs: FsPort, dir: string, syncDir: boolean, edit: () => Promise<boolean>): Promise<void> {
   const before = await fs.lstat(dir)
   const changed = await edit()
   if (!changed) return
-  await fs.fsync(dir)
+  if (syncDir) await fs.fsync(dir)
   if (before) await fs.lutimes(dir, before.mtimeNs, before.mtimeNs)
 }
 
@@ -135,7 +142,7 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
     report.dirs += 1
     const actions = planAufsDir(entries)
     if (actions.length === 0) continue
-    await preservingMtime(fs, dir, async () => {
+    await preservingMtime(fs, dir, options.syncDirs !== false, async () => {
       let changed = false
       for (const a of actions) {
         if (a.op === 'leave') {
@@ -182,12 +189,12 @@ export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOp
 }
 
 /** overlay → aufs, in place. */
-export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertReport> {
+export async function overlayToAufs(fs: FsPort, root: string, options: Pick<ConvertOptions, 'syncDirs'> = {}): Promise<ConvertReport> {
   const report: ConvertReport = { from: 'overlay', to: 'aufs', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
   for await (const { path: dir, entries } of walkDirectories(fs, root)) {
     report.dirs += 1
     const names = new Set(entries.map((e) => e.name))
-    await preservingMtime(fs, dir, async () => {
+    await preservingMtime(fs, dir, options.syncDirs !== false, async () => {
       let changed = false
       const attrs = await fs.xattr.list(dir)
       const opaque = OPAQUE_XATTRS.filter((n) => attrs.includes(n))
@@ -207,7 +214,9 @@ export async function overlayToAufs(fs: FsPort, root: string): Promise<ConvertRe
         }
       }
       for (const e of entries) {
-        if (e.kind !== 'char' || !isWhiteoutDevice(await fs.lstat(childPath(dir, e.name)))) continue
+        if (e.kind !== 'char') continue
+        const rdev = await deviceNumber(fs, dir, e)
+        if (rdev === undefined || !isWhiteoutDevice({ kind: 'char', rdev })) continue
         const marker = `${WHITEOUT_PREFIX}${e.name}`
         if (names.has(marker)) {
           const existing = await fs.lstat(childPath(dir, marker))
@@ -247,5 +256,5 @@ async function removeXattr(fs: FsPort, path: string, name: string): Promise<void
 }
 
 export async function convertLayer(fs: FsPort, root: string, to: WhiteoutForm, options: ConvertOptions = {}): Promise<ConvertReport> {
-  return to === 'overlay' ? aufsToOverlay(fs, root, options) : overlayToAufs(fs, root)
+  return to === 'overlay' ? aufsToOverlay(fs, root, options) : overlayToAufs(fs, root, options)
 }

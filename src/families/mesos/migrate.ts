@@ -7,11 +7,13 @@
  *
  * Preflight, plan, act. For every layer lacking the variant the target
  * backend reads in the target format (asked of the descriptor), one step:
- * clone the variant it has into `staging/XXXXXX/` (regular files hard
+ * clone the variant it has into `staging/XXXXXX/<n>/` (regular files hard
  * linked, everything else made fresh with its metadata), convert the
  * whiteouts there if the forms differ, compare the overlay view of the copy
  * with the source's, and only then make it durable and rename it into
- * `layers/<id>/`. A mismatch throws the copy away and keeps the layer as it
+ * `layers/<id>/`. The layers after it are built ahead into the same staging
+ * dir and made durable by the same syncfs (ConvertBatches); each is renamed
+ * by its own step. A mismatch throws the copy away and keeps the layer as it
  * was (exit 4). Then the format steps of migrations/ between the store's
  * format and the target; then, with --prune-source and only once every
  * format step holds (the target variant is then in the target form), one
@@ -34,8 +36,8 @@ import { readStamp } from '../../format/stamp.js'
 import { escapeName } from '../../fs/name-bytes.js'
 import type { FsPort } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
-import { cloneTree, compareLayerTrees, planTree } from '../../layer/clone.js'
-import { convertLayer } from '../../layer/whiteout-codec.js'
+import { cloneTree, compareLayerTrees, planTree, type CloneReport } from '../../layer/clone.js'
+import { convertLayer, type ConvertReport } from '../../layer/whiteout-codec.js'
 import { readMetadata } from '../../metadata/read.js'
 import { scanLayerUsers, type ContainerScan, type OldBackendContainer } from './layer-users.js'
 import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
@@ -473,14 +475,19 @@ async function migrateInSession(
   if (nothingPlanned && session.resumed === undefined) return finish(report)
 
   // 1. One step per layer to convert.
-  const convertSteps = convert.map((p, index) => convertStep(session, p, index, convert.length, options, emit))
-  await session.runSteps(convertSteps, ({ index, outcome }) => {
-    const l = convert[index]!.report
-    if (outcome.status === 'already-done') l.status = 'present'
-    else if (outcome.status === 'deferred') Object.assign(l, { status: 'deferred', reason: outcome.reason })
-    else if (outcome.status === 'refused' && l.status !== 'verify-failed') Object.assign(l, { status: 'refused', reason: outcome.reason })
-    emit({ type: 'layer', index, total: convert.length, id: l.id, status: l.status, ...(l.counts ? { entries: l.counts.entries } : {}) })
-  })
+  const batches = new ConvertBatches(session, convert, options, emit)
+  await session.runSteps(
+    convert.map((_, index) => batches.step(index)),
+    ({ index, outcome }) => {
+      const l = convert[index]!.report
+      if (outcome.status === 'already-done') l.status = 'present'
+      else if (outcome.status === 'deferred') Object.assign(l, { status: 'deferred', reason: outcome.reason })
+      else if (outcome.status === 'refused' && l.status !== 'verify-failed') Object.assign(l, { status: 'refused', reason: outcome.reason })
+      emit({ type: 'layer', index, total: convert.length, id: l.id, status: l.status, ...(l.counts ? { entries: l.counts.entries } : {}) })
+    },
+  )
+  // Layers built ahead whose steps found them done meanwhile.
+  await batches.dispose()
 
   // 2. The format steps, then the stamp: the store claims the target format only once every one of them holds.
   const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, ctx))
@@ -535,89 +542,189 @@ function keepReason(p: PlannedLayer, variant: string, scan: ContainerScan): { va
   return reason === undefined ? undefined : { variant, reason }
 }
 
-function convertStep(session: StoreSession, p: PlannedLayer, index: number, total: number, options: MigrateOptions, emit: (e: MigrateEvent) => void): Step {
-  const { fs, store } = session
-  const l = p.report
-  const from = l.from!
-  const to = l.to
-  const source = `${p.dir}/${from.variant}`
-  const destination = `${p.dir}/${to.variant}`
-  return {
-    id: `convert:${l.id}/${to.variant}`,
-    describe: () => `build ${to.variant} of layer ${l.id} from ${from.variant} (${from.whiteouts} to ${to.whiteouts} whiteouts)`,
-    isDone: () => isDir(fs, destination),
-    apply: async () => {
-      const there = await fs.lstat(destination)
-      if (there !== undefined) {
-        throw new LayerfsckError('MIGRATE_IN_THE_WAY', `${escapeName(destination)} is a ${there.kind}, not a layer tree; left alone`, { refusal: true, hint: 'layerfsck check reports it' })
-      }
-      if (from.whiteouts === 'overlay' && to.whiteouts === 'aufs') {
-        // A file named like an aufs whiteout is a plain file in the overlay form, but the aufs
-        // form would read it as a whiteout: no tree in that form says what this one does.
-        const census = await planTree(fs, source)
-        if (census.aufsWhiteouts + census.aufsOpaque > 0) {
-          throw new LayerfsckError(
-            'MIGRATE_AMBIGUOUS',
-            `layer ${escapeName(l.id)}: ${escapeName(from.variant)} holds ${census.aufsWhiteouts + census.aufsOpaque} files named like aufs whiteouts, which the aufs form cannot tell from whiteouts; left as it was`,
-            { refusal: true },
-          )
+/** A layer's clone reports its progress at its first entry and then every this many (its `layer` event ends it). */
+const ENTRIES_EVENT_EVERY = 32
+
+/**
+ * How many entries (by the census) the layers built ahead into one staging
+ * dir may hold together: the syncfs, the claim and the staging dir's own
+ * fsyncs are paid once for them all, not per layer (a syncfs per
+ * 1000-entry layer cost a migrate more than the comparisons). A layer
+ * larger than this is built alone.
+ */
+const BUILD_AHEAD_ENTRIES = 32_768
+
+/** A layer's tree built, converted, verified and durable in the batch's staging dir, waiting for its step's rename. */
+type Built = { staged: string; cloned: CloneReport; conversion: ConvertReport | undefined } | { error: unknown }
+
+/**
+ * The convert steps' staging: the step of the first layer not built yet
+ * builds it and the layers after it (up to BUILD_AHEAD_ENTRIES) into one
+ * claimed staging dir, verifies each and makes them all durable in one
+ * syncfs; each layer's own step then renames its tree into place, or throws
+ * what its build met, so every outcome still belongs to its layer's step.
+ * The staging dir goes once nothing in it waits; whatever a crash or a
+ * cancel leaves there is a claim the session removes.
+ */
+class ConvertBatches {
+  private stage: string | undefined
+  private readonly built = new Map<number, Built>()
+
+  constructor(
+    private readonly session: StoreSession,
+    private readonly convert: readonly PlannedLayer[],
+    private readonly options: MigrateOptions,
+    private readonly emit: (e: MigrateEvent) => void,
+  ) {}
+
+  step(index: number): Step {
+    const { fs } = this.session
+    const p = this.convert[index]!
+    const l = p.report
+    const from = l.from!
+    const to = l.to
+    const destination = `${p.dir}/${to.variant}`
+    return {
+      id: `convert:${l.id}/${to.variant}`,
+      describe: () => `build ${to.variant} of layer ${l.id} from ${from.variant} (${from.whiteouts} to ${to.whiteouts} whiteouts)`,
+      isDone: () => isDir(fs, destination),
+      apply: async () => {
+        await this.refuseInTheWay(destination)
+        if (!this.built.has(index)) await this.buildFrom(index)
+        const built = this.built.get(index)!
+        this.built.delete(index)
+        try {
+          if ('error' in built) throw built.error
+          await fs.rename(built.staged, destination)
+          await fs.fsync(p.dir)
+          l.status = 'converted'
+          l.counts = {
+            entries: built.cloned.entries,
+            files: built.cloned.files,
+            dirs: built.cloned.dirs,
+            whiteouts: built.conversion?.whiteouts ?? 0,
+            opaqueDirs: built.conversion?.opaqueDirs ?? 0,
+            // The clone does not count bytes; the census before the run did.
+            bytes: l.counts?.bytes ?? 0,
+            hardLinked: built.cloned.hardLinked,
+            copiedBytes: built.cloned.copiedBytes,
+          }
+        } finally {
+          if (this.built.size === 0) await this.dispose()
         }
-      }
-      const stage = await makeStagingDir(session)
+      },
+    }
+  }
+
+  /** Removes the staging dir and what waits in it (layers whose steps did not run): after the steps, or before a new batch. */
+  async dispose(): Promise<void> {
+    this.built.clear()
+    if (this.stage === undefined) return
+    const stage = this.stage
+    this.stage = undefined
+    await removeStage(this.session.fs, stage)
+    await this.session.release(stage)
+  }
+
+  private async refuseInTheWay(destination: string): Promise<void> {
+    const there = await this.session.fs.lstat(destination)
+    if (there !== undefined) {
+      throw new LayerfsckError('MIGRATE_IN_THE_WAY', `${escapeName(destination)} is a ${there.kind}, not a layer tree; left alone`, { refusal: true, hint: 'layerfsck check reports it' })
+    }
+  }
+
+  /**
+   * Builds layer `first` and the layers after it that fit, then one syncfs.
+   * What `first` meets is thrown here, as its step's own; what a later
+   * layer meets ends the batch there and waits for that layer's step.
+   */
+  private async buildFrom(first: number): Promise<void> {
+    const { fs, store } = this.session
+    // A batch left over (a step retried after its rename failed) is built again from here.
+    await this.dispose()
+    this.stage = await makeStagingDir(this.session)
+    let entries = 0
+    for (let index = first; index < this.convert.length; index++) {
+      const p = this.convert[index]!
+      const census = p.report.counts?.entries ?? 0
+      if (index > first && entries + census > BUILD_AHEAD_ENTRIES) break
+      // Its step decides about a destination already there (done, or in the way).
+      if (index > first && (await fs.lstat(`${p.dir}/${p.report.to.variant}`)) !== undefined) continue
+      entries += census
       try {
-        const staged = `${stage}/${to.variant}`
-        const cloned = await cloneTree(fs, source, staged, {
-          copy: options.copy === true,
-          ...(options.signal ? { signal: options.signal } : {}),
-          onProgress: (e) => emit({ type: 'entries', index, total, id: l.id, entries: e.entries }),
-        })
-        const conversion = from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts)
-        // A device or directory with a whiteout's name the codec left as it was: the target form cannot say what it says.
-        const unexpressed = conversion?.notes.filter((n) => n.code === 'whiteout-not-file') ?? []
-        if (unexpressed.length > 0) {
-          throw new LayerfsckError(
-            'MIGRATE_INEXPRESSIBLE',
-            `layer ${escapeName(l.id)}: ${unexpressed.length} entries of ${escapeName(from.variant)} have no ${to.whiteouts} form (${unexpressed
-              .slice(0, 3)
-              .map((n) => `${escapeName(n.path.startsWith(`${staged}/`) ? n.path.slice(staged.length + 1) : n.path)}: ${n.message}`)
-              .join('; ')}); left as it was`,
-            { refusal: true, hint: 'layerfsck check reports them' },
-          )
-        }
-        const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
-          limit: 10,
-          // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
-          data: true,
-          ...(options.signal ? { signal: options.signal } : {}),
-        })
-        if (mismatches.length > 0) {
-          l.status = 'verify-failed'
-          l.mismatches = mismatches
-          const err = new VerifyFailedError(l.id, mismatches)
-          l.reason = err.message
+        this.built.set(index, await this.build(index, `${this.stage}/${index}`))
+      } catch (err) {
+        if (index === first) {
+          await this.dispose()
           throw err
         }
-        // One syncfs makes the whole tree durable before it gets its real name: a variant under its name is never partial.
-        await fs.syncfs(store)
-        await fs.rename(staged, destination)
-        await fs.fsync(p.dir)
-        l.status = 'converted'
-        l.counts = {
-          entries: cloned.entries,
-          files: cloned.files,
-          dirs: cloned.dirs,
-          whiteouts: conversion?.whiteouts ?? 0,
-          opaqueDirs: conversion?.opaqueDirs ?? 0,
-          // The clone does not count bytes; the census before the run did.
-          bytes: l.counts?.bytes ?? 0,
-          hardLinked: cloned.hardLinked,
-          copiedBytes: cloned.copiedBytes,
-        }
-      } finally {
-        await removeStage(fs, stage)
-        await session.release(stage)
+        this.built.set(index, { error: err })
+        break
       }
-    },
+    }
+    // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never partial.
+    await fs.syncfs(store)
+  }
+
+  private async build(index: number, dir: string): Promise<Built> {
+    const { fs } = this.session
+    const p = this.convert[index]!
+    const l = p.report
+    const from = l.from!
+    const to = l.to
+    const source = `${p.dir}/${from.variant}`
+    if (from.whiteouts === 'overlay' && to.whiteouts === 'aufs') {
+      // A file named like an aufs whiteout is a plain file in the overlay form, but the aufs
+      // form would read it as a whiteout: no tree in that form says what this one does.
+      const census = await planTree(fs, source)
+      if (census.aufsWhiteouts + census.aufsOpaque > 0) {
+        throw new LayerfsckError(
+          'MIGRATE_AMBIGUOUS',
+          `layer ${escapeName(l.id)}: ${escapeName(from.variant)} holds ${census.aufsWhiteouts + census.aufsOpaque} files named like aufs whiteouts, which the aufs form cannot tell from whiteouts; left as it was`,
+          { refusal: true },
+        )
+      }
+    }
+    await fs.mkdir(dir, 0o700)
+    const staged = `${dir}/${to.variant}`
+    const total = this.convert.length
+    let calls = 0
+    const cloned = await cloneTree(fs, source, staged, {
+      copy: this.options.copy === true,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      onProgress: (e) => {
+        // An event per entry was a JSON line per entry with --json: more than the clone's own work.
+        if (calls++ % ENTRIES_EVENT_EVERY === 0) this.emit({ type: 'entries', index, total, id: l.id, entries: e.entries })
+      },
+    })
+    // The batch's syncfs makes the staged tree durable whole; nothing reads it before.
+    const conversion = from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts, { syncDirs: false })
+    // A device or directory with a whiteout's name the codec left as it was: the target form cannot say what it says.
+    const unexpressed = conversion?.notes.filter((n) => n.code === 'whiteout-not-file') ?? []
+    if (unexpressed.length > 0) {
+      throw new LayerfsckError(
+        'MIGRATE_INEXPRESSIBLE',
+        `layer ${escapeName(l.id)}: ${unexpressed.length} entries of ${escapeName(from.variant)} have no ${to.whiteouts} form (${unexpressed
+          .slice(0, 3)
+          .map((n) => `${escapeName(n.path.startsWith(`${staged}/`) ? n.path.slice(staged.length + 1) : n.path)}: ${n.message}`)
+          .join('; ')}); left as it was`,
+        { refusal: true, hint: 'layerfsck check reports them' },
+      )
+    }
+    const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
+      limit: 10,
+      // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
+      data: true,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    })
+    if (mismatches.length > 0) {
+      l.status = 'verify-failed'
+      l.mismatches = mismatches
+      const err = new VerifyFailedError(l.id, mismatches)
+      l.reason = err.message
+      throw err
+    }
+    return { staged, cloned, conversion }
   }
 }
 

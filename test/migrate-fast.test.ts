@@ -1,0 +1,278 @@
+/**
+ * The hard-linking migrate path at metadata speed: the clone links a file
+ * without reading it, the comparison takes a file that is the source's own
+ * inode as equal in everything but its links (and so lists no xattrs of
+ * it), the codec leaves the durability of a staged tree to its caller, and
+ * the layers are built ahead into one staging dir made durable by one
+ * syncfs, each still committed, refused or left by its own step.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { migrate, type MigrateEvent, type MigrateOptions } from '../src/families/mesos/migrate.js'
+import { generateMesosStore } from '../src/families/mesos/testing.js'
+import { writeFileAll } from '../src/fs/io.js'
+import type { FsPort } from '../src/fs/port.js'
+import { cloneTree, compareLayerTrees } from '../src/layer/clone.js'
+import { convertLayer } from '../src/layer/whiteout-codec.js'
+import { describeTree, listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
+import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
+
+const FIXED_NOW = (): Date => new Date('2026-06-01T00:00:00Z')
+
+/** An aufs-form layer: files with xattrs and a hard-link pair, a whiteout, an opaque dir, a device. */
+const LAYER = `
+. dir mode=0755 mtime=1600000000000000001
+etc dir mode=0755 mtime=1600000000000000002
+etc/keep.txt file mode=0640 content=keep xattr.user.note=kept mtime=1600000000000000003
+etc/keep-link.txt link target=etc/keep.txt
+etc/plain.txt file mode=0644 content=plain mtime=1600000000000000004
+etc/.wh.gone file mode=0000 mtime=1600000000000000005
+cache dir mode=0755 mtime=1600000000000000006
+cache/.wh..wh..opq file mode=0755 mtime=1600000000000000007
+cache/new.txt file mode=0600 uid=1000 gid=1000 content=new mtime=1600000000000000008
+dev dir mode=0755 mtime=1600000000000000009
+dev/null char mode=0666 rdev=1:3 mtime=1600000000000000010
+`
+
+interface Calls {
+  /** Every call by name ('xattr.list', 'lstat', …) with its first path. */
+  log: [string, string][]
+  count(name: string, path?: (p: string) => boolean): number
+}
+
+type Call = (...args: unknown[]) => Promise<unknown>
+
+/** The port with every call logged; `around` may replace one (it gets the real call). */
+function counting(fs: FsPort, around: Record<string, (real: Call, ...args: unknown[]) => Promise<unknown>> = {}): { fs: FsPort; calls: Calls } {
+  const log: [string, string][] = []
+  const wrap = <T extends object>(target: T, prefix: string): T =>
+    new Proxy(target, {
+      get(t, prop, receiver) {
+        const value = Reflect.get(t, prop, receiver) as unknown
+        if (prop === 'xattr') return wrap(value as object, 'xattr.')
+        if (typeof value !== 'function') return value
+        const name = `${prefix}${String(prop)}`
+        const real = (value as Call).bind(t)
+        return (...args: unknown[]) => {
+          log.push([name, String(args[0])])
+          const replaced = around[name]
+          return replaced ? replaced(real, ...args) : real(...args)
+        }
+      },
+    })
+  return {
+    fs: wrap(fs, ''),
+    calls: { log, count: (name, path) => log.filter(([n, p]) => n === name && (path === undefined || path(p))).length },
+  }
+}
+
+for (const { name, make } of SUBJECTS) {
+  describe(`the hard-linking clone, comparison and codec on the ${name} adapter`, () => {
+    let s: Subject
+    beforeEach(async () => {
+      s = await make()
+    })
+    afterEach(async () => {
+      await s.cleanup()
+    })
+
+    const layer = async (): Promise<string> => {
+      const root = `${s.root}/source`
+      await s.fs.mkdir(root, 0o755)
+      await materialize(s.fs, root, parseTreeSpec(LAYER))
+      return root
+    }
+
+    it('clones a file by hard link without an lstat of it, and names a source file that vanished before its link', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      const { fs, calls } = counting(s.fs)
+      const report = await cloneTree(fs, source, `${s.root}/clone`)
+      expect(report).toMatchObject({ entries: 11, files: 6, dirs: 4, specials: 1, hardLinked: 4 })
+      for (const linked of ['etc/keep.txt', 'etc/keep-link.txt', 'etc/plain.txt', 'cache/new.txt']) {
+        expect(calls.count('lstat', (p) => p === `${source}/${linked}`), linked).toBe(0)
+        expect((await s.fs.lstat(`${s.root}/clone/${linked}`))!.ino).toBe((await s.fs.lstat(`${source}/${linked}`))!.ino)
+      }
+      // A marker is made fresh like its source, which it reads.
+      expect(calls.count('lstat', (p) => p === `${source}/etc/.wh.gone`)).toBe(1)
+      expect(await listTree(s.fs, `${s.root}/clone`, { mtime: true })).toBe(await listTree(s.fs, source, { mtime: true }))
+
+      // Removed between the listing and its link: the error says the layer changed, not ENOENT.
+      const vanishing = counting(s.fs, {
+        link: async (real, ...args) => {
+          const [existing] = args as [string, string]
+          if (existing === `${source}/etc/plain.txt`) await s.fs.unlink(existing)
+          return real(...args)
+        },
+      })
+      await expect(cloneTree(vanishing.fs, source, `${s.root}/clone-2`)).rejects.toMatchObject({
+        code: 'LAYERFSCK_CLONE_SOURCE',
+        message: expect.stringMatching(/etc\/plain\.txt vanished while it was cloned/),
+      })
+    })
+
+    it('compares a hard-linked file by its inode alone, and still finds every difference of a staged file that is another inode', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      const clone = `${s.root}/clone`
+      await cloneTree(s.fs, source, clone)
+      await convertLayer(s.fs, clone, 'overlay')
+      const { fs, calls } = counting(s.fs)
+      expect(await compareLayerTrees(fs, source, 'aufs', clone, 'overlay', { data: true })).toEqual([])
+      const linkedFile = (p: string): boolean => /\/(keep|keep-link|plain|new)\.txt$/.test(p)
+      expect(calls.count('xattr.list', linkedFile)).toBe(0)
+      expect(calls.count('openRead', linkedFile)).toBe(0)
+      // Directories and devices are the clone's own inodes: compared in full.
+      expect(calls.count('xattr.list', (p) => p === `${source}/dev/null` || p === `${clone}/dev/null`)).toBe(2)
+      expect(calls.count('xattr.list', (p) => p === `${source}/etc`)).toBeGreaterThan(0)
+      expect(calls.count('xattr.list', (p) => p === `${clone}/etc`)).toBeGreaterThan(0)
+
+      // The same bytes and time in a new inode, but another mode, no xattr, and out of its hard-link pair.
+      const staged = `${clone}/etc/keep.txt`
+      const mtime = (await s.fs.lstat(staged))!.mtimeNs
+      await s.fs.unlink(staged)
+      await writeFileAll(s.fs, staged, 'keep')
+      await s.fs.chmod(staged, 0o600)
+      await s.fs.lutimes(staged, mtime, mtime)
+      await s.fs.lutimes(`${clone}/etc`, 1600000000000000002n, 1600000000000000002n)
+      // The other name of the pair (met first) is still the source's inode: the pair is broken all the same.
+      const mismatches = await compareLayerTrees(s.fs, source, 'aufs', clone, 'overlay', { data: true })
+      expect(mismatches).toEqual([
+        { path: 'etc/keep.txt', what: 'mode 0640 in a, 0600 in b' },
+        { path: 'etc/keep.txt', what: 'xattr user.note only in a' },
+        { path: 'etc/keep.txt', what: 'a hard link of etc/keep-link.txt in a, no earlier link in b' },
+      ])
+      // Another inode like the source's in all but its bytes is read, and told.
+      const plain = `${clone}/etc/plain.txt`
+      await s.fs.unlink(plain)
+      await writeFileAll(s.fs, plain, 'PLAIN')
+      await s.fs.chmod(plain, 0o644)
+      await s.fs.lutimes(plain, 1600000000000000004n, 1600000000000000004n)
+      await s.fs.lutimes(`${clone}/etc`, 1600000000000000002n, 1600000000000000002n)
+      expect(await compareLayerTrees(s.fs, source, 'aufs', clone, 'overlay', { data: true })).toEqual([
+        ...mismatches,
+        { path: 'etc/plain.txt', what: 'the same size but other bytes' },
+      ])
+    })
+
+    it('converts a staged tree without a fsync per directory when its caller syncs the whole, with the same result', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      await cloneTree(s.fs, source, `${s.root}/synced`)
+      await cloneTree(s.fs, source, `${s.root}/staged`)
+      const synced = counting(s.fs)
+      const staged = counting(s.fs)
+      const a = await convertLayer(synced.fs, `${s.root}/synced`, 'overlay')
+      const b = await convertLayer(staged.fs, `${s.root}/staged`, 'overlay', { syncDirs: false })
+      expect(b).toEqual(a)
+      expect(synced.calls.count('fsync')).toBe(2)
+      expect(staged.calls.count('fsync')).toBe(0)
+      // Each edited directory keeps its time either way.
+      expect(await describeTree(s.fs, `${s.root}/staged`, { mtime: true })).toEqual(await describeTree(s.fs, `${s.root}/synced`, { mtime: true }))
+      expect((await s.fs.lstat(`${s.root}/staged/etc`))!.mtimeNs).toBe(1600000000000000002n)
+      // And back: the aufs form again, as the source has it, with no fsync either.
+      const back = counting(s.fs)
+      await convertLayer(back.fs, `${s.root}/staged`, 'aufs', { syncDirs: false })
+      expect(back.calls.count('fsync')).toBe(0)
+      expect(await compareLayerTrees(s.fs, source, 'aufs', `${s.root}/staged`, 'aufs', { data: true })).toEqual([])
+    })
+  })
+
+  describe(`migrate building layers ahead on the ${name} adapter`, () => {
+    let s: Subject
+    beforeEach(async () => {
+      s = await make()
+    })
+    afterEach(async () => {
+      await s.cleanup()
+    })
+
+    const store = (): string => `${s.root}/store`
+    const isStage = (p: string): boolean => new RegExp(`^${store()}/staging/[^/]+$`).test(p)
+    const run = async (fs: FsPort, options: Partial<MigrateOptions> = {}) => {
+      const events: MigrateEvent[] = []
+      const report = await migrate(fs, { store: store(), toBackend: 'overlay', now: FIXED_NOW, onEvent: (e) => events.push(e), ...options })
+      return { report, events }
+    }
+
+    it('builds the layers into one staging dir made durable by one syncfs, each renamed into place by its own step', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      await generateMesosStore(s.fs, store(), { layers: 5, filesPerLayer: 40, filesPerDir: 10, backends: ['aufs'] })
+      const { fs, calls } = counting(s.fs)
+      const { report, events } = await run(fs)
+      expect(report.layers.map((l) => l.status)).toEqual(Array(5).fill('converted'))
+      expect(report.exitCode).toBe(0)
+      expect(calls.count('mkdir', isStage)).toBe(1)
+      // The batch's, and the commit's before the stamp.
+      expect(calls.count('syncfs')).toBe(2)
+      expect(calls.count('rename', (p) => p.startsWith(`${store()}/staging/`))).toBe(5)
+      expect(await s.fs.readdir(`${store()}/staging`)).toEqual([])
+      // Progress at each layer's start and every 32 entries after: not a line per entry.
+      const entries = events.filter((e) => e.type === 'entries')
+      for (let i = 0; i < 5; i++) expect(entries.filter((e) => e.index === i).length, `layer ${i}`).toBeGreaterThanOrEqual(1)
+      expect(entries.length).toBeLessThan(report.layers.reduce((n, l) => n + l.counts!.entries, 0) / 16)
+      // What was built is what the source says, whiteouts in overlay form.
+      for (const l of report.layers) {
+        const dir = `${store()}/layers/${l.id}`
+        expect(await compareLayerTrees(s.fs, `${dir}/rootfs`, 'aufs', `${dir}/rootfs.overlay`, 'overlay', { data: true }), l.id).toEqual([])
+      }
+    })
+
+    it('reports a layer that fails inside a batch on its own step: those before it convert, those after it are built again', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const g = await generateMesosStore(s.fs, store(), { layers: 5, filesPerLayer: 20, backends: ['aufs'] })
+      const victim = [...g.layerIds].sort()[2]!
+      const before = await listTree(s.fs, `${store()}/layers/${victim}`, { mtime: true })
+      // A staged file of the victim becomes another inode with other bytes between its link and the comparison.
+      let tampered = ''
+      const { fs, calls } = counting(s.fs, {
+        link: async (real, ...args) => {
+          const [existing, path] = args as [string, string]
+          await real(...args)
+          if (tampered === '' && existing.startsWith(`${store()}/layers/${victim}/`) && !existing.includes('/.wh.')) {
+            tampered = existing
+            const size = (await s.fs.lstat(existing))!.size
+            await s.fs.unlink(path)
+            await writeFileAll(s.fs, path, Buffer.alloc(size, 0x21))
+          }
+        },
+      })
+      const { report } = await run(fs)
+      expect(tampered).not.toBe('')
+      expect(report.layers.map((l) => [l.id === victim, l.status])).toEqual([
+        [false, 'converted'],
+        [false, 'converted'],
+        [true, 'verify-failed'],
+        [false, 'converted'],
+        [false, 'converted'],
+      ])
+      expect(report.layers[2]!.reason).toMatch(/does not match its source/)
+      expect(report.exitCode).toBe(4)
+      // The first batch ended at the victim; the layers after it got a staging dir of their own.
+      expect(calls.count('mkdir', isStage)).toBe(2)
+      expect(await listTree(s.fs, `${store()}/layers/${victim}`, { mtime: true })).toBe(before)
+      expect(await s.fs.readdir(`${store()}/staging`)).toEqual([])
+    })
+
+    it('leaves a layer whose variant appeared while it waited in the batch, and removes what was built for it', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const g = await generateMesosStore(s.fs, store(), { layers: 3, filesPerLayer: 20, backends: ['aufs'] })
+      const last = [...g.layerIds].sort()[2]!
+      let made = false
+      const { fs } = counting(s.fs, {
+        rename: async (real, ...args) => {
+          await real(...args)
+          // Someone else builds the last layer's variant once the first is in place.
+          if (!made) {
+            made = true
+            await s.fs.mkdir(`${store()}/layers/${last}/rootfs.overlay`, 0o755)
+          }
+        },
+      })
+      const { report } = await run(fs)
+      expect(report.layers.map((l) => l.status)).toEqual(['converted', 'converted', 'present'])
+      expect(await s.fs.readdir(`${store()}/layers/${last}/rootfs.overlay`)).toEqual([])
+      expect(await s.fs.readdir(`${store()}/staging`)).toEqual([])
+      expect(report.exitCode).toBe(0)
+    })
+  })
+}
