@@ -6,12 +6,13 @@
  * utimensat(AT_SYMLINK_NOFOLLOW) (fs.lutimes takes seconds as a double and loses nanoseconds),
  * umount2 (plain and MNT_DETACH), getdents64 on a descriptor that never follows a
  * symlink (the walk's one call per directory; a whole tree's on the threadpool), a raw readdir to see whether a filesystem
- * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type),
+ * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type), what export asks of
+ * every entry of a directory (stat, xattr names, a small file's bytes, a link's target) in one job on the threadpool,
  * the l*xattr calls (on the entry itself, with byte-exact names and values),
  * syncfs, and flock on a file opened without following a symlink or blocking.
  *
  * A path is a Buffer (the exact bytes of a name that is not valid UTF-8) or a
- * string. Every function is synchronous (but listTreeAsync, which returns a
+ * string. Every function is synchronous (but listTreeAsync and inspectAsync, which return a
  * promise) and throws (rejects with) an Error whose `code` is the errno name,
  * so the adapter can treat it exactly like a node:fs error.
  */
@@ -523,16 +524,320 @@ static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
       return NULL;
     }
     if (!rel_push(&job->from, rel, NULL)) {
+      throw_errno(env, ENOMEM, "scandir", job->root);
       list_tree_free(job);
-      return throw_errno(env, ENOMEM, "scandir", job->root);
+      return NULL;
     }
   }
   napi_value promise, name;
   napi_create_string_utf8(env, "layerfsck:listTree", NAPI_AUTO_LENGTH, &name);
   if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_async_work(env, NULL, name, list_tree_execute, list_tree_complete, job, &job->work) != napi_ok) {
+    throw_errno(env, ENOMEM, "scandir", job->root);
     list_tree_free(job);
-    return throw_errno(env, ENOMEM, "scandir", job->root);
+    return NULL;
+  }
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+/*
+ * inspectAsync(dir, names, xattrs, readUpTo, readlinks, maxBytes): what a
+ * walk asks of every entry of a directory, for a list of its names, in one
+ * job on the threadpool: the port's `inspect`. `names` is one Buffer of
+ * names each ended by a NUL. `dir` is opened once (O_DIRECTORY|O_NOFOLLOW)
+ * and every name is looked up in that descriptor: fstatat without
+ * following, then, as asked, llistxattr (on dir/name, which llistxattr does
+ * not follow), a read of a regular file of 0 < size <= readUpTo (openat
+ * O_NOFOLLOW|O_NONBLOCK, refused unless the open file is a regular file,
+ * whose fstat then stands for the entry), and readlinkat. The first step
+ * that fails ends that name with its errno; the call fails only when dir
+ * cannot be opened. It stops after the name with which the bytes carried
+ * (xattr lists, file bytes, link targets) reached maxBytes.
+ *
+ * The answer is one ArrayBuffer: a float64 count of names answered, then
+ * INSPECT_SLOTS 8-byte slots per name (all float64 but ino and the mtime,
+ * which are int64: read through a BigInt64Array on the same bytes):
+ *   0 st_mode (-1: the lstat failed), 1 uid, 2 gid, 3 size, 4 blocks,
+ *   5 nlink, 6 dev major, 7 dev minor, 8 rdev major, 9 rdev minor, 10 ino,
+ *   11 mtime in ns, 12 length of the xattr list, 13 length of the file's
+ *   bytes, 14 length of the link target (-1 for each one absent), 15 length
+ *   of the error text (0: none);
+ * then each name's variable part in that order: xattr names each ended by
+ * a NUL, file bytes, link target, `<errno name> <syscall>`.
+ */
+#define INSPECT_SLOTS 16
+#define INSPECT_READ_MAX (1024 * 1024)
+#define INSPECT_ANSWER_MAX (256 * 1024 * 1024)
+/* XATTR_LIST_MAX: the kernel never lists more than this for one inode. */
+#define XATTR_LIST_BUF 65536
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char dir[PATH_BUF];
+  char *names;
+  size_t names_len;
+  int xattrs, links;
+  size_t read_up_to, max_bytes;
+  grow_buf slots, var;
+  double done;
+  int err;
+  const char *err_syscall;
+} inspect_job;
+
+static void put_stat(double *slot, const struct stat *st) {
+  slot[0] = st->st_mode;
+  slot[1] = st->st_uid;
+  slot[2] = st->st_gid;
+  slot[3] = (double)st->st_size;
+  slot[4] = (double)st->st_blocks;
+  slot[5] = (double)st->st_nlink;
+  slot[6] = major(st->st_dev);
+  slot[7] = minor(st->st_dev);
+  slot[8] = major(st->st_rdev);
+  slot[9] = minor(st->st_rdev);
+  int64_t ino = (int64_t)st->st_ino;
+  int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+  memcpy(&slot[10], &ino, sizeof ino);
+  memcpy(&slot[11], &mtime, sizeof mtime);
+}
+
+/*
+ * Reads a regular file named in dfd into scratch (room for limit + 1 bytes);
+ * 0 with *got the bytes read, or (size_t)-1 when the open file is empty or
+ * larger than limit; or an errno, with the syscall in *sys. *st becomes the
+ * open file's fstat: what was read, even when the name changed since.
+ */
+static int read_small(int dfd, const char *name, struct stat *st, size_t limit, char *scratch, size_t *got, const char **sys) {
+  *got = (size_t)-1;
+  int fd;
+  do fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    *sys = "open";
+    return errno;
+  }
+  int e = 0;
+  struct stat now;
+  if (fstat(fd, &now) != 0) {
+    e = errno;
+    *sys = "fstat";
+  } else if (!S_ISREG(now.st_mode)) {
+    // Swapped for something else since the lstat; a fifo or device opened O_NONBLOCK is never read.
+    e = S_ISDIR(now.st_mode) ? EISDIR : ENXIO;
+    *sys = "open";
+  } else {
+    *st = now;
+  }
+  if (e != 0 || now.st_size <= 0 || (size_t)now.st_size > limit) {
+    close(fd);
+    return e;
+  }
+  // size + 1 first: a short read, the end of a file that did not change, takes one read(2).
+  size_t want = (size_t)now.st_size + 1, have = 0;
+  for (;;) {
+    ssize_t n = read(fd, scratch + have, want - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      e = errno;
+      *sys = "read";
+      close(fd);
+      return e;
+    }
+    have += (size_t)n;
+    if (n == 0 || have < want || want == limit + 1) break;
+    want = limit + 1;
+  }
+  if (have > limit) {
+    // Grew past the limit while read: the entry comes as it is now, for the caller to stream.
+    if (fstat(fd, &now) == 0) *st = now;
+  } else {
+    *got = have;
+  }
+  close(fd);
+  return 0;
+}
+
+static void inspect_execute(napi_env env, void *data) {
+  (void)env;
+  inspect_job *job = data;
+  int dfd;
+  do dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  while (dfd < 0 && errno == EINTR);
+  if (dfd < 0) {
+    int e = errno;
+    struct stat st;
+    // O_DIRECTORY answers ENOTDIR for a symlink before O_NOFOLLOW can say ELOOP; the port says ELOOP.
+    if (e == ENOTDIR && lstat(job->dir, &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
+    job->err = e;
+    job->err_syscall = "open";
+    return;
+  }
+  // Where an xattr list, a file or a link target is read before it is kept: room for the largest asked for.
+  size_t scratch_len = PATH_BUF;
+  if (job->xattrs && scratch_len < XATTR_LIST_BUF) scratch_len = XATTR_LIST_BUF;
+  if (job->read_up_to + 1 > scratch_len) scratch_len = job->read_up_to + 1;
+  char *scratch = malloc(scratch_len);
+  size_t dir_len = strlen(job->dir);
+  char path[PATH_BUF];
+  int ok = scratch != NULL;
+  if (ok) {
+    memcpy(path, job->dir, dir_len);
+    path[dir_len] = '/';
+  }
+  size_t carried = 0;
+  for (size_t off = 0; ok && off < job->names_len && carried < job->max_bytes;) {
+    const char *name = job->names + off;
+    size_t len = strlen(name);
+    off += len + 1;
+    double slot[INSPECT_SLOTS] = {-1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, 0};
+    const char *sys = "lstat";
+    int e = 0;
+    struct stat st;
+    if (len == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) e = EINVAL;
+    else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) e = errno;
+    if (e == 0 && job->xattrs) {
+      sys = "llistxattr";
+      ssize_t n;
+      if (dir_len + 1 + len >= sizeof path) {
+        n = -1;
+        errno = ENAMETOOLONG;
+      } else {
+        memcpy(path + dir_len + 1, name, len + 1);
+        n = llistxattr(path, scratch, XATTR_LIST_BUF);
+      }
+      if (n < 0) {
+        e = errno;
+      } else if (n > 0 && !grow_put(&job->var, scratch, (size_t)n)) {
+        ok = 0;
+      } else {
+        slot[12] = (double)n;
+        carried += (size_t)n;
+      }
+    }
+    if (ok && e == 0 && S_ISREG(st.st_mode) && job->read_up_to > 0 && st.st_size > 0 && (size_t)st.st_size <= job->read_up_to) {
+      size_t got;
+      e = read_small(dfd, name, &st, job->read_up_to, scratch, &got, &sys);
+      if (e == 0 && got != (size_t)-1) {
+        if (got > 0 && !grow_put(&job->var, scratch, got)) {
+          ok = 0;
+        } else {
+          slot[13] = (double)got;
+          carried += got;
+        }
+      }
+    }
+    if (ok && e == 0 && S_ISLNK(st.st_mode) && job->links) {
+      sys = "readlink";
+      ssize_t n = readlinkat(dfd, name, scratch, PATH_BUF);
+      // A target fills at most PATH_MAX - 1 bytes; a full buffer would be one cut short.
+      if (n < 0) {
+        e = errno;
+      } else if (n >= PATH_BUF) {
+        e = ENAMETOOLONG;
+      } else if (n > 0 && !grow_put(&job->var, scratch, (size_t)n)) {
+        ok = 0;
+      } else {
+        slot[14] = (double)n;
+        carried += (size_t)n;
+      }
+    }
+    if (!ok) break;
+    if (e == 0 || strcmp(sys, "lstat") != 0) put_stat(slot, &st);
+    if (e != 0) {
+      char text[64];
+      int n = snprintf(text, sizeof text, "%s %s", errno_name(e), sys);
+      if (n < 0 || (size_t)n >= sizeof text || !grow_put(&job->var, text, (size_t)n)) ok = 0;
+      else slot[15] = n;
+    }
+    if (ok && !grow_put(&job->slots, (const char *)slot, sizeof slot)) ok = 0;
+    if (ok) job->done += 1;
+  }
+  free(scratch);
+  close(dfd);
+  if (!ok) {
+    job->err = ENOMEM;
+    job->err_syscall = "inspect";
+  }
+}
+
+static void inspect_free(inspect_job *job) {
+  free(job->names);
+  free(job->slots.data);
+  free(job->var.data);
+  free(job);
+}
+
+static void inspect_complete(napi_env env, napi_status status, void *data) {
+  inspect_job *job = data;
+  if (status != napi_ok && job->err == 0) {
+    job->err = EINTR;
+    job->err_syscall = "inspect";
+  }
+  napi_value result;
+  void *bytes = NULL;
+  size_t total = sizeof(double) + job->slots.len + job->var.len;
+  if (job->err == 0 && napi_create_arraybuffer(env, total, &bytes, &result) == napi_ok) {
+    memcpy(bytes, &job->done, sizeof(double));
+    if (job->slots.len > 0) memcpy((char *)bytes + sizeof(double), job->slots.data, job->slots.len);
+    if (job->var.len > 0) memcpy((char *)bytes + sizeof(double) + job->slots.len, job->var.data, job->var.len);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err != 0 ? job->err : ENOMEM, job->err_syscall != NULL ? job->err_syscall : "inspect", job->dir));
+  }
+  napi_delete_async_work(env, job->work);
+  inspect_free(job);
+}
+
+static napi_value js_inspect_async(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  inspect_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return throw_errno(env, ENOMEM, "inspect", "");
+  bool is_buffer = false, xattrs = false, links = false;
+  uint32_t read_up_to = 0, max_bytes = 0;
+  void *names = NULL;
+  size_t names_len = 0;
+  if (!get_path(env, argv[0], job->dir)) {
+    inspect_free(job);
+    return NULL;
+  }
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &names, &names_len) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &xattrs) != napi_ok || napi_get_value_bool(env, argv[4], &links) != napi_ok) {
+    napi_throw_type_error(env, NULL, "inspect takes (dir, names Buffer, xattrs, readUpTo, readlinks, maxBytes)");
+    inspect_free(job);
+    return NULL;
+  }
+  if (!get_u32(env, argv[3], &read_up_to) || !get_u32(env, argv[5], &max_bytes)) {
+    inspect_free(job);
+    return NULL;
+  }
+  if (read_up_to > INSPECT_READ_MAX || max_bytes < 1 || max_bytes > INSPECT_ANSWER_MAX) {
+    napi_throw_range_error(env, NULL, "inspect: readUpTo or maxBytes out of range");
+    inspect_free(job);
+    return NULL;
+  }
+  // A copy the job owns, ended by a NUL even when the caller's last name was not.
+  job->names = malloc(names_len + 1);
+  if (job->names == NULL) {
+    throw_errno(env, ENOMEM, "inspect", job->dir);
+    inspect_free(job);
+    return NULL;
+  }
+  if (names_len > 0) memcpy(job->names, names, names_len);
+  job->names[names_len] = '\0';
+  job->names_len = names_len > 0 && job->names[names_len - 1] != '\0' ? names_len + 1 : names_len;
+  job->xattrs = xattrs;
+  job->links = links;
+  job->read_up_to = read_up_to;
+  job->max_bytes = max_bytes;
+  napi_value promise, name;
+  napi_create_string_utf8(env, "layerfsck:inspect", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, inspect_execute, inspect_complete, job, &job->work) != napi_ok) {
+    inspect_free(job);
+    return throw_errno(env, ENOMEM, "inspect", "");
   }
   napi_queue_async_work(env, job->work);
   return promise;
@@ -745,6 +1050,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"readdir", NULL, js_readdir, NULL, NULL, NULL, napi_default, NULL},
       {"lstat", NULL, js_lstat, NULL, NULL, NULL, napi_default, NULL},
       {"listTreeAsync", NULL, js_list_tree_async, NULL, NULL, NULL, napi_default, NULL},
+      {"inspectAsync", NULL, js_inspect_async, NULL, NULL, NULL, napi_default, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -215,6 +215,127 @@ for (const { name, make } of SUBJECTS) {
       })
     })
 
+    describe('inspect', () => {
+      const all = { xattrNames: true, readUpTo: 64 * 1024, readlinks: true }
+      const tree = async (): Promise<string> => {
+        const d = `${r}/i`
+        await fs.mkdir(d)
+        await put(fs, `${d}/small`, 'hello\n', 0o640)
+        await put(fs, `${d}/edge`, 'e'.repeat(64 * 1024))
+        await put(fs, `${d}/large`, 'l'.repeat(64 * 1024 + 1))
+        await put(fs, `${d}/empty`, '')
+        await fs.mkdir(`${d}/sub`, 0o750)
+        await fs.symlink('small', `${d}/link`)
+        await fs.symlink('../../nowhere', `${d}/dangling`)
+        await fs.mknod(`${d}/pipe`, 'fifo', 0o600)
+        return d
+      }
+
+      it('answers each name with its lstat, in the order asked', async () => {
+        const d = await tree()
+        const names = ['sub', 'small', 'link', 'pipe', 'empty', 'large']
+        const answers = await fs.inspect(d, names)
+        expect(answers.map((a) => a.inode?.kind)).toEqual(['dir', 'file', 'symlink', 'fifo', 'file', 'file'])
+        for (const [i, name] of names.entries()) expect([name, answers[i]!.inode]).toEqual([name, await fs.lstat(`${d}/${name}`)])
+        // Nothing was asked besides the stats.
+        expect(answers.every((a) => Object.keys(a).join() === 'inode')).toBe(true)
+      })
+
+      it('reads a regular file whole up to readUpTo bytes, and no larger, empty or special one', async () => {
+        const d = await tree()
+        const [small, edge, large, empty, pipe, sub] = await fs.inspect(d, ['small', 'edge', 'large', 'empty', 'pipe', 'sub'], all)
+        expect(Buffer.from(small!.bytes!).toString()).toBe('hello\n')
+        expect(small!.inode).toMatchObject({ kind: 'file', mode: 0o640, size: 6 })
+        expect(edge!.bytes?.length).toBe(64 * 1024)
+        expect(Buffer.from(edge!.bytes!).equals(Buffer.from('e'.repeat(64 * 1024)))).toBe(true)
+        for (const a of [large, empty, pipe, sub]) expect([a!.inode?.kind, a!.bytes, a!.errno]).toEqual([a!.inode?.kind, undefined, undefined])
+        expect(large!.inode?.size).toBe(64 * 1024 + 1)
+      })
+
+      it('gives symlink targets, dangling or not, only to a symlink', async () => {
+        const d = await tree()
+        const answers = await fs.inspect(d, ['link', 'dangling', 'small'], { readlinks: true })
+        expect(answers.map((a) => a.linkname)).toEqual(['small', '../../nowhere', undefined])
+      })
+
+      it('lists xattr names of each entry, an empty list where there are none', async () => {
+        const d = await tree()
+        await fs.xattr.set(`${d}/small`, 'user.a', Buffer.from('1'))
+        await fs.xattr.set(`${d}/small`, 'user.b', new Uint8Array(0))
+        await fs.xattr.set(`${d}/sub`, 'user.dir', Buffer.from('x'))
+        const [small, sub, large] = await fs.inspect(d, ['small', 'sub', 'large'], { xattrNames: true })
+        expect(small!.xattrNames!.filter((x) => x.startsWith('user.')).sort()).toEqual(['user.a', 'user.b'])
+        expect(small!.xattrNames!.sort()).toEqual((await fs.xattr.list(`${d}/small`)).sort())
+        expect(sub!.xattrNames!.filter((x) => x.startsWith('user.'))).toEqual(['user.dir'])
+        expect(large!.xattrNames).toEqual(await fs.xattr.list(`${d}/large`))
+      })
+
+      it('answers a missing name, and one that is not a name in the directory, with its errno and goes on', async () => {
+        const d = await tree()
+        const answers = await fs.inspect(d, ['missing', 'small', '', '.', '..', 'sub/x', 'a\0b', 'n'.repeat(256), 'sub'], all)
+        expect(answers.map((a) => a.errno ?? a.inode?.kind)).toEqual(['ENOENT', 'file', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'ENAMETOOLONG', 'dir'])
+        expect(answers[0]).toEqual({ errno: 'ENOENT', syscall: 'lstat' })
+      })
+
+      it('looks up names that are not UTF-8 byte for byte, in a directory whose name is not either', async () => {
+        const cafe = 'caf\udce9'
+        const bad = 'bad\udcff\udcfe'
+        await fs.mkdir(`${r}/${cafe}`)
+        await put(fs, `${r}/${cafe}/${bad}`, 'latin-1')
+        await fs.symlink(bad, `${r}/${cafe}/l\udcfe`)
+        await fs.xattr.set(`${r}/${cafe}/${bad}`, 'user.k', Buffer.from('v'))
+        const [file, link, plain] = await fs.inspect(`${r}/${cafe}`, [bad, 'l\udcfe', 'caf\u00e9'], all)
+        expect(Buffer.from(file!.bytes!).toString()).toBe('latin-1')
+        expect(file!.xattrNames).toContain('user.k')
+        expect(link!.linkname).toBe(bad)
+        expect(link!.inode?.size).toBe(5)
+        // The UTF-8 spelling of the same letter is another name.
+        expect(plain!.errno).toBe('ENOENT')
+      })
+
+      it('refuses a directory argument that is a symlink, a file or missing, for the whole call', async () => {
+        const d = await tree()
+        await fs.symlink('sub', `${d}/to-sub`)
+        expect(await errCode(fs.inspect(`${d}/to-sub`, ['x']))).toBe('ELOOP')
+        expect(await errCode(fs.inspect(`${d}/small`, ['x']))).toBe('ENOTDIR')
+        expect(await errCode(fs.inspect(`${d}/missing`, []))).toBe('ENOENT')
+        expect(await fs.inspect(`${d}/sub`, [])).toEqual([])
+      })
+
+      it('never opens an empty file, so an unreadable one (an aufs whiteout) costs no error', async () => {
+        const d = await tree()
+        await put(fs, `${d}/.wh.gone`, '', 0o000)
+        const [marker] = await fs.inspect(d, ['.wh.gone'], all)
+        expect(marker).toEqual({ inode: await fs.lstat(`${d}/.wh.gone`), xattrNames: await fs.xattr.list(`${d}/.wh.gone`) })
+        expect(marker!.inode).toMatchObject({ kind: 'file', mode: 0, size: 0 })
+      })
+
+      it('stops short once an answer carries maxBytes, and goes on from there when asked again', async () => {
+        const d = `${r}/many`
+        await fs.mkdir(d)
+        const names = Array.from({ length: 10 }, (_, i) => `f${i}`)
+        for (const n of names) await put(fs, `${d}/${n}`, n.repeat(50))
+        const answers: string[] = []
+        let calls = 0
+        while (answers.length < names.length) {
+          const part = await fs.inspect(d, names.slice(answers.length), { readUpTo: 1024, maxBytes: 250 })
+          expect(part.length).toBeGreaterThan(0)
+          answers.push(...part.map((a) => Buffer.from(a.bytes!).toString()))
+          calls += 1
+        }
+        expect(calls).toBe(4)
+        expect(answers).toEqual(names.map((n) => n.repeat(50)))
+        // An answer holds one name at least, however large.
+        expect(await fs.inspect(d, names, { readUpTo: 1024, maxBytes: 1 })).toHaveLength(1)
+      })
+
+      it('refuses limits past what one answer may hold', async () => {
+        const d = await tree()
+        await expect(fs.inspect(d, ['small'], { readUpTo: 2 * 1024 * 1024 })).rejects.toBeInstanceOf(RangeError)
+        await expect(fs.inspect(d, ['small'], { maxBytes: 0 })).rejects.toBeInstanceOf(RangeError)
+      })
+    })
+
     describe('readlink and symlink', () => {
       it('returns the target as written, dangling or not', async () => {
         await fs.symlink('../../nowhere', `${r}/l`)
@@ -998,6 +1119,20 @@ describe('the memory adapter as an unprivileged process', () => {
     expect(await errCode(fs.xattr.set('/work/d', 'trusted.overlay.opaque', Buffer.from('y')))).toBe('EPERM')
     expect(await errCode(fs.lchown('/work/d', 0, 0))).toBe('EPERM')
     expect(await fs.credentials()).toEqual({ uid: 1000, gid: 0, capSysAdmin: false, capMknod: false })
+  })
+
+  it('answers inspect of a file it may not read with EACCES for that name alone, and never opens an empty one', async () => {
+    const s = await memorySubject({ uid: 1000 })
+    const fs = s.fs
+    await put(fs, '/work/secret', 'x', 0o000)
+    await put(fs, '/work/.wh.gone', '', 0o000)
+    await put(fs, '/work/open', 'y', 0o644)
+    const answers = await fs.inspect('/work', ['secret', '.wh.gone', 'open'], { readUpTo: 1024 })
+    expect(answers.map((a) => [a.inode?.kind, a.errno, a.syscall, a.bytes && Buffer.from(a.bytes).toString()])).toEqual([
+      ['file', 'EACCES', 'open', undefined],
+      ['file', undefined, undefined, undefined],
+      ['file', undefined, undefined, 'y'],
+    ])
   })
 
   it('drops setgid from a group-exec file it creates in a setgid directory of a group it is not in', async () => {

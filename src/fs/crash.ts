@@ -202,6 +202,7 @@ export function withCrashAfter(inner: FsPort, crashAfter: number, options: Crash
     lstat: (p) => inner.lstat(p),
     readdir: (p) => inner.readdir(p),
     listTree: (r, f, m, o) => inner.listTree(r, f, m, o),
+    inspect: (d, n, o) => inner.inspect(d, n, o),
     readlink: (p) => inner.readlink(p),
     realpath: (p) => inner.realpath(p),
     openRead: (p) => inner.openRead(p),

@@ -26,8 +26,8 @@ import { fsTypeMagic } from './fstype.js'
 import { mountContaining } from './mountinfo.js'
 import { listTreeByReaddir } from './list-tree.js'
 import { nameByteLength } from './name-bytes.js'
-import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, MountEntry, WriteHandle, WriteOptions } from './port.js'
-import { joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
+import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, Inspected, MountEntry, WriteHandle, WriteOptions } from './port.js'
+import { inspectLimits, isEntryName, joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
 import { isInside } from './safe-path.js'
 
 /** The part of memfs's core this adapter relies on; memfs is pinned to an exact version for it. */
@@ -532,6 +532,52 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
 
     listTree(root, from, maxEntries, options) {
       return listTreeByReaddir((p) => fs.readdir(p), root, from, maxEntries, options)
+    },
+
+    async inspect(dir, names, options = {}) {
+      const { readUpTo, maxBytes } = inspectLimits(options)
+      // open(dir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW), as the disk adapter opens it.
+      const at = resolve(dir, 'open', false)
+      const dirNode = at.link.getNode()
+      if (dirNode.isSymlink()) throw errnoError('ELOOP', 'open', dir)
+      if (!dirNode.isDirectory()) throw errnoError('ENOTDIR', 'open', dir)
+      if (!permits(dirNode, 0o4)) throw errnoError('EACCES', 'open', dir)
+      const out: Inspected[] = []
+      let carried = 0
+      for (const name of names) {
+        if (carried >= maxBytes) break
+        const child = isEntryName(name) && nameByteLength(name) <= NAME_MAX && canSearch(dirNode) ? at.link.children.get(name) : undefined
+        if (child === undefined) {
+          const errno = !isEntryName(name) ? 'EINVAL' : nameByteLength(name) > NAME_MAX ? 'ENAMETOOLONG' : !canSearch(dirNode) ? 'EACCES' : 'ENOENT'
+          out.push({ errno, syscall: 'lstat' })
+          continue
+        }
+        const entered = enter(child, at.tree)
+        const node = entered.link.getNode()
+        const inode = toInode({ ...entered, path: childPath(at, name) })
+        const r: Inspected = { inode }
+        if (options.xattrNames === true) {
+          const table = xattrTable.get(node)
+          r.xattrNames = table === undefined ? [] : [...table.keys()].filter((x) => xattrAllowed(node, x, false) === 'ok')
+          for (const x of r.xattrNames) carried += nameByteLength(x) + 1
+        }
+        if (inode.kind === 'file' && inode.size > 0 && inode.size <= readUpTo) {
+          if (!permits(node, 0o4)) {
+            out.push({ ...r, errno: 'EACCES', syscall: 'open' })
+            continue
+          }
+          const data = Buffer.alloc(inode.size)
+          node.read(data, 0, inode.size, 0)
+          r.bytes = data
+          carried += data.length
+        }
+        if (inode.kind === 'symlink' && options.readlinks === true) {
+          r.linkname = node.symlink
+          carried += nameByteLength(node.symlink)
+        }
+        out.push(r)
+      }
+      return out
     },
 
     async readlink(path) {

@@ -13,7 +13,10 @@
  * Metadata calls (lstat, readdir, readlink, xattrs) use the synchronous
  * node:fs functions behind the async port: a sequential `await fsp.lstat`
  * walk measured 10-25x slower than the sync call on the same tree, and a
- * walk awaits each step anyway. Bulk data goes through real streams.
+ * walk awaits each step anyway. The exceptions are the walks that look at
+ * every entry (listTree, inspect): one native job per directory or part of a
+ * tree, on the threadpool, so the walk's caller works while the next is read.
+ * Bulk data goes through real streams.
  */
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
@@ -23,8 +26,8 @@ import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
 import { decodeName, encodeName, escapeName } from './name-bytes.js'
-import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, ListedDir, MountEntry, TreeListing, TryLockResult, WriteHandle, WriteOptions } from './port.js'
-import { kindFromMode } from './port.js'
+import type { Credentials, DirEntry, FsPort, FsTypeInfo, Inode, InodeKind, Inspected, ListedDir, MountEntry, TreeListing, TryLockResult, WriteHandle, WriteOptions } from './port.js'
+import { inspectLimits, isEntryName, kindFromMode } from './port.js'
 
 type PathArg = string | Buffer
 
@@ -40,6 +43,8 @@ interface NativeAddon {
   lstat(path: PathArg, numbers: Float64Array, bigs: BigInt64Array): boolean
   /** Sections of a tree's listing, read on the threadpool (see the C source). */
   listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number, skipPlain: boolean): Promise<Buffer>
+  /** What inspect asks of names in dir (a Buffer of NUL-ended names), read on the threadpool (see the C source). */
+  inspectAsync(dir: PathArg, names: Buffer, xattrs: boolean, readUpTo: number, readlinks: boolean, maxBytes: number): Promise<ArrayBuffer>
   /** undefined on ENODATA. */
   lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
   /** The names, each ended by a NUL. */
@@ -255,6 +260,91 @@ function lstatInode(path: string): Inode | undefined {
   }
 }
 
+/** Slots per name in the native inspect's answer (see layerfsck_native.c). */
+const INSPECT_SLOTS = 16
+
+/**
+ * The names for the native inspect, each ended by a NUL: one encode of the
+ * joined text unless a name holds an escaped byte. A name the native side
+ * must refuse goes as '/', which it answers EINVAL, as the port does: a NUL
+ * inside one would split it into two.
+ */
+function inspectNames(names: readonly string[]): Buffer {
+  if (names.length === 0) return Buffer.alloc(0)
+  const valid = names.every(isEntryName) ? names : names.map((n) => (isEntryName(n) ? n : '/'))
+  const joined = `${valid.join('\0')}\0`
+  if (!SURROGATE.test(joined)) return Buffer.from(joined, 'utf8')
+  return Buffer.concat(valid.flatMap((n) => [encodeName(n), NUL]))
+}
+const NUL = Buffer.of(0)
+
+/** NUL-ended names (llistxattr's list) as strings, each decoded losslessly. */
+function splitNames(raw: Buffer, start: number, end: number): string[] {
+  const names: string[] = []
+  let from = start
+  for (let i = start; i < end; i++) {
+    if (raw[i] !== 0) continue
+    if (i > from) names.push(decodeName(raw.subarray(from, i)))
+    from = i + 1
+  }
+  return names
+}
+
+/** The native inspect's answer (numbers in slots, then each name's bytes) as the port's answers. */
+function inspectedOf(raw: ArrayBuffer): Inspected[] {
+  const done = new Float64Array(raw, 0, 1)[0]!
+  const n = new Float64Array(raw, 8, done * INSPECT_SLOTS)
+  const big = new BigInt64Array(raw, 8, done * INSPECT_SLOTS)
+  const bytes = Buffer.from(raw)
+  let at = 8 + done * INSPECT_SLOTS * 8
+  const out: Inspected[] = []
+  for (let i = 0, o = 0; i < done; i++, o += INSPECT_SLOTS) {
+    const r: Inspected = {}
+    const mode = n[o]!
+    if (mode >= 0) {
+      r.inode = {
+        kind: DT_KIND[(mode >> 12) & 15] ?? 'file',
+        mode: mode & 0o7777,
+        uid: n[o + 1]!,
+        gid: n[o + 2]!,
+        size: n[o + 3]!,
+        blocks: n[o + 4]!,
+        nlink: n[o + 5]!,
+        dev: { major: n[o + 6]!, minor: n[o + 7]! },
+        // st_ino is unsigned; the slots are signed for the mtime's sake.
+        ino: BigInt.asUintN(64, big[o + 10]!),
+        rdev: { major: n[o + 8]!, minor: n[o + 9]! },
+        mtimeNs: big[o + 11]!,
+      }
+    }
+    const xattrs = n[o + 12]!
+    if (xattrs >= 0) {
+      r.xattrNames = xattrs === 0 ? [] : splitNames(bytes, at, at + xattrs)
+      at += xattrs
+    }
+    const body = n[o + 13]!
+    if (body >= 0) {
+      r.bytes = bytes.subarray(at, at + body)
+      at += body
+    }
+    const link = n[o + 14]!
+    if (link >= 0) {
+      r.linkname = decodeName(bytes.subarray(at, at + link))
+      at += link
+    }
+    const error = n[o + 15]!
+    if (error > 0) {
+      const text = bytes.toString('latin1', at, at + error)
+      const space = text.indexOf(' ')
+      r.errno = text.slice(0, space)
+      r.syscall = text.slice(space + 1)
+      at += error
+    }
+    out.push(r)
+  }
+  return out
+}
+
 /**
  * Writes on the descriptor synchronously: every caller awaits each write
  * before the next, so the threadpool bought no overlap, only a round trip
@@ -335,6 +425,13 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     async listTree(root, from, maxEntries, options = {}) {
       const rels = from.map((rel) => (SURROGATE.test(rel) ? encodeName(rel) : rel))
       return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries, options.skipPlainFiles === true)), root)
+    },
+
+    async inspect(dir, names, options = {}) {
+      const { readUpTo, maxBytes } = inspectLimits(options)
+      const list = inspectNames(names)
+      const raw = await onDiskAsync(dir, (p) => loadNative().inspectAsync(p, list, options.xattrNames === true, readUpTo, options.readlinks === true, maxBytes))
+      return inspectedOf(raw)
     },
 
     async readlink(path) {
@@ -462,14 +559,7 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     xattr: {
       async list(path) {
         const raw = onDisk(path, (p) => loadNative().llistxattr(p))
-        const names: string[] = []
-        let start = 0
-        for (let i = 0; i < raw.length; i++) {
-          if (raw[i] !== 0) continue
-          if (i > start) names.push(decodeName(raw.subarray(start, i)))
-          start = i + 1
-        }
-        return names
+        return splitNames(raw, 0, raw.length)
       },
       async get(path, name) {
         const value = onDisk(path, (p) => loadNative().lgetxattr(p, xattrName(name)))

@@ -87,6 +87,78 @@ export interface ListTreeOptions {
   skipPlainFiles?: boolean
 }
 
+/**
+ * What `FsPort.inspect` reads of each name besides its lstat. Each is one
+ * more syscall per entry, so a walk asks only for what it uses: export
+ * wants all three, a comparison of two trees only the stats.
+ */
+export interface InspectOptions {
+  /** The entry's xattr names (llistxattr, never following): export carries every xattr, and nearly no entry has one. */
+  xattrNames?: boolean
+  /**
+   * Read a regular file whole when 0 < size <= readUpTo (at most
+   * `INSPECT_READ_MAX`): most files of a layer are small, and an open, a
+   * read and a close in the same call cost less than a stream each.
+   */
+  readUpTo?: number
+  /** A symlink's target. */
+  readlinks?: boolean
+  /**
+   * How many bytes (file contents, xattr names, link targets) one answer may
+   * carry (`INSPECT_ANSWER_BYTES` unless given): a directory of small files
+   * is read in parts of this size, so a walk holding an answer or two stays small.
+   */
+  maxBytes?: number
+}
+
+/**
+ * One name of `FsPort.inspect`. `errno` (with the `syscall` that gave it)
+ * says what could not be read: without `inode`, the lstat itself (ENOENT for
+ * a name gone since its directory was listed); with it, a later step, and
+ * what that step and those after it would have given is absent.
+ */
+export interface Inspected {
+  inode?: Inode
+  errno?: string
+  syscall?: string
+  /** With `xattrNames`: the entry's xattr names, as `XattrPort.list` gives them. */
+  xattrNames?: string[]
+  /**
+   * With `readUpTo`: the file's bytes, read until a short read. `inode` is
+   * then the open file's own fstat, so it describes these bytes even when the
+   * name was replaced since the lstat; a file that grew past `readUpTo`
+   * meanwhile comes without bytes, with its size as it is now.
+   */
+  bytes?: Uint8Array
+  /** With `readlinks`: a symlink's target. */
+  linkname?: string
+}
+
+/** The largest `InspectOptions.readUpTo`: an answer holds whole files, so none may be large. */
+export const INSPECT_READ_MAX = 1024 * 1024
+/** An answer's bytes unless `InspectOptions.maxBytes` says otherwise. */
+export const INSPECT_ANSWER_BYTES = 4 * 1024 * 1024
+/** The largest `InspectOptions.maxBytes`. */
+export const INSPECT_ANSWER_MAX = 256 * 1024 * 1024
+
+/** `InspectOptions` as numbers both adapters apply alike; a RangeError for a limit out of bounds. */
+export function inspectLimits(options: InspectOptions): { readUpTo: number; maxBytes: number } {
+  const readUpTo = options.readUpTo ?? 0
+  const maxBytes = options.maxBytes ?? INSPECT_ANSWER_BYTES
+  if (!Number.isSafeInteger(readUpTo) || readUpTo < 0 || readUpTo > INSPECT_READ_MAX) {
+    throw new RangeError(`inspect reads files of up to ${INSPECT_READ_MAX} bytes whole, not ${readUpTo}`)
+  }
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > INSPECT_ANSWER_MAX) {
+    throw new RangeError(`an inspect answer carries 1 to ${INSPECT_ANSWER_MAX} bytes, not ${maxBytes}`)
+  }
+  return { readUpTo, maxBytes }
+}
+
+/** A name `FsPort.inspect` takes: one entry of the directory, not a path ('', '.', '..' and a slash are EINVAL). */
+export function isEntryName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0')
+}
+
 /** One line of /proc/self/mountinfo. */
 export interface MountEntry {
   id: number
@@ -181,6 +253,21 @@ export interface FsPort {
    * answered with its errno, and the walk goes on.
    */
   listTree(root: string, from: string[], maxEntries: number, options?: ListTreeOptions): Promise<TreeListing>
+  /**
+   * lstat of each name in the directory `dir`, with what `options` asks
+   * besides, in one call: one answer per name, in order. A walk that looks
+   * at every entry paid a port call per entry and per question (lstat,
+   * xattrs, open, read, readlink); this is one per directory, run on the
+   * threadpool on disk, so a walk can ask for the next directory while it
+   * works on this one. `dir` is opened once without following a symlink
+   * (ELOOP; ENOTDIR for anything else that is not a directory) and each name
+   * is looked up in it, so a name is never a path. What fails for one name
+   * is its `errno`, never the call's.
+   *
+   * The answer stops short, after at least one name, once the bytes it
+   * carries reach `maxBytes`: the caller asks again for the names after it.
+   */
+  inspect(dir: string, names: readonly string[], options?: InspectOptions): Promise<Inspected[]>
   readlink(path: string): Promise<string>
   /**
    * realpath(3): the path with every symlink resolved. Only for roots an

@@ -149,6 +149,14 @@ async function* walkReadingAhead(
 /** Code-unit order: the C locale's byte order for ASCII names, and stable for any. */
 export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
+/** A directory's entries in the order of their `sortKey` (the name unless given), by `byName`. */
+export async function sortedListing(fs: FsPort, path: string, sortKey: (e: DirEntry) => string = (e) => e.name): Promise<DirEntry[]> {
+  return (await fs.readdir(path))
+    .map((e) => ({ e, name: sortKey(e) }))
+    .sort(byName)
+    .map((x) => x.e)
+}
+
 /**
  * Strict pre-order in name order: a directory, then everything below it,
  * then its next sibling. What a deterministic tar needs (each directory's
@@ -160,12 +168,7 @@ export async function* walkPreorder(
   root: string,
   options: { sortKey?: (e: DirEntry) => string } = {},
 ): AsyncGenerator<WalkEntry> {
-  const key = options.sortKey ?? ((e: DirEntry) => e.name)
-  const listing = async (path: string): Promise<DirEntry[]> =>
-    (await fs.readdir(path))
-      .map((e) => ({ e, name: key(e) }))
-      .sort(byName)
-      .map((x) => x.e)
+  const listing = (path: string): Promise<DirEntry[]> => sortedListing(fs, path, options.sortKey)
   const stack: { path: string; rel: string; entries: DirEntry[]; next: number }[] = [
     { path: root, rel: '', entries: await listing(root), next: 0 },
   ]

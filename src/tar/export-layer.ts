@@ -16,11 +16,11 @@
  */
 import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
 import { encodeName, escapeName, hasEscapedBytes } from '../fs/name-bytes.js'
-import type { FsPort, Inode } from '../fs/port.js'
+import type { DirEntry, FsPort, Inode, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { walkPreorder } from '../fs/walk.js'
+import { sortedListing } from '../fs/walk.js'
 import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
-import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
+import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
 import { TarOutput, ustarSplit, type EntryType, type TarHeader } from './tar-writer.js'
 
@@ -64,6 +64,107 @@ interface Outgoing {
 
 /** Files up to this size travel as one buffer; larger ones are streamed. */
 const SMALL_BODY = 64 * 1024
+
+/** What export asks of every entry: its stat, xattr names, a small file's bytes, a symlink's target. */
+const INSPECT: InspectOptions = { xattrNames: true, readUpTo: SMALL_BODY, readlinks: true }
+/** Names in one inspect call at most: a huge directory is inspected in parts. */
+const INSPECT_NAMES = 4096
+/**
+ * Runs whose inspect is under way while the one before them is written: the
+ * threadpool reads the next directories while this thread encodes. Each
+ * holds one inspect answer at most (`INSPECT_ANSWER_BYTES`), so memory is a
+ * few answers whatever the layer's size.
+ */
+const RUNS_AHEAD = 3
+
+const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
+const childRel = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
+
+/** A directory of the walk: its entries in tar order, and how far runs were planned in it. */
+interface Frame {
+  path: string
+  rel: string
+  /** Without an opaque marker file: it is written right after its directory. */
+  entries: DirEntry[]
+  /** Whether the listing has a name `.wh..wh..opq` (of any kind): only then is it looked at. */
+  marker: boolean
+  next: number
+}
+
+/** Whiteout devices sort under their tar name, so both forms give one order. */
+const sortKey = (e: DirEntry): string => (e.kind === 'char' ? `${WHITEOUT_PREFIX}${e.name}` : e.name)
+
+async function frameOf(fs: FsPort, path: string, rel: string): Promise<Frame> {
+  const listed = await sortedListing(fs, path, sortKey)
+  const marker = listed.some((e) => e.name === OPAQUE_MARKER)
+  return { path, rel, entries: marker ? listed.filter((e) => !(e.name === OPAQUE_MARKER && e.kind === 'file')) : listed, marker, next: 0 }
+}
+
+/**
+ * Entries of one directory, next to each other in tar order, inspected in
+ * one call. A run ends with the first subdirectory (whose contents come
+ * next), so its answer is used up before the walk goes below it: per level
+ * of depth the walk holds a listing, never an answer.
+ */
+interface Run {
+  dir: Frame
+  entries: DirEntry[]
+  names: string[]
+  answer: Promise<Inspected[]>
+  /** The subdirectory the run ends with, listed when the run was planned, or why it could not be. */
+  child?: { frame: Frame } | { failed: unknown }
+}
+
+/**
+ * The runs of a walk in strict pre-order, each with its inspect started
+ * when planned; the walk's order depends on listings only, so runs can be
+ * planned ahead of the writing.
+ */
+class RunPlanner {
+  private readonly stack: Frame[]
+  private stopped = false
+  constructor(
+    private readonly fs: FsPort,
+    root: Frame,
+  ) {
+    this.stack = [root]
+  }
+
+  async next(): Promise<Run | undefined> {
+    while (!this.stopped && this.stack.length > 0) {
+      const top = this.stack[this.stack.length - 1]!
+      if (top.next >= top.entries.length) {
+        this.stack.pop()
+        continue
+      }
+      const start = top.next
+      let end = start
+      while (end < top.entries.length && end - start < INSPECT_NAMES) if (top.entries[end++]!.kind === 'dir') break
+      top.next = end
+      const entries = top.entries.slice(start, end)
+      const names = entries.map((e) => e.name)
+      const answer = this.fs.inspect(top.path, names, INSPECT)
+      // Seen when the run is written, or never when the export stops before it.
+      answer.catch(() => {})
+      const run: Run = { dir: top, entries, names, answer }
+      const last = entries[entries.length - 1]!
+      if (last.kind === 'dir') {
+        try {
+          const frame = await frameOf(this.fs, childPath(top.path, last.name), childRel(top.rel, last.name))
+          this.stack.push(frame)
+          run.child = { frame }
+        } catch (failed) {
+          // Thrown once the directory itself is written, where the walk would have listed it.
+          run.child = { failed }
+          this.stopped = true
+        }
+      }
+      return run
+    }
+    return undefined
+  }
+}
+
 /**
  * A small file whole, refusing one that grew past a streamed file's size
  * meanwhile. Read through events, not `for await`: the async iterator's
@@ -187,92 +288,126 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
     options.onProgress?.({ entries: report.entries, bytes: report.bytes })
   }
 
-  const xattrsOf = async (path: string): Promise<[string, Uint8Array][]> => {
+  /** The entry's xattrs but overlay's, by the names its inspect listed; its errno, if a step of the inspect failed, after them. */
+  const xattrsOf = async (path: string, a: Inspected): Promise<[string, Uint8Array][]> => {
+    if (a.errno !== undefined && a.syscall === 'llistxattr') throw errnoError(a.errno, a.syscall, path)
     const out: [string, Uint8Array][] = []
-    for (const attr of (await fs.xattr.list(path)).sort()) {
+    for (const attr of (a.xattrNames ?? (await fs.xattr.list(path))).sort()) {
       if (OVERLAY_XATTR.test(attr)) continue
       const value = await fs.xattr.get(path, attr)
       if (value !== undefined) out.push([attr, value])
     }
+    if (a.errno !== undefined) throw errnoError(a.errno, a.syscall ?? 'open', path)
     return out
   }
 
-  const opaqueMarker = async (path: string, rel: string): Promise<void> => {
-    const marker = await fs.lstat(`${path}/${OPAQUE_MARKER}`)
+  /**
+   * The directory's opaque marker, from its listing and xattr names when the
+   * walk has them: the marker file is looked at only when listed, the
+   * attribute only when named.
+   */
+  const opaqueMarker = async (path: string, rel: string, listing?: Frame, xattrNames?: string[]): Promise<void> => {
+    const marker = listing === undefined || listing.marker ? await fs.lstat(`${path}/${OPAQUE_MARKER}`) : undefined
     let inode: Outgoing['inode'] | undefined
     if (marker?.kind === 'file') inode = marker
     // The overlay form keeps no marker file: write what image builders write.
-    else if (await isOpaqueDir(fs, path)) inode = { mode: OPAQUE_MARKER_MODE, uid: 0, gid: 0, mtimeNs: 0n }
+    else if ((xattrNames === undefined || OPAQUE_XATTRS.some((x) => xattrNames.includes(x))) && (await isOpaqueDir(fs, path))) {
+      inode = { mode: OPAQUE_MARKER_MODE, uid: 0, gid: 0, mtimeNs: 0n }
+    }
     if (inode === undefined) return
     await emit({ name: rel === '' ? OPAQUE_MARKER : `${rel}/${OPAQUE_MARKER}`, type: 'file', inode })
     report.opaqueDirs += 1
   }
 
-  await opaqueMarker(root, '')
-  // Whiteout devices sort under their tar name, so both forms give one order.
-  const sortKey = (e: { name: string; kind: string }): string => (e.kind === 'char' ? `${WHITEOUT_PREFIX}${e.name}` : e.name)
-  for await (const w of walkPreorder(fs, root, { sortKey })) {
-    if (options.signal?.aborted) throw new LayerfsckError('CANCELLED', 'cancelled; the partial tar is removed', { exitCode: ExitCode.cancelled })
-    if (w.name === OPAQUE_MARKER && w.kind === 'file') continue // emitted right after its directory
-    const inode = await fs.lstat(w.path)
+  const cancelled = (): boolean => options.signal?.aborted === true
+  const stop = (): LayerfsckError => new LayerfsckError('CANCELLED', 'cancelled; the partial tar is removed', { exitCode: ExitCode.cancelled })
+
+  /** One entry, from its inspect answer; `child` is its listing when it is the directory a run ends with. */
+  const entry = async (name: string, path: string, rel: string, a: Inspected, child: Run['child']): Promise<void> => {
+    const inode = a.inode
     // Gone since its directory was read: the tar would silently lack it (how names read lossily went missing).
-    if (inode === undefined) throw errnoError('ENOENT', 'lstat', w.path)
+    if (inode === undefined) throw errnoError(a.errno ?? 'ENOENT', a.syscall ?? 'lstat', path)
     if (isWhiteoutDevice(inode)) {
-      const dir = w.rel.slice(0, w.rel.length - w.name.length)
-      await emit({ name: `${dir}${WHITEOUT_PREFIX}${w.name}`, type: 'file', inode: { ...inode, mode: WHITEOUT_FILE_MODE } })
+      const dir = rel.slice(0, rel.length - name.length)
+      await emit({ name: `${dir}${WHITEOUT_PREFIX}${name}`, type: 'file', inode: { ...inode, mode: WHITEOUT_FILE_MODE } })
       report.whiteouts += 1
-      continue
+      return
     }
     if (inode.kind === 'socket') {
-      report.skipped.push({ path: w.rel, message: 'a socket cannot be stored in a tar' })
-      continue
+      report.skipped.push({ path: rel, message: 'a socket cannot be stored in a tar' })
+      return
     }
     if (inode.kind !== 'dir' && inode.nlink > 1) {
       const first = firstName.get(inodeKey(inode))
       if (first !== undefined) {
-        await emit({ name: w.rel, type: 'link', inode, linkname: first })
+        await emit({ name: rel, type: 'link', inode, linkname: first })
         report.hardLinks += 1
-        continue
+        return
       }
-      firstName.set(inodeKey(inode), w.rel)
+      firstName.set(inodeKey(inode), rel)
     }
-    const xattrs = await xattrsOf(w.path)
+    const xattrs = await xattrsOf(path, a)
     switch (inode.kind) {
       case 'dir':
-        await emit({ name: w.rel, type: 'directory', inode, xattrs })
-        await opaqueMarker(w.path, w.rel)
+        await emit({ name: rel, type: 'directory', inode, xattrs })
+        await opaqueMarker(path, rel, child !== undefined && 'frame' in child ? child.frame : undefined, a.xattrNames)
         break
       case 'file':
         // An aufs-form whiteout travels as it is; count it as the device form is counted.
-        if (classifyAufsName(w.name)?.type === 'whiteout') report.whiteouts += 1
+        if (classifyAufsName(name)?.type === 'whiteout') report.whiteouts += 1
         if (inode.size > 0 && inode.size <= SMALL_BODY) {
           // The header says what was read: a file that changed size since its lstat is taken as it is now.
-          const bytes = await readSmall(fs, w.path)
-          await emit({ name: w.rel, type: 'file', inode, size: bytes.length, xattrs, bytes })
+          const bytes = a.bytes ?? (await readSmall(fs, path))
+          await emit({ name: rel, type: 'file', inode, size: bytes.length, xattrs, bytes })
           break
         }
         await emit({
-          name: w.rel,
+          name: rel,
           type: 'file',
           inode,
           size: inode.size,
           xattrs,
           // An empty file is never opened: aufs whiteouts are mode 0, unreadable unless root.
-          ...(inode.size > 0 ? { streamFrom: w.path } : {}),
+          ...(inode.size > 0 ? { streamFrom: path } : {}),
         })
         break
       case 'symlink':
-        await emit({ name: w.rel, type: 'symlink', inode, linkname: await fs.readlink(w.path), xattrs })
+        await emit({ name: rel, type: 'symlink', inode, linkname: a.linkname ?? (await fs.readlink(path)), xattrs })
         break
       case 'char':
-        await emit({ name: w.rel, type: 'character-device', inode, rdev: inode.rdev, xattrs })
+        await emit({ name: rel, type: 'character-device', inode, rdev: inode.rdev, xattrs })
         break
       case 'block':
-        await emit({ name: w.rel, type: 'block-device', inode, rdev: inode.rdev, xattrs })
+        await emit({ name: rel, type: 'block-device', inode, rdev: inode.rdev, xattrs })
         break
       case 'fifo':
-        await emit({ name: w.rel, type: 'fifo', inode, xattrs })
+        await emit({ name: rel, type: 'fifo', inode, xattrs })
         break
     }
+  }
+
+  await opaqueMarker(root, '')
+  // Strict pre-order in tar order, a run of entries per inspect call, the next runs read while this one is written.
+  const planner = new RunPlanner(fs, await frameOf(fs, root, ''))
+  const ahead: Run[] = []
+  for (;;) {
+    while (ahead.length <= RUNS_AHEAD) {
+      const planned = await planner.next()
+      if (planned === undefined) break
+      ahead.push(planned)
+    }
+    const run = ahead.shift()
+    if (run === undefined) break
+    if (cancelled()) throw stop()
+    const { names } = run
+    const answers = await run.answer
+    // An answer stops short once it carries its bytes' worth: the rest is asked for again.
+    while (answers.length < names.length) answers.push(...(await fs.inspect(run.dir.path, names.slice(answers.length), INSPECT)))
+    for (let i = 0; i < run.entries.length; i++) {
+      if (i > 0 && cancelled()) throw stop()
+      const name = names[i]!
+      await entry(name, childPath(run.dir.path, name), childRel(run.dir.rel, name), answers[i]!, i === run.entries.length - 1 ? run.child : undefined)
+    }
+    if (run.child !== undefined && 'failed' in run.child) throw run.child.failed
   }
 }
