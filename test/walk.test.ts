@@ -2,23 +2,28 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { errnoError } from '../src/errors.js'
 import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { createMemoryFs } from '../src/fs/memory.js'
-import type { FsPort } from '../src/fs/port.js'
+import type { DirEntry, FsPort } from '../src/fs/port.js'
 import { decodeName } from '../src/fs/name-bytes.js'
-import { startTreeListing, walkDirectories } from '../src/fs/walk.js'
+import { byName, startTreeListing, walkDirectories, walkPreorder, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../src/fs/walk.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
+
+/** The port with some of its methods replaced. */
+function overriding(fs: FsPort, overrides: Partial<FsPort>): FsPort {
+  return new Proxy(fs, {
+    get(target, key) {
+      if (key in overrides) return overrides[key as keyof FsPort]
+      const value = Reflect.get(target, key) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
 
 /** The port refusing to list `denied` (EACCES), as a directory of mode 0311 refuses a user who does not own it. */
 function denyListing(fs: FsPort, denied: readonly string[]): FsPort {
-  return new Proxy(fs, {
-    get(target, key) {
-      if (key === 'readdir') {
-        return async (path: string) => {
-          if (denied.includes(path)) throw errnoError('EACCES', 'scandir', path)
-          return target.readdir(path)
-        }
-      }
-      const value = Reflect.get(target, key) as unknown
-      return typeof value === 'function' ? value.bind(target) : value
+  return overriding(fs, {
+    readdir: async (path: string) => {
+      if (denied.includes(path)) throw errnoError('EACCES', 'scandir', path)
+      return fs.readdir(path)
     },
   })
 }
@@ -110,3 +115,196 @@ describe('the directory walk as an unprivileged process', () => {
     })
   }
 })
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The runs of a walk as `dir: names > child`, the child being the subdirectory a run ends with. */
+async function runsOf(fs: FsPort, root: string, options: Parameters<typeof walkPreorderRuns>[2] = {}): Promise<string[]> {
+  const out: string[] = []
+  for await (const run of walkPreorderRuns(fs, root, options)) {
+    const child = run.child === undefined ? '' : 'dir' in run.child ? ` > ${run.child.dir.rel}` : ' > failed'
+    out.push(`${run.dir.rel || '.'}: ${run.names.join(' ')}${child}`)
+  }
+  return out
+}
+
+/** Pre-order as a recursion over sorted listings would give it: what the walks are held to. */
+async function recursivePreorder(fs: FsPort, path: string, rel = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const e of (await fs.readdir(path)).sort(byName)) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`
+    out.push(`${r}/${e.kind}`)
+    if (e.kind === 'dir') out.push(...(await recursivePreorder(fs, `${path}/${e.name}`, r)))
+  }
+  return out
+}
+
+for (const { name, make } of SUBJECTS) {
+  describe(`the pre-order walk in runs on the ${name} adapter`, () => {
+    let s: Subject
+    let root: string
+    beforeEach(async () => {
+      s = await make()
+      root = `${s.root}/tree`
+      // Root, sorted: a b/ c d e f g h/ i; b: sub/ x y; sub: z; h is empty.
+      await makeDirs(s.fs, `${root}/b/sub`)
+      await makeDirs(s.fs, `${root}/h`)
+      for (const f of ['a', 'c', 'd', 'e', 'f', 'g', 'i', 'b/x', 'b/y', 'b/sub/z']) await writeFileAll(s.fs, `${root}/${f}`, f)
+    })
+    afterEach(async () => {
+      await s.cleanup()
+    })
+
+    it('ends a run at its first subdirectory, whose contents come next, and at the names limit', async () => {
+      const expected = ['.: a b > b', 'b: sub > b/sub', 'b/sub: z', 'b: x y', '.: c d e', '.: f g h > h', '.: i']
+      expect(await runsOf(s.fs, root, { namesPerRun: 3 })).toEqual(expected)
+      // Reading ahead changes when runs are planned, never which.
+      expect(await runsOf(s.fs, root, { namesPerRun: 3, runsAhead: 3, inspect: {} })).toEqual(expected)
+      expect(await runsOf(s.fs, root)).toEqual(['.: a b > b', 'b: sub > b/sub', 'b/sub: z', 'b: x y', '.: c d e f g h > h', '.: i'])
+    })
+
+    it('hands out the entries in the order walkPreorder yields them, which is a recursion over sorted listings', async () => {
+      const odd = decodeName(Buffer.from([0x6f, 0xff, 0x64]))
+      await makeDirs(s.fs, `${root}/${odd}/deep/er`)
+      for (let i = 0; i < 12; i++) await writeFileAll(s.fs, `${root}/${odd}/deep/f${i}`, 'x')
+      await s.fs.symlink('a', `${root}/b/link`)
+      const preorder: string[] = []
+      for await (const e of walkPreorder(s.fs, root)) {
+        expect(e.path).toBe(`${root}/${e.rel}`)
+        preorder.push(`${e.rel}/${e.kind}`)
+      }
+      expect(preorder).toEqual(await recursivePreorder(s.fs, root))
+      for (const namesPerRun of [1, 2, 5, 4096]) {
+        for (const runsAhead of [0, 1, 4]) {
+          const flat: string[] = []
+          for await (const run of walkPreorderRuns(s.fs, root, { namesPerRun, runsAhead })) {
+            expect(run.entries.length).toBeLessThanOrEqual(namesPerRun)
+            for (const e of run.entries) flat.push(`${run.dir.rel === '' ? '' : `${run.dir.rel}/`}${e.name}/${e.kind}`)
+          }
+          expect(flat).toEqual(preorder)
+        }
+      }
+      // A sort key orders every directory alike in both walks: here subdirectories last.
+      const sortKey = (e: DirEntry): string => (e.kind === 'dir' ? `~${e.name}` : e.name)
+      const keyed: string[] = []
+      for await (const e of walkPreorder(s.fs, root, { sortKey })) keyed.push(e.rel)
+      expect(keyed.slice(0, 7)).toEqual(['a', 'c', 'd', 'e', 'f', 'g', 'i'])
+      const flat: string[] = []
+      for await (const run of walkPreorderRuns(s.fs, root, { sortKey, namesPerRun: 2 })) {
+        for (const n of run.names) flat.push(run.dir.rel === '' ? n : `${run.dir.rel}/${n}`)
+      }
+      expect(flat).toEqual(keyed)
+    })
+
+    it('answers each run with one inspect whose answers line up with its names', async () => {
+      await s.fs.symlink('b/x', `${root}/link`)
+      let runs = 0
+      for await (const run of walkPreorderRuns(s.fs, root, { inspect: { readlinks: true }, namesPerRun: 2, runsAhead: 2 })) {
+        runs += 1
+        const answers = await run.answer
+        expect(answers).toHaveLength(run.names.length)
+        for (let i = 0; i < run.names.length; i++) {
+          const path = `${run.dir.path}/${run.names[i]}`
+          const inode = await s.fs.lstat(path)
+          expect(answers[i]!.inode).toMatchObject({ ino: inode!.ino, kind: run.entries[i]!.kind })
+          if (inode!.kind === 'symlink') expect(answers[i]!.linkname).toBe('b/x')
+        }
+      }
+      expect(runs).toBe(8)
+      // Without inspect options there is nothing to answer.
+      for await (const run of walkPreorderRuns(s.fs, root)) expect(run.answer).toBeUndefined()
+    })
+
+    it('throws on a subdirectory it cannot list only once it has handed out that directory, however far it reads ahead', async () => {
+      await makeDirs(s.fs, `${root}/secret/below`)
+      await makeDirs(s.fs, `${root}/t`)
+      await writeFileAll(s.fs, `${root}/t/u`, 'u')
+      await writeFileAll(s.fs, `${root}/z`, 'z')
+      const fs = denyListing(s.fs, [`${root}/secret`])
+      const before = ['a', 'b', 'b/sub', 'b/sub/z', 'b/x', 'b/y', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'secret']
+      for (const options of [{}, { namesPerRun: 1, runsAhead: 4, inspect: {} }, { runsAhead: 2, inspect: {} }]) {
+        const seen: string[] = []
+        let failedChild: unknown
+        const walk = async (): Promise<void> => {
+          for await (const run of walkPreorderRuns(fs, root, options)) {
+            for (const n of run.names) seen.push(run.dir.rel === '' ? n : `${run.dir.rel}/${n}`)
+            if (run.child !== undefined && 'failed' in run.child) failedChild = run.child.failed
+          }
+        }
+        await expect(walk()).rejects.toMatchObject({ code: 'EACCES', path: `${root}/secret` })
+        expect(seen).toEqual(before)
+        expect(failedChild).toMatchObject({ code: 'EACCES' })
+      }
+      const seen: string[] = []
+      const walk = async (): Promise<void> => {
+        for await (const e of walkPreorder(fs, root)) seen.push(e.rel)
+      }
+      await expect(walk()).rejects.toMatchObject({ code: 'EACCES' })
+      expect(seen).toEqual(before)
+      await expect(runsOf(s.fs, `${root}/missing`, { inspect: {} })).rejects.toMatchObject({ code: 'ENOENT' })
+    })
+
+    it('never has more than runsAhead runs inspected ahead of the one it hands out', async () => {
+      for (let d = 0; d < 4; d++) {
+        await makeDirs(s.fs, `${root}/w${d}`)
+        for (let f = 0; f < 5; f++) await writeFileAll(s.fs, `${root}/w${d}/f${f}`, 'x')
+      }
+      for (const runsAhead of [0, 1, 3]) {
+        let started = 0
+        let inFlight = 0
+        let most = 0
+        const fs = overriding(s.fs, {
+          inspect: async (dir, names, options) => {
+            started += 1
+            inFlight += 1
+            most = Math.max(most, inFlight)
+            try {
+              // Slow answers: a walk that did not hold back would start every run's inspect meanwhile.
+              await sleep(5)
+              return await s.fs.inspect(dir, names, options)
+            } finally {
+              inFlight -= 1
+            }
+          },
+        })
+        let taken = 0
+        let mostAhead = 0
+        for await (const run of walkPreorderRuns(fs, root, { inspect: {}, runsAhead, namesPerRun: 2 })) {
+          taken += 1
+          mostAhead = Math.max(mostAhead, started - taken)
+          await run.answer
+        }
+        expect(taken).toBe(started)
+        expect(taken).toBeGreaterThan(10)
+        expect(mostAhead).toBe(runsAhead)
+        // The answer the caller holds and those ahead of it: the walk does read ahead, up to its bound.
+        expect(most).toBe(runsAhead + 1)
+      }
+    })
+
+    it('leaves out what the listing option drops, without going below it, and hands its record of each directory back', async () => {
+      // Listing the dropped directory would throw: the walk must not.
+      const fs = denyListing(s.fs, [`${root}/b`])
+      const listing = (dir: PreorderDirectory) => ({
+        ...dir,
+        entries: dir.entries.filter((e) => e.name !== 'b'),
+        dropped: dir.entries.some((e) => e.name === 'b'),
+      })
+      const runs: PreorderRun<ReturnType<typeof listing>>[] = []
+      for await (const run of walkPreorderRuns(fs, root, { listing, namesPerRun: 3 })) runs.push(run)
+      expect(runs.map((r) => `${r.dir.rel || '.'}: ${r.names.join(' ')} ${r.dir.dropped}`)).toEqual([
+        '.: a c d true',
+        '.: e f g true',
+        '.: h true',
+        '.: i true',
+      ])
+      const h = runs[2]!.child
+      expect(h !== undefined && 'dir' in h ? h.dir : undefined).toMatchObject({ rel: 'h', entries: [], dropped: false })
+    })
+
+    it('refuses a run of no names and a negative read-ahead', async () => {
+      await expect(runsOf(s.fs, root, { namesPerRun: 0 })).rejects.toThrow(RangeError)
+      await expect(runsOf(s.fs, root, { runsAhead: -1 })).rejects.toThrow(RangeError)
+    })
+  })
+}

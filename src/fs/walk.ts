@@ -7,7 +7,7 @@
  */
 import { errnoError, isErrno } from '../errors.js'
 import { withoutPlainFiles } from './list-tree.js'
-import type { DirEntry, FsPort, InodeKind, ListTreeOptions, TreeListing } from './port.js'
+import type { DirEntry, FsPort, InodeKind, InspectOptions, Inspected, ListTreeOptions, TreeListing } from './port.js'
 
 export interface WalkEntry {
   /** Absolute path. */
@@ -157,31 +157,163 @@ export async function sortedListing(fs: FsPort, path: string, sortKey: (e: DirEn
     .map((x) => x.e)
 }
 
+/** An entry's absolute path from its directory's. */
+export const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
+/** An entry's path relative to the walk root from its directory's ('' for the root). */
+export const childRel = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
+
+/** A directory of a pre-order walk, as the walk goes through it: its entries in walk order. */
+export interface PreorderDirectory {
+  path: string
+  rel: string
+  entries: DirEntry[]
+}
+
+/**
+ * Names in a run at most: a huge directory goes in parts, so that one
+ * inspect answer (`InspectOptions.maxBytes`) or two hold a run.
+ */
+export const PREORDER_RUN_NAMES = 4096
+
+export interface PreorderRunsOptions<D extends PreorderDirectory = PreorderDirectory> {
+  /** What each entry sorts by, by `byName` (its name unless given). */
+  sortKey?: (e: DirEntry) => string
+  /**
+   * What the walk keeps of a directory's sorted listing: the caller may
+   * leave entries out (the walk neither hands them out nor goes below them)
+   * and note what it needs of the whole listing once it reaches the
+   * directory. Called once per directory, when the walk lists it.
+   */
+  listing?: (dir: PreorderDirectory) => D
+  /** Start `fs.inspect` of each run's names as the run is planned, so that the threadpool reads while the caller works. */
+  inspect?: InspectOptions
+  /** Runs planned (their inspect started) past the one the caller holds: 0 unless given. */
+  runsAhead?: number
+  /** `PREORDER_RUN_NAMES` unless given. */
+  namesPerRun?: number
+}
+
+/**
+ * Entries of one directory next to each other in walk order. A run ends
+ * with the first subdirectory, whose contents come next, so its answer is
+ * used up before the walk goes below it: per level of depth the walk holds
+ * a listing, never an answer.
+ */
+export interface PreorderRun<D extends PreorderDirectory = PreorderDirectory> {
+  dir: D
+  entries: DirEntry[]
+  /** The entries' names, as inspect was asked for them. */
+  names: string[]
+  /**
+   * With `inspect`: its answer for `names`, started when the run was
+   * planned. It may stop short of them (`InspectOptions.maxBytes`), and the
+   * caller asks again for the rest: the walk holds one answer per run.
+   */
+  answer?: Promise<Inspected[]>
+  /**
+   * The subdirectory the run ends with, listed when the run was planned,
+   * or why it could not be: then no run is planned after this one, and the
+   * walk throws `failed` when asked for the next, where a lazy walk would
+   * have listed it (after the directory's own entry).
+   */
+  child?: { dir: D } | { failed: unknown }
+}
+
+/**
+ * Strict pre-order in runs: a directory's entries in sort order, each
+ * subdirectory's contents right after its entry. The order depends on
+ * listings only, so runs are planned ahead of the caller and their inspect
+ * calls read while it works on the run before. Memory is one listing per
+ * level of depth (and those of the runs ahead) and `runsAhead` + 1 answers.
+ */
+export function walkPreorderRuns<D extends PreorderDirectory = PreorderDirectory>(
+  fs: FsPort,
+  root: string,
+  options: PreorderRunsOptions<D> & { inspect: InspectOptions },
+): AsyncGenerator<PreorderRun<D> & { answer: Promise<Inspected[]> }>
+export function walkPreorderRuns<D extends PreorderDirectory = PreorderDirectory>(
+  fs: FsPort,
+  root: string,
+  options?: PreorderRunsOptions<D>,
+): AsyncGenerator<PreorderRun<D>>
+export async function* walkPreorderRuns<D extends PreorderDirectory>(
+  fs: FsPort,
+  root: string,
+  options: PreorderRunsOptions<D> = {},
+): AsyncGenerator<PreorderRun<D>> {
+  const namesPerRun = options.namesPerRun ?? PREORDER_RUN_NAMES
+  const runsAhead = options.runsAhead ?? 0
+  if (!Number.isSafeInteger(namesPerRun) || namesPerRun < 1) throw new RangeError(`a run holds at least one name, not ${namesPerRun}`)
+  if (!Number.isSafeInteger(runsAhead) || runsAhead < 0) throw new RangeError(`runs ahead: a count, not ${runsAhead}`)
+  const keep = options.listing ?? ((dir: PreorderDirectory) => dir as D)
+  const list = async (path: string, rel: string): Promise<D> => keep({ path, rel, entries: await sortedListing(fs, path, options.sortKey) })
+
+  const stack: { dir: D; next: number }[] = [{ dir: await list(root, ''), next: 0 }]
+  let stopped = false
+  const plan = async (): Promise<PreorderRun<D> | undefined> => {
+    while (!stopped && stack.length > 0) {
+      const top = stack[stack.length - 1]!
+      const all = top.dir.entries
+      if (top.next >= all.length) {
+        stack.pop()
+        continue
+      }
+      const start = top.next
+      let end = start
+      while (end < all.length && end - start < namesPerRun) if (all[end++]!.kind === 'dir') break
+      top.next = end
+      const entries = all.slice(start, end)
+      const names = entries.map((e) => e.name)
+      const run: PreorderRun<D> = { dir: top.dir, entries, names }
+      if (options.inspect !== undefined) {
+        run.answer = fs.inspect(top.dir.path, names, options.inspect)
+        // Seen when the caller takes the run, or never when it stops before.
+        run.answer.catch(() => {})
+      }
+      const last = entries[entries.length - 1]!
+      if (last.kind === 'dir') {
+        try {
+          const dir = await list(childPath(top.dir.path, last.name), childRel(top.dir.rel, last.name))
+          stack.push({ dir, next: 0 })
+          run.child = { dir }
+        } catch (failed) {
+          run.child = { failed }
+          stopped = true
+        }
+      }
+      return run
+    }
+    return undefined
+  }
+
+  const ahead: PreorderRun<D>[] = []
+  for (;;) {
+    while (ahead.length <= runsAhead) {
+      const planned = await plan()
+      if (planned === undefined) break
+      ahead.push(planned)
+    }
+    const run = ahead.shift()
+    if (run === undefined) return
+    yield run
+    if (run.child !== undefined && 'failed' in run.child) throw run.child.failed
+  }
+}
+
 /**
  * Strict pre-order in name order: a directory, then everything below it,
  * then its next sibling. What a deterministic tar needs (each directory's
  * entry before its contents, one stable order). Memory is one sorted
- * listing per level of depth.
+ * listing per level of depth: `walkPreorderRuns` without inspect or
+ * reading ahead, so a subdirectory is listed once the walk reaches the run
+ * that ends with it.
  */
 export async function* walkPreorder(
   fs: FsPort,
   root: string,
   options: { sortKey?: (e: DirEntry) => string } = {},
 ): AsyncGenerator<WalkEntry> {
-  const listing = (path: string): Promise<DirEntry[]> => sortedListing(fs, path, options.sortKey)
-  const stack: { path: string; rel: string; entries: DirEntry[]; next: number }[] = [
-    { path: root, rel: '', entries: await listing(root), next: 0 },
-  ]
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!
-    if (top.next >= top.entries.length) {
-      stack.pop()
-      continue
-    }
-    const e = top.entries[top.next++]!
-    const path = top.path === '/' ? `/${e.name}` : `${top.path}/${e.name}`
-    const rel = top.rel === '' ? e.name : `${top.rel}/${e.name}`
-    yield { path, rel, name: e.name, kind: e.kind }
-    if (e.kind === 'dir') stack.push({ path, rel, entries: await listing(path), next: 0 })
+  for await (const run of walkPreorderRuns(fs, root, options)) {
+    for (const e of run.entries) yield { path: childPath(run.dir.path, e.name), rel: childRel(run.dir.rel, e.name), name: e.name, kind: e.kind }
   }
 }

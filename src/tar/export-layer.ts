@@ -18,7 +18,7 @@ import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
 import { encodeName, escapeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { DirEntry, FsPort, Inode, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { sortedListing } from '../fs/walk.js'
+import { childPath, childRel, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../fs/walk.js'
 import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
@@ -67,8 +67,6 @@ const SMALL_BODY = 64 * 1024
 
 /** What export asks of every entry: its stat, xattr names, a small file's bytes, a symlink's target. */
 const INSPECT: InspectOptions = { xattrNames: true, readUpTo: SMALL_BODY, readlinks: true }
-/** Names in one inspect call at most: a huge directory is inspected in parts. */
-const INSPECT_NAMES = 4096
 /**
  * Runs whose inspect is under way while the one before them is written: the
  * threadpool reads the next directories while this thread encodes. Each
@@ -77,93 +75,20 @@ const INSPECT_NAMES = 4096
  */
 const RUNS_AHEAD = 3
 
-const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
-const childRel = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
-
-/** A directory of the walk: its entries in tar order, and how far runs were planned in it. */
-interface Frame {
-  path: string
-  rel: string
-  /** Without an opaque marker file: it is written right after its directory. */
-  entries: DirEntry[]
+/** A directory of the walk, its entries in tar order. */
+interface Listed extends PreorderDirectory {
   /** Whether the listing has a name `.wh..wh..opq` (of any kind): only then is it looked at. */
   marker: boolean
-  next: number
+}
+
+/** Without its opaque marker file, which is written right after its directory. */
+function withoutMarker(dir: PreorderDirectory): Listed {
+  const marker = dir.entries.some((e) => e.name === OPAQUE_MARKER)
+  return { ...dir, entries: marker ? dir.entries.filter((e) => !(e.name === OPAQUE_MARKER && e.kind === 'file')) : dir.entries, marker }
 }
 
 /** Whiteout devices sort under their tar name, so both forms give one order. */
 const sortKey = (e: DirEntry): string => (e.kind === 'char' ? `${WHITEOUT_PREFIX}${e.name}` : e.name)
-
-async function frameOf(fs: FsPort, path: string, rel: string): Promise<Frame> {
-  const listed = await sortedListing(fs, path, sortKey)
-  const marker = listed.some((e) => e.name === OPAQUE_MARKER)
-  return { path, rel, entries: marker ? listed.filter((e) => !(e.name === OPAQUE_MARKER && e.kind === 'file')) : listed, marker, next: 0 }
-}
-
-/**
- * Entries of one directory, next to each other in tar order, inspected in
- * one call. A run ends with the first subdirectory (whose contents come
- * next), so its answer is used up before the walk goes below it: per level
- * of depth the walk holds a listing, never an answer.
- */
-interface Run {
-  dir: Frame
-  entries: DirEntry[]
-  names: string[]
-  answer: Promise<Inspected[]>
-  /** The subdirectory the run ends with, listed when the run was planned, or why it could not be. */
-  child?: { frame: Frame } | { failed: unknown }
-}
-
-/**
- * The runs of a walk in strict pre-order, each with its inspect started
- * when planned; the walk's order depends on listings only, so runs can be
- * planned ahead of the writing.
- */
-class RunPlanner {
-  private readonly stack: Frame[]
-  private stopped = false
-  constructor(
-    private readonly fs: FsPort,
-    root: Frame,
-  ) {
-    this.stack = [root]
-  }
-
-  async next(): Promise<Run | undefined> {
-    while (!this.stopped && this.stack.length > 0) {
-      const top = this.stack[this.stack.length - 1]!
-      if (top.next >= top.entries.length) {
-        this.stack.pop()
-        continue
-      }
-      const start = top.next
-      let end = start
-      while (end < top.entries.length && end - start < INSPECT_NAMES) if (top.entries[end++]!.kind === 'dir') break
-      top.next = end
-      const entries = top.entries.slice(start, end)
-      const names = entries.map((e) => e.name)
-      const answer = this.fs.inspect(top.path, names, INSPECT)
-      // Seen when the run is written, or never when the export stops before it.
-      answer.catch(() => {})
-      const run: Run = { dir: top, entries, names, answer }
-      const last = entries[entries.length - 1]!
-      if (last.kind === 'dir') {
-        try {
-          const frame = await frameOf(this.fs, childPath(top.path, last.name), childRel(top.rel, last.name))
-          this.stack.push(frame)
-          run.child = { frame }
-        } catch (failed) {
-          // Thrown once the directory itself is written, where the walk would have listed it.
-          run.child = { failed }
-          this.stopped = true
-        }
-      }
-      return run
-    }
-    return undefined
-  }
-}
 
 /**
  * A small file whole, refusing one that grew past a streamed file's size
@@ -306,7 +231,7 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
    * walk has them: the marker file is looked at only when listed, the
    * attribute only when named.
    */
-  const opaqueMarker = async (path: string, rel: string, listing?: Frame, xattrNames?: string[]): Promise<void> => {
+  const opaqueMarker = async (path: string, rel: string, listing?: Listed, xattrNames?: string[]): Promise<void> => {
     const marker = listing === undefined || listing.marker ? await fs.lstat(`${path}/${OPAQUE_MARKER}`) : undefined
     let inode: Outgoing['inode'] | undefined
     if (marker?.kind === 'file') inode = marker
@@ -323,7 +248,7 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
   const stop = (): LayerfsckError => new LayerfsckError('CANCELLED', 'cancelled; the partial tar is removed', { exitCode: ExitCode.cancelled })
 
   /** One entry, from its inspect answer; `child` is its listing when it is the directory a run ends with. */
-  const entry = async (name: string, path: string, rel: string, a: Inspected, child: Run['child']): Promise<void> => {
+  const entry = async (name: string, path: string, rel: string, a: Inspected, child: PreorderRun<Listed>['child']): Promise<void> => {
     const inode = a.inode
     // Gone since its directory was read: the tar would silently lack it (how names read lossily went missing).
     if (inode === undefined) throw errnoError(a.errno ?? 'ENOENT', a.syscall ?? 'lstat', path)
@@ -350,7 +275,7 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
     switch (inode.kind) {
       case 'dir':
         await emit({ name: rel, type: 'directory', inode, xattrs })
-        await opaqueMarker(path, rel, child !== undefined && 'frame' in child ? child.frame : undefined, a.xattrNames)
+        await opaqueMarker(path, rel, child !== undefined && 'dir' in child ? child.dir : undefined, a.xattrNames)
         break
       case 'file':
         // An aufs-form whiteout travels as it is; count it as the device form is counted.
@@ -388,16 +313,7 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
 
   await opaqueMarker(root, '')
   // Strict pre-order in tar order, a run of entries per inspect call, the next runs read while this one is written.
-  const planner = new RunPlanner(fs, await frameOf(fs, root, ''))
-  const ahead: Run[] = []
-  for (;;) {
-    while (ahead.length <= RUNS_AHEAD) {
-      const planned = await planner.next()
-      if (planned === undefined) break
-      ahead.push(planned)
-    }
-    const run = ahead.shift()
-    if (run === undefined) break
+  for await (const run of walkPreorderRuns(fs, root, { sortKey, listing: withoutMarker, inspect: INSPECT, runsAhead: RUNS_AHEAD })) {
     if (cancelled()) throw stop()
     const { names } = run
     const answers = await run.answer
@@ -408,6 +324,5 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
       const name = names[i]!
       await entry(name, childPath(run.dir.path, name), childRel(run.dir.rel, name), answers[i]!, i === run.entries.length - 1 ? run.child : undefined)
     }
-    if (run.child !== undefined && 'failed' in run.child) throw run.child.failed
   }
 }
