@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { importImage } from '../src/families/mesos/import.js'
 import { readFileLimited, writeFileAll } from '../src/fs/io.js'
-import type { FsPort } from '../src/fs/port.js'
+import type { FsPort, InspectOptions } from '../src/fs/port.js'
 import { walkTree } from '../src/fs/walk.js'
 import { cloneTree, compareLayerTrees, createLike, likeOf, planTree } from '../src/layer/clone.js'
 import { convertLayer } from '../src/layer/whiteout-codec.js'
@@ -377,6 +377,122 @@ for (const { name, make } of SUBJECTS) {
         { path: 'd', what: 'a dir in a, a file in b' },
         { path: 'g', what: 'a symlink only in b' },
       ])
+    })
+
+    it('counts without sizing a file when asked: the same census but its bytes', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await sourceLayer()
+      const sized = await planTree(s.fs, source)
+      expect(await planTree(s.fs, source, { sizes: false })).toEqual({ ...sized, bytes: 0 })
+      const converted = await overlayClone(source)
+      expect(await planTree(s.fs, converted, { sizes: false })).toEqual({ ...(await planTree(s.fs, converted)), bytes: 0 })
+    })
+
+    it('tallies the bytes of the source files as its census counts them: each inode once, markers as themselves', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await sourceLayer()
+      // Markers with bytes: a whiteout's, an opaque marker's and one beside the directory it makes opaque.
+      await materialize(
+        s.fs,
+        source,
+        parseTreeSpec(
+          'data/.wh.old file mode=0600 content=abc mtime=1600000000000000017\n' +
+            'run/.wh..wh..opq file mode=0600 content=abcd mtime=1600000000000000018\n' +
+            '.wh.bin file mode=0600 content=ef mtime=1600000000000000019',
+        ),
+      )
+      for (const [dir, time] of [['', 1600000000000000001n], ['data', 1600000000000000006n], ['run', 1600000000000000015n]] as const) {
+        await s.fs.lutimes(dir === '' ? source : `${source}/${dir}`, time, time)
+      }
+      const census = await planTree(s.fs, source)
+      expect(census.bytes).toBe(25 + 3 + 4 + 2)
+      for (const copy of [false, true]) {
+        const clone = await overlayClone(source, `${s.root}/clone-${copy}`, copy)
+        // The marker beside bin became bin's opaque attribute, and is read so.
+        expect(await s.fs.xattr.get(`${clone}/bin`, 'trusted.overlay.opaque')).toEqual(new Uint8Array([0x79]))
+        const tally = { bytes: 0 }
+        expect(await compareLayerTrees(s.fs, source, 'aufs', clone, 'overlay', { data: true, tally }), `copy ${copy}`).toEqual([])
+        expect(tally.bytes, `copy ${copy}`).toBe(census.bytes)
+        await s.fs.xattr.remove(`${clone}/bin`, 'trusted.overlay.opaque')
+        expect(await compareLayerTrees(s.fs, source, 'aufs', clone, 'overlay')).toEqual([{ path: 'bin', what: 'opaque in a, not opaque in b' }])
+      }
+    })
+
+    it('compares a directory of more names than one inspect asks for, and finds differences in each part', async () => {
+      const a = `${s.root}/a`
+      await s.fs.mkdir(a, 0o755)
+      await s.fs.mkdir(`${a}/big`, 0o755)
+      const name = (i: number): string => `f${String(i).padStart(5, '0')}`
+      for (let i = 0; i < 5000; i++) await writeFileAll(s.fs, `${a}/big/${name(i)}`, i % 7 === 0 ? 'seven' : '')
+      const b = `${s.root}/b`
+      await cloneTree(s.fs, a, b)
+      const tally = { bytes: 0 }
+      expect(await compareLayerTrees(s.fs, a, 'none', b, 'none', { tally })).toEqual([])
+      expect(tally.bytes).toBe(Math.ceil(5000 / 7) * 5)
+      const time = (await s.fs.lstat(`${b}/big`))!.mtimeNs
+      // Another inode each, with the time of the one it replaces.
+      const replace = async (i: number, content: string, mode: number): Promise<void> => {
+        const path = `${b}/big/${name(i)}`
+        const mtime = (await s.fs.lstat(path))!.mtimeNs
+        await s.fs.unlink(path)
+        await writeFileAll(s.fs, path, content, mode)
+        await s.fs.lutimes(path, mtime, mtime)
+      }
+      await s.fs.unlink(`${b}/big/${name(10)}`)
+      await replace(2500, 'x', 0o644)
+      await replace(4999, '', 0o600)
+      await writeFileAll(s.fs, `${b}/big/g`, '')
+      await s.fs.lutimes(`${b}/big`, time, time)
+      expect(await compareLayerTrees(s.fs, a, 'none', b, 'none')).toEqual([
+        { path: `big/${name(10)}`, what: 'a file only in a' },
+        { path: `big/${name(2500)}`, what: 'size 0 in a, 1 in b' },
+        { path: `big/${name(4999)}`, what: 'mode 0644 in a, 0600 in b' },
+        { path: 'big/g', what: 'a file only in b' },
+      ])
+    })
+
+    it('names an entry that vanished after its directory was listed or after it was inspected, and each entry of a directory that vanished', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await sourceLayer()
+      const clone = await overlayClone(source, `${s.root}/clone`, true)
+      // One listing or inspect at a time, so that what the test removes is gone exactly when the directory is inspected.
+      let chain: Promise<unknown> = Promise.resolve()
+      const serial = <T>(call: () => Promise<T>): Promise<T> => {
+        const done = chain.then(call)
+        chain = done.catch(() => undefined)
+        return done
+      }
+      const fs = Object.assign(Object.create(s.fs) as FsPort, {
+        listTree: (...args: Parameters<FsPort['listTree']>) => serial(() => s.fs.listTree(...args)),
+        inspect: (dir: string, names: readonly string[], options?: InspectOptions) =>
+          serial(async () => {
+            if (dir === `${clone}/data` && (await s.fs.lstat(`${dir}/keep.txt`))) await s.fs.unlink(`${dir}/keep.txt`)
+            // Gone between its listing and its inspect (the test leaves it, so that its parent still finds it whole).
+            if (dir === `${clone}/run`) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${dir}'`), { code: 'ENOENT', syscall: 'open', path: dir })
+            return s.fs.inspect(dir, names, options)
+          }),
+        // Gone once inspected, before its xattrs are read.
+        xattr: Object.assign(Object.create(s.fs.xattr) as FsPort['xattr'], {
+          list: async (path: string) => {
+            if (path === `${clone}/dev/sda` && (await s.fs.lstat(path))) await s.fs.unlink(path)
+            return s.fs.xattr.list(path)
+          },
+        }),
+      })
+      // The two directories come in their listing's order.
+      expect((await compareLayerTrees(fs, source, 'aufs', clone, 'overlay')).sort((x, y) => (x.path < y.path ? -1 : 1))).toEqual([
+        { path: 'data/keep.txt', what: 'vanished from b during the comparison' },
+        { path: 'dev/sda', what: 'vanished from b during the comparison' },
+        { path: 'run/fifo', what: 'vanished from b during the comparison' },
+      ])
+    })
+
+    it('stops a comparison that is cancelled', async () => {
+      const a = `${s.root}/a`
+      await s.fs.mkdir(a, 0o755)
+      const cancel = new AbortController()
+      cancel.abort()
+      await expect(compareLayerTrees(s.fs, a, 'none', a, 'none', { signal: cancel.signal })).rejects.toMatchObject({ code: 'LAYERFSCK_CANCELLED' })
     })
   })
 }

@@ -154,6 +154,24 @@ for (const { name, make } of SUBJECTS) {
       ])
     })
 
+    it('compares each directory with one inspect per side, reading no entry by an lstat of its own', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      const clone = `${s.root}/clone`
+      await cloneTree(s.fs, source, clone)
+      await convertLayer(s.fs, clone, 'overlay')
+      const { fs, calls } = counting(s.fs)
+      const tally = { bytes: 0 }
+      expect(await compareLayerTrees(fs, source, 'aufs', clone, 'overlay', { data: true, tally })).toEqual([])
+      // The roots alone are lstat'ed; every entry (a directory's own inode with its parent's) comes from an inspect.
+      expect(calls.log.filter(([n]) => n === 'lstat').map(([, p]) => p)).toEqual([source, clone])
+      const dirs = ['', '/etc', '/cache', '/dev']
+      for (const root of [source, clone]) for (const dir of dirs) expect(calls.count('inspect', (p) => p === `${root}${dir}`), `${root}${dir}`).toBe(1)
+      expect(calls.count('inspect')).toBe(2 * dirs.length)
+      // keep.txt and its link once, plain.txt, new.txt, and the two markers (empty).
+      expect(tally.bytes).toBe(4 + 5 + 3)
+    })
+
     it('converts a staged tree without a fsync per directory when its caller syncs the whole, with the same result', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       const source = await layer()
@@ -251,6 +269,36 @@ for (const { name, make } of SUBJECTS) {
       expect(calls.count('mkdir', isStage)).toBe(2)
       expect(await listTree(s.fs, `${store()}/layers/${victim}`, { mtime: true })).toBe(before)
       expect(await s.fs.readdir(`${store()}/staging`)).toEqual([])
+    })
+
+    it("counts each layer's bytes as a dry run does, without an lstat of a source file: a converted one's by its comparison", async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const g = await generateMesosStore(s.fs, store(), { layers: 4, filesPerLayer: 30, filesPerDir: 10, backends: ['aufs'] })
+      const dry = await run(s.fs, { dryRun: true })
+      const bytes = new Map(dry.report.layers.map((l) => [l.id, l.counts!.bytes]))
+      expect([...bytes.values()].every((n) => n > 0)).toBe(true)
+      const victim = [...g.layerIds].sort()[1]!
+      let tampered = false
+      const { fs, calls } = counting(s.fs, {
+        link: async (real, ...args) => {
+          const [existing, path] = args as [string, string]
+          await real(...args)
+          // The victim's first linked file becomes another inode with other bytes: it fails its comparison.
+          if (!tampered && existing.startsWith(`${store()}/layers/${victim}/`)) {
+            tampered = true
+            await s.fs.unlink(path)
+            await writeFileAll(s.fs, path, 'tampered')
+          }
+        },
+      })
+      const { report } = await run(fs)
+      expect(report.layers.map((l) => [l.id, l.status])).toEqual(dry.report.layers.map((l) => [l.id, l.id === victim ? 'verify-failed' : 'converted']))
+      // The converted layers' from their comparisons, the one left as it was from a census after the steps.
+      expect(new Map(report.layers.map((l) => [l.id, l.counts!.bytes]))).toEqual(bytes)
+      // Not a source file was lstat'ed (a marker is, made fresh by the clone): the census after the steps sizes the
+      // victim's with an inspect per directory.
+      expect(calls.log.filter(([n, p]) => n === 'lstat' && /\/layers\/[^/]+\/rootfs\/usr\/d\d+\/(?!\.wh\.)[^/]+$/.test(p))).toEqual([])
+      expect(calls.count('inspect', (p) => p.startsWith(`${store()}/layers/${victim}/rootfs/usr/`))).toBeGreaterThan(0)
     })
 
     it('leaves a layer whose variant appeared while it waited in the batch, and removes what was built for it', async ({ skip }) => {

@@ -12,12 +12,12 @@
  * every path, so a layer of 10^6 entries costs what a deep one costs.
  */
 import { createHash } from 'node:crypto'
-import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
+import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { deviceNumber } from '../fs/device-number.js'
 import { escapeName } from '../fs/name-bytes.js'
-import type { DevNo, DirEntry, FsPort, Inode, InodeKind } from '../fs/port.js'
+import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { walkDirectories, walkPreorder } from '../fs/walk.js'
+import { READ_AHEAD, walkDirectories, walkPreorder, type ListedDirectory } from '../fs/walk.js'
 import { isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -275,7 +275,7 @@ export interface TreePlan {
   files: number
   /** Directories, the root included. */
   dirs: number
-  /** Data bytes of the regular files, each hard-link group once: what a copying clone writes. */
+  /** Data bytes of the regular files, each hard-link group once: what a copying clone writes (0 without `sizes`). */
   bytes: number
   /** `.wh.<name>` files the codec turns into whiteout devices. */
   aufsWhiteouts: number
@@ -287,34 +287,60 @@ export interface TreePlan {
   overlayOpaque: number
 }
 
+export interface PlanOptions {
+  /**
+   * Size the regular files (`bytes`, an inspect per directory), as by default.
+   * False leaves `bytes` 0: a hard-linking migration writes no file data,
+   * and learns the bytes from its comparison (`CompareOptions.tally`).
+   */
+  sizes?: boolean
+}
+
 /**
- * A read-only census of a layer tree for a dry run, in one walk: lstat only
- * where a number needs it (file sizes, char devices), xattrs listed only on
- * directories.
+ * A read-only census of a layer tree for a dry run, in one walk: stat only
+ * where a number needs it (file sizes, an inspect per directory; a char
+ * device the listing gave no number), xattrs listed only on directories.
  */
-export async function planTree(fs: FsPort, root: string): Promise<TreePlan> {
+export async function planTree(fs: FsPort, root: string, options: PlanOptions = {}): Promise<TreePlan> {
+  const sizes = options.sizes !== false
   const plan: TreePlan = { entries: 1, files: 0, dirs: 1, bytes: 0, aufsWhiteouts: 0, aufsOpaque: 0, overlayWhiteouts: 0, overlayOpaque: 0 }
   const seenGroups = new Set<string>()
-  for await (const { path, entries } of walkDirectories(fs, root)) {
+  // Listed on the threadpool ahead of the count; without sizes, a directory's plain files are only counted.
+  for await (const { path, entries, count } of walkDirectories(fs, root, { readAhead: READ_AHEAD, skipPlainFiles: !sizes })) {
     if (await isOpaqueDir(fs, path)) plan.overlayOpaque += 1
     for (const a of planAufsDir(entries)) {
       if (a.op === 'whiteout') plan.aufsWhiteouts += 1
       else if (a.op === 'opaque' || (a.op === 'shadowed' && a.targetKind === 'dir')) plan.aufsOpaque += 1
     }
+    plan.entries += count
+    let others = 0
+    const files: string[] = []
     for (const e of entries) {
-      plan.entries += 1
+      if (e.kind === 'file') {
+        if (sizes) files.push(e.name)
+        continue
+      }
+      others += 1
       if (e.kind === 'dir') plan.dirs += 1
-      else if (e.kind === 'file') {
-        plan.files += 1
-        const inode = await fs.lstat(childPath(path, e.name))
-        if (inode === undefined) continue
+      else if (e.kind === 'char' && (await isListedWhiteout(fs, path, e))) plan.overlayWhiteouts += 1
+    }
+    plan.files += count - others
+    for (let from = 0; from < files.length; from += WINDOW) {
+      const part = files.length <= WINDOW ? files : files.slice(from, from + WINDOW)
+      for (const [i, x] of (await inspectAll(fs, path, part, {})).entries()) {
+        const inode = x.inode
+        if (inode === undefined) {
+          // Gone since it was listed: not counted, as an lstat would have said.
+          if (x.errno === undefined || x.errno === 'ENOENT') continue
+          throw errnoError(x.errno, x.syscall ?? 'lstat', childPath(path, part[i]!))
+        }
         if (inode.nlink > 1) {
           const key = inodeKey(inode)
           if (seenGroups.has(key)) continue
           seenGroups.add(key)
         }
         plan.bytes += inode.size
-      } else if (e.kind === 'char' && (await isListedWhiteout(fs, path, e))) plan.overlayWhiteouts += 1
+      }
     }
   }
   return plan
@@ -343,13 +369,23 @@ export interface CompareOptions {
    * both sides (a copying clone): reads both. Otherwise sizes are compared.
    */
   data?: boolean
+  /**
+   * Counts, as the comparison goes, the data bytes of a's regular files,
+   * each inode once (a hard-link group at its first name, an aufs marker as
+   * itself): a census's `bytes`, for a caller that did not size its files.
+   * Whole when the comparison found no mismatch.
+   */
+  tally?: { bytes: number }
 }
 
 /** An entry of a directory as the overlay view sees it. */
 interface ViewEntry {
-  /** Where it really is: for an aufs whiteout, the `.wh.` marker. */
-  path: string
+  /** Its name in the directory: for an aufs whiteout, the `.wh.` marker's. */
+  name: string
+  /** As listed; whether an overlay-form char device is a whiteout is known from its number (`viewKind`). */
   kind: InodeKind | 'whiteout'
+  /** A listed device's number, where the listing gave it. */
+  rdev?: DevNo
 }
 
 /**
@@ -359,46 +395,164 @@ interface ViewEntry {
  * it is. A `none`-form tree (a copy-backend rootfs) means nothing by any name
  * or device.
  */
-async function overlayView(
-  fs: FsPort,
-  dir: string,
-  entries: readonly DirEntry[],
-  form: WhiteoutForm,
-): Promise<{ children: Map<string, ViewEntry>; markerOpaque: boolean }> {
-  const children = new Map<string, ViewEntry>()
-  let markerOpaque = false
+interface View {
+  children: Map<string, ViewEntry>
+  /** An aufs opaque marker inside. */
+  markerOpaque: boolean
+  /** The aufs markers the view drops (the opaque marker, a marker beside the name it shadows): inspected on side a for the tally only. */
+  dropped: string[]
+  /** The `.wh.` files listed (aufs form, only when there are any): a subdirectory with a `.wh.<its name>` file beside it is opaque. */
+  markerFiles: Set<string> | undefined
+}
+
+function viewOf(entries: readonly DirEntry[], form: WhiteoutForm): View {
+  const view: View = { children: new Map(), markerOpaque: false, dropped: [], markerFiles: undefined }
   const consumed = new Set<string>()
   const whiteouts: [string, string][] = []
   if (form === 'aufs') {
     for (const a of planAufsDir(entries)) {
       if (a.op === 'leave') continue
       consumed.add(a.marker)
-      if (a.op === 'opaque') markerOpaque = true
-      else if (a.op === 'whiteout') whiteouts.push([a.target, a.marker])
+      if (a.op === 'whiteout') whiteouts.push([a.target, a.marker])
+      else view.dropped.push(a.marker)
       // A shadowed marker is dropped; a directory it shadows is opaque, which that directory's own visit reads.
+      if (a.op === 'opaque') view.markerOpaque = true
+    }
+    if (entries.some((e) => e.name.startsWith(WHITEOUT_PREFIX))) {
+      view.markerFiles = new Set(entries.filter((e) => e.kind === 'file' && e.name.startsWith(WHITEOUT_PREFIX)).map((e) => e.name))
     }
   }
-  for (const e of entries) {
-    if (consumed.has(e.name)) continue
-    const path = childPath(dir, e.name)
-    // Only the overlay form hides a name with a 0/0 device: in an aufs-form tree it is a device aufs, copy and bind expose.
-    const whiteout = form === 'overlay' && e.kind === 'char' && (await isListedWhiteout(fs, dir, e))
-    children.set(e.name, { path, kind: whiteout ? 'whiteout' : e.kind })
-  }
-  for (const [name, marker] of whiteouts) children.set(name, { path: childPath(dir, marker), kind: 'whiteout' })
-  return { children, markerOpaque }
+  // A listed entry is its own view entry: no object per entry.
+  for (const e of entries) if (!consumed.has(e.name)) view.children.set(e.name, e)
+  for (const [name, marker] of whiteouts) view.children.set(name, { name: marker, kind: 'whiteout' })
+  return view
 }
 
-/** Opaque in the overlay view: an opaque attribute, or (aufs form) a marker inside or a `.wh.<name>` file beside it. */
-async function isOpaqueInView(fs: FsPort, dir: string, markerOpaque: boolean, form: WhiteoutForm, isRoot: boolean): Promise<boolean> {
-  if (form === 'none') return false
-  if (markerOpaque || (await isOpaqueDir(fs, dir))) return true
-  if (form !== 'aufs' || isRoot) return false
-  const slash = dir.lastIndexOf('/')
-  return (await fs.lstat(`${dir.slice(0, slash)}/${WHITEOUT_PREFIX}${dir.slice(slash + 1)}`))?.kind === 'file'
+/**
+ * An entry's kind in the view, once inspected: only the overlay form hides a
+ * name with a 0/0 char device (in an aufs-form tree it is a device aufs,
+ * copy and bind expose). Its number is the listing's where the adapter gave
+ * it, else the inspect's.
+ */
+function viewKind(e: ViewEntry, x: Inspected | undefined, form: WhiteoutForm): ViewEntry['kind'] {
+  if (form !== 'overlay' || e.kind !== 'char') return e.kind
+  const inode = x?.inode
+  const rdev = e.rdev ?? (inode?.kind === 'char' || inode?.kind === 'block' ? inode.rdev : undefined)
+  return rdev !== undefined && isWhiteoutDevice({ kind: 'char', rdev }) ? 'whiteout' : 'char'
 }
+
+/** A directory's listing read on the threadpool (a `listTree` of that one directory), as readdir gives it. */
+async function listDir(fs: FsPort, dir: string): Promise<DirEntry[]> {
+  const listed = (await fs.listTree(dir, [''], 1)).dirs[0]
+  if (listed === undefined) return fs.readdir(dir)
+  if ('errno' in listed) throw errnoError(listed.errno, 'scandir', dir)
+  return listed.entries
+}
+
+/**
+ * Inspect answers of names in dir, in order, asked again for those after an
+ * answer that stopped short. A directory gone since it was listed answers
+ * each name ENOENT, as an lstat of each would.
+ */
+async function inspectAll(fs: FsPort, dir: string, names: readonly string[], options: InspectOptions): Promise<Inspected[]> {
+  const out: Inspected[] = []
+  try {
+    while (out.length < names.length) {
+      const answer = await fs.inspect(dir, out.length === 0 ? names : names.slice(out.length), options)
+      if (answer.length === 0) throw new LayerfsckError('INSPECT', `${escapeName(dir)}: an inspect answered no name`)
+      for (const x of answer) out.push(x)
+    }
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err
+    while (out.length < names.length) out.push({ errno: 'ENOENT', syscall: 'lstat' })
+  }
+  return out
+}
+
+/**
+ * What the comparison asks of each entry: its lstat and a symlink's target.
+ * Not its xattr names: a hard-linking clone's files (nearly every entry)
+ * are one inode on both sides, whose xattrs are never compared, and an
+ * llistxattr per entry cost the inspect half again; the few entries the
+ * clone made fresh are listed one by one.
+ */
+const INSPECT: InspectOptions = { readlinks: true }
+
+/** One side's inspect answers: `entries[i]` for the entry named `names[i]` in the view (undefined where this side has none), `extra` for the extra names. */
+interface SideAnswers {
+  entries: (Inspected | undefined)[]
+  extra: Inspected[]
+}
+
+/** Inspects one side's entries of `names` (view names) by their names in the directory, and the `extra` names. */
+async function inspectSide(fs: FsPort, dir: string, view: View, names: readonly string[], extra: readonly string[]): Promise<SideAnswers> {
+  const asked: string[] = [...extra]
+  const at: number[] = []
+  for (const name of names) {
+    const e = view.children.get(name)
+    at.push(e === undefined ? -1 : asked.length)
+    if (e !== undefined) asked.push(e.name)
+  }
+  const answers = asked.length > 0 ? await inspectAll(fs, dir, asked, INSPECT) : []
+  return { entries: at.map((i) => (i < 0 ? undefined : answers[i])), extra: answers.slice(0, extra.length) }
+}
+
+/** Names of a directory compared per inspect of each side: a huge directory is compared in windows. */
+const WINDOW = 2048
+/**
+ * How far the comparison reads ahead of itself: directories whose listing
+ * and first window's inspects are under way (on the threadpool, on disk)
+ * while the one before them is compared, up to this many entries of a, or
+ * of directories. Memory is these windows, whatever the layer's size.
+ */
+const ENTRIES_AHEAD = 4096
+const DIRS_AHEAD = 16
+
+/** Some names of a directory, sorted, with the inspects of both sides under way. */
+interface Window {
+  from: number
+  names: string[]
+  a: Promise<SideAnswers>
+  b: Promise<SideAnswers>
+}
+
+interface DirReady {
+  viewA: View
+  viewB: View
+  /** Every name of both views, sorted. */
+  names: string[]
+  first: Window
+}
+
+/** A directory of the comparison, read ahead: b's listing, both views and the first window, or what reading them met. */
+type DirJob = { rel: string; dirA: string; dirB: string; entries: number; ready: Promise<DirReady> } | { failed: unknown }
+
+/** What a directory's parent read of it: whether its xattr names (listed when it was compared) hold an opaque attribute, whether a `.wh.<its name>` file is beside it. */
+interface OpaqueHint {
+  attr: [boolean, boolean]
+  shadowed: [boolean, boolean]
+}
+const NO_HINT: OpaqueHint = { attr: [false, false], shadowed: [false, false] }
+const namesOpaque = (names: readonly string[] | undefined): boolean => names === undefined || names.some(isFormXattr)
+type XattrNames = [string[], string[]]
 
 class Enough extends Error {}
+
+/** An entry of side a or b is gone (ENOENT) since it was listed. */
+class Vanished extends Error {
+  constructor(readonly side: 'a' | 'b') {
+    super(`vanished from ${side}`)
+  }
+}
+
+/** One read of an entry of a side; its ENOENT says the entry vanished. */
+async function read<T>(side: 'a' | 'b', call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw isErrno(err, 'ENOENT') ? new Vanished(side) : err
+  }
+}
 
 const octal = (mode: number): string => mode.toString(8).padStart(4, '0')
 const devText = (d: DevNo): string => `${d.major}:${d.minor}`
@@ -416,6 +570,11 @@ const isFormXattr = (name: string): boolean => (OPAQUE_XATTRS as readonly string
  * and time, which the codec carries; its mode and xattrs are the form's.
  * Returns [] when equal, at most `limit` mismatches otherwise. Never follows
  * a symlink.
+ *
+ * Each directory's entries are read in one inspect per side (per window of
+ * a huge one), a directory's own inode with its parent's entries, and the
+ * next directories are listed and inspected on the threadpool while this one
+ * is compared.
  */
 export async function compareLayerTrees(
   fs: FsPort,
@@ -426,6 +585,7 @@ export async function compareLayerTrees(
   options: CompareOptions = {},
 ): Promise<Mismatch[]> {
   const limit = options.limit ?? 20
+  const tally = options.tally
   const out: Mismatch[] = []
   const miss = (path: string, what: string): void => {
     out.push({ path, what })
@@ -433,106 +593,256 @@ export async function compareLayerTrees(
   }
   /** Directories of `a` whose counterpart in `b` is missing or no directory: reported once, not descended. */
   const notDescended: string[] = []
+  const skipped = (rel: string): boolean => notDescended.some((d) => rel === d || rel.startsWith(`${d}/`))
   const groupsA = new Map<string, string>()
   const groupsB = new Map<string, string>()
+  /** Directories compared but not visited yet that may be opaque by what their parent read: only those are asked at their visit. */
+  const hints = new Map<string, OpaqueHint>()
 
-  const compareInodes = async (rel: string, pa: string, pb: string, whiteout: boolean): Promise<void> => {
-    const [ia, ib] = [await fs.lstat(pa), await fs.lstat(pb)]
-    if (ia === undefined || ib === undefined) return miss(rel, `vanished from ${ia === undefined ? 'a' : 'b'} during the comparison`)
+  /** An entry's inode from its answer: undefined when it is gone, what the lstat met otherwise. */
+  const inodeOf = (x: Inspected, path: string): Inode | undefined => {
+    if (x.inode !== undefined) return x.inode
+    if (x.errno === undefined || x.errno === 'ENOENT') return undefined
+    throw errnoError(x.errno, x.syscall ?? 'lstat', path)
+  }
+
+  /**
+   * Compares one entry from its answers, reading what they lack (xattrs, bytes) as it goes: an entry gone
+   * since it was inspected, which the read-ahead makes a while, is one that vanished. Returns the xattr names
+   * of both sides where it listed them.
+   */
+  const compareInodes = async (rel: string, pa: string, pb: string, xa: Inspected, xb: Inspected, whiteout: boolean): Promise<XattrNames | undefined> => {
+    try {
+      return await compareInspected(rel, pa, pb, xa, xb, whiteout)
+    } catch (err) {
+      if (!(err instanceof Vanished)) throw err
+      miss(rel, `vanished from ${err.side} during the comparison`)
+      return undefined
+    }
+  }
+
+  const compareInspected = async (rel: string, pa: string, pb: string, xa: Inspected, xb: Inspected, whiteout: boolean): Promise<XattrNames | undefined> => {
+    const [ia, ib] = [inodeOf(xa, pa), inodeOf(xb, pb)]
+    if (ia === undefined || ib === undefined) throw new Vanished(ia === undefined ? 'a' : 'b')
     // One inode under both names (a hard-linking clone's file): its kind, mode, owner, times, size, bytes and
     // xattrs are one and the same, so only the link structure is left to compare. Nearly every entry of such a
     // clone is one, and its two xattr listings were half of the comparison's time.
-    if (!whiteout && sameInode(ia, ib)) return compareGroups(rel, pa, pb, ia, ib)
+    if (!whiteout && sameInode(ia, ib)) {
+      compareGroups(rel, pa, pb, ia, ib)
+      return undefined
+    }
     if (ia.uid !== ib.uid || ia.gid !== ib.gid) miss(rel, `owner ${ia.uid}:${ia.gid} in a, ${ib.uid}:${ib.gid} in b`)
     if (ia.mtimeNs !== ib.mtimeNs) miss(rel, `mtime ${ia.mtimeNs} in a, ${ib.mtimeNs} in b`)
-    if (whiteout) return
-    if (ia.kind !== ib.kind) return miss(rel, `a ${ia.kind} in a, a ${ib.kind} in b`)
+    if (whiteout) {
+      // An aufs marker's bytes, which a census counts with the files.
+      tallyFile(ia)
+      return undefined
+    }
+    if (ia.kind !== ib.kind) {
+      miss(rel, `a ${ia.kind} in a, a ${ib.kind} in b`)
+      return undefined
+    }
     if (ia.kind !== 'symlink' && ia.mode !== ib.mode) miss(rel, `mode ${octal(ia.mode)} in a, ${octal(ib.mode)} in b`)
     if ((ia.kind === 'char' || ia.kind === 'block') && devText(ia.rdev) !== devText(ib.rdev)) {
       miss(rel, `device ${devText(ia.rdev)} in a, ${devText(ib.rdev)} in b`)
     }
     if (ia.kind === 'symlink') {
-      const [ta, tb] = [await fs.readlink(pa), await fs.readlink(pb)]
+      const [ta, tb] = [xa.linkname ?? (await read('a', () => fs.readlink(pa))), xb.linkname ?? (await read('b', () => fs.readlink(pb)))]
       if (ta !== tb) miss(rel, `symlink to ${escapeName(ta)} in a, to ${escapeName(tb)} in b`)
     }
     if (ia.kind === 'file') {
       if (ia.size !== ib.size) miss(rel, `size ${ia.size} in a, ${ib.size} in b`)
-      else if (options.data && ia.size > 0 && (await digest(fs, pa)) !== (await digest(fs, pb))) {
+      else if (options.data && ia.size > 0 && (await read('a', () => digest(fs, pa))) !== (await read('b', () => digest(fs, pb)))) {
         miss(rel, 'the same size but other bytes')
       }
     }
-    await compareXattrs(rel, pa, pb)
+    const names = await compareXattrs(rel, pa, pb)
     compareGroups(rel, pa, pb, ia, ib)
+    return names
   }
 
   const compareGroups = (rel: string, pa: string, pb: string, ia: Inode, ib: Inode): void => {
-    // One inode with exactly these two names (a hard-linking clone's file) is alone on
-    // both sides: not recorded, or the maps would hold every file of such a clone.
-    const pairOnly = ia.nlink === 2 && pa !== pb && sameInode(ia, ib)
-    if (ia.kind !== 'dir' && !pairOnly) {
-      const firstA = firstOfGroup(groupsA, ia, rel)
-      const firstB = firstOfGroup(groupsB, ib, rel)
-      if (firstA !== firstB) {
-        const side = (first: string): string => (first === rel ? 'no earlier link' : `a hard link of ${first}`)
-        miss(rel, `${side(firstA)} in a, ${side(firstB)} in b`)
-      }
+    if (ia.kind === 'dir') return
+    if (isLinkedPair(ia, ib, pa === pb)) return tallyFile(ia)
+    const firstA = firstOfGroup(groupsA, ia, rel)
+    const firstB = firstOfGroup(groupsB, ib, rel)
+    if (firstA === rel) tallyFile(ia)
+    if (firstA !== firstB) {
+      const side = (first: string): string => (first === rel ? 'no earlier link' : `a hard link of ${first}`)
+      miss(rel, `${side(firstA)} in a, ${side(firstB)} in b`)
     }
   }
 
-  const compareXattrs = async (rel: string, pa: string, pb: string): Promise<void> => {
-    const na = (await fs.xattr.list(pa)).filter((n) => !isFormXattr(n)).sort()
-    const nb = new Set((await fs.xattr.list(pb)).filter((n) => !isFormXattr(n)))
+  const tallyFile = (ia: Inode): void => {
+    if (tally !== undefined && ia.kind === 'file') tally.bytes += ia.size
+  }
+
+  /** The xattrs but the form's; returns every name of both sides. */
+  const compareXattrs = async (rel: string, pa: string, pb: string): Promise<XattrNames> => {
+    const listed: XattrNames = [await read('a', () => fs.xattr.list(pa)), await read('b', () => fs.xattr.list(pb))]
+    const na = listed[0].filter((n) => !isFormXattr(n)).sort()
+    const nb = new Set(listed[1].filter((n) => !isFormXattr(n)))
     for (const name of na) {
       if (!nb.delete(name)) miss(rel, `xattr ${name} only in a`)
       else {
-        const [va, vb] = [await fs.xattr.get(pa, name), await fs.xattr.get(pb, name)]
+        const [va, vb] = [await read('a', () => fs.xattr.get(pa, name)), await read('b', () => fs.xattr.get(pb, name))]
         if (va === undefined || vb === undefined || Buffer.compare(va, vb) !== 0) miss(rel, `xattr ${name} differs`)
       }
     }
     for (const name of [...nb].sort()) miss(rel, `xattr ${name} only in b`)
+    return listed
   }
 
+  /** A directory's visit asks for an opaque attribute only where the names listed when it was compared say there may be one. */
+  const hintOf = (listed: XattrNames | undefined, shadowedA: boolean, shadowedB: boolean): OpaqueHint => ({
+    attr: [aForm !== 'none' && namesOpaque(listed?.[0]), bForm !== 'none' && namesOpaque(listed?.[1])],
+    shadowed: [shadowedA, shadowedB],
+  })
+
+  /** Opaque in the overlay view: an opaque attribute, or (aufs form) a marker inside or a `.wh.<name>` file beside it. */
+  const isOpaqueInView = async (dir: string, view: View, form: WhiteoutForm, attr: boolean, shadowed: boolean): Promise<boolean> => {
+    if (form === 'none') return false
+    if (view.markerOpaque || (attr && (await isOpaqueDir(fs, dir)))) return true
+    return form === 'aufs' && shadowed
+  }
+
+  const startWindow = (dirA: string, dirB: string, viewA: View, viewB: View, names: string[], from: number): Window => {
+    const part = from === 0 && names.length <= WINDOW ? names : names.slice(from, from + WINDOW)
+    const window: Window = {
+      from,
+      names: part,
+      a: inspectSide(fs, dirA, viewA, part, from === 0 && tally !== undefined ? viewA.dropped : []),
+      b: inspectSide(fs, dirB, viewB, part, []),
+    }
+    // Seen when the window is compared, or never when the comparison stops before it.
+    window.a.catch(() => {})
+    window.b.catch(() => {})
+    return window
+  }
+
+  const startDir = (rel: string, dirA: string, entries: readonly DirEntry[], count: number): DirJob => {
+    const dirB = rel === '' ? b : `${b}/${rel}`
+    const ready = (async (): Promise<DirReady> => {
+      const viewA = viewOf(entries, aForm)
+      const viewB = viewOf(await listDir(fs, dirB), bForm)
+      const names = [...new Set([...viewA.children.keys(), ...viewB.children.keys()])].sort()
+      return { viewA, viewB, names, first: startWindow(dirA, dirB, viewA, viewB, names, 0) }
+    })()
+    ready.catch(() => {})
+    return { rel, dirA, dirB, entries: count, ready }
+  }
+
+  const compareWindow = async (rel: string, dirA: string, dirB: string, viewA: View, viewB: View, window: Window): Promise<void> => {
+    const [xa, xb] = [await window.a, await window.b]
+    for (const x of xa.extra) if (x.inode?.kind === 'file') tallyFile(x.inode)
+    for (let i = 0; i < window.names.length; i++) {
+      const name = window.names[i]!
+      const [ea, eb] = [viewA.children.get(name), viewB.children.get(name)]
+      const [ansA, ansB] = [ea && (xa.entries[i] ?? GONE), eb && (xb.entries[i] ?? GONE)]
+      const [ka, kb] = [ea && viewKind(ea, ansA, aForm), eb && viewKind(eb, ansB, bForm)]
+      // Nearly every entry of a hard-linking clone: one inode under the two names, told without a path or a call.
+      if (isLeafEntry(ka) && isLeafEntry(kb) && ansA!.inode !== undefined && ansB!.inode !== undefined) {
+        if (isLinkedPair(ansA!.inode, ansB!.inode, dirA === dirB && ea!.name === eb!.name)) {
+          tallyFile(ansA!.inode)
+          continue
+        }
+      }
+      const childRel = rel === '' ? name : `${rel}/${name}`
+      if (ka === 'dir' && kb !== 'dir') notDescended.push(childRel)
+      if (ka === undefined || kb === undefined) {
+        const [kind, side] = ka ? [ka, 'a'] : [kb!, 'b']
+        miss(childRel, `${kind === 'whiteout' ? 'a whiteout' : `a ${kind}`} only in ${side}`)
+      } else if ((ka === 'whiteout') !== (kb === 'whiteout') || (ka === 'dir') !== (kb === 'dir')) {
+        const say = (k: ViewEntry['kind']): string => (k === 'whiteout' ? 'a whiteout' : `a ${k}`)
+        miss(childRel, `${say(ka)} in a, ${say(kb)} in b`)
+      } else {
+        const listed = await compareInodes(childRel, childPath(dirA, ea!.name), childPath(dirB, eb!.name), ansA!, ansB!, ka === 'whiteout')
+        if (ka === 'dir') {
+          const marker = `${WHITEOUT_PREFIX}${name}`
+          const hint = hintOf(listed, viewA.markerFiles?.has(marker) === true, viewB.markerFiles?.has(marker) === true)
+          if (hint.attr.some(Boolean) || hint.shadowed.some(Boolean)) hints.set(childRel, hint)
+        }
+      }
+    }
+  }
+
+  const walk = walkDirectories(fs, a, { readAhead: READ_AHEAD })
   try {
     const [ra, rb] = [await fs.lstat(a), await fs.lstat(b)]
     if (ra?.kind !== 'dir' || rb?.kind !== 'dir') {
       miss('.', `${ra ? `a ${ra.kind}` : 'missing'} in a, ${rb ? `a ${rb.kind}` : 'missing'} in b; layers are directories`)
       return out
     }
-    for await (const { path: dirA, rel, entries } of walkDirectories(fs, a)) {
+    const jobs: DirJob[] = []
+    let queued = 0
+    let walked = false
+    // What the walk of a meets is thrown where it met it, after the directories before.
+    const readAhead = async (): Promise<void> => {
+      while (!walked && jobs.length < DIRS_AHEAD && queued < ENTRIES_AHEAD) {
+        let next: IteratorResult<ListedDirectory>
+        try {
+          next = await walk.next()
+        } catch (failed) {
+          jobs.push({ failed })
+          walked = true
+          return
+        }
+        if (next.done) walked = true
+        else if (!skipped(next.value.rel)) {
+          jobs.push(startDir(next.value.rel, next.value.path, next.value.entries, next.value.count))
+          queued += next.value.count
+        }
+      }
+    }
+    for (;;) {
+      await readAhead()
+      const job = jobs.shift()
+      if (job === undefined) break
+      if ('failed' in job) throw job.failed
+      queued -= job.entries
       throwIfAborted(options.signal, 'the comparison of two layers')
-      if (notDescended.some((d) => rel === d || rel.startsWith(`${d}/`))) continue
+      const { rel, dirA, dirB } = job
+      // Known only once its parent was compared, which may be after it was read ahead.
+      if (skipped(rel)) continue
+      const { viewA, viewB, names, first } = await job.ready
       const here = rel === '' ? '.' : rel
-      const dirB = rel === '' ? b : `${b}/${rel}`
-      const viewA = await overlayView(fs, dirA, entries, aForm)
-      const viewB = await overlayView(fs, dirB, await fs.readdir(dirB), bForm)
-      await compareInodes(here, dirA, dirB, false)
+      // A directory's own inode is compared with its parent's entries; the roots, which have none, here.
+      const hint = rel === '' ? hintOf(await compareInodes(here, a, b, { inode: ra }, { inode: rb }, false), false, false) : (hints.get(rel) ?? NO_HINT)
+      hints.delete(rel)
       const [opaqueA, opaqueB] = [
-        await isOpaqueInView(fs, dirA, viewA.markerOpaque, aForm, rel === ''),
-        await isOpaqueInView(fs, dirB, viewB.markerOpaque, bForm, rel === ''),
+        await isOpaqueInView(dirA, viewA, aForm, hint.attr[0], hint.shadowed[0]),
+        await isOpaqueInView(dirB, viewB, bForm, hint.attr[1], hint.shadowed[1]),
       ]
       if (opaqueA !== opaqueB) miss(here, `${opaqueA ? 'opaque' : 'not opaque'} in a, ${opaqueB ? 'opaque' : 'not opaque'} in b`)
-
-      const names = [...new Set([...viewA.children.keys(), ...viewB.children.keys()])].sort()
-      for (const name of names) {
-        const childRel = rel === '' ? name : `${rel}/${name}`
-        const [ea, eb] = [viewA.children.get(name), viewB.children.get(name)]
-        if (ea?.kind === 'dir' && eb?.kind !== 'dir') notDescended.push(childRel)
-        if (ea === undefined || eb === undefined) {
-          const [kind, side] = ea ? [ea.kind, 'a'] : [eb!.kind, 'b']
-          miss(childRel, `${kind === 'whiteout' ? 'a whiteout' : `a ${kind}`} only in ${side}`)
-        } else if ((ea.kind === 'whiteout') !== (eb.kind === 'whiteout') || (ea.kind === 'dir') !== (eb.kind === 'dir')) {
-          const say = (k: ViewEntry['kind']): string => (k === 'whiteout' ? 'a whiteout' : `a ${k}`)
-          miss(childRel, `${say(ea.kind)} in a, ${say(eb.kind)} in b`)
-        } else if (ea.kind !== 'dir') await compareInodes(childRel, ea.path, eb.path, ea.kind === 'whiteout')
+      for (let window: Window | undefined = first; window !== undefined; ) {
+        const following: Window | undefined = window.from + WINDOW < names.length ? startWindow(dirA, dirB, viewA, viewB, names, window.from + WINDOW) : undefined
+        await compareWindow(rel, dirA, dirB, viewA, viewB, window)
+        if (following !== undefined) throwIfAborted(options.signal, 'the comparison of two layers')
+        window = following
       }
     }
   } catch (err) {
     if (!(err instanceof Enough)) throw err
+  } finally {
+    await walk.return(undefined)
   }
   return out
 }
 
+/** A file, symlink, device, fifo or socket: neither a directory (visited on its own) nor a whiteout (compared as one). */
+const isLeafEntry = (k: ViewEntry['kind'] | undefined): boolean => k !== undefined && k !== 'dir' && k !== 'whiteout'
+
+/** The answer for a name the inspect did not carry: gone. */
+const GONE: Inspected = { errno: 'ENOENT', syscall: 'lstat' }
+
 const sameInode = (a: Inode, b: Inode): boolean => a.ino === b.ino && a.dev.major === b.dev.major && a.dev.minor === b.dev.minor
+
+/**
+ * One inode with exactly two names, one on each side (a hard-linking clone's
+ * file): alone on both sides, so its link structure is the same. Not recorded
+ * in the groups, or they would hold every file of such a clone.
+ */
+const isLinkedPair = (a: Inode, b: Inode, samePath: boolean): boolean => a.nlink === 2 && !samePath && sameInode(a, b)
 
 /** The first path this comparison met of the entry's hard-link group (its own path when it is the first, or alone). */
 function firstOfGroup(groups: Map<string, string>, inode: Inode, rel: string): string {

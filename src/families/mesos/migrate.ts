@@ -229,6 +229,9 @@ class VerifyFailedError extends LayerfsckError {
 
 const isDir = async (fs: FsPort, path: string): Promise<boolean> => (await fs.lstat(path))?.kind === 'dir'
 
+/** A run that changes nothing: it plans and reports. */
+const isReadOnly = (options: MigrateOptions, strategy: MigrateStrategy): boolean => options.dryRun === true || strategy === 'ignore'
+
 function targetFormatFor(options: MigrateOptions): Readonly<FormatDescriptor> {
   if (options.toFormat === undefined) return latestMesosFormat()
   const found = MESOS_FORMATS.find((f) => f.version === options.toFormat)
@@ -327,7 +330,7 @@ export async function migrate(fs: FsPort, options: MigrateOptions): Promise<Migr
   }
   const workDir = options.workDir === undefined ? undefined : await resolveRoot(fs, options.workDir, 'work dir')
   const provisioner = workDir === undefined ? undefined : await requireWorkDir(fs, workDir)
-  const readOnly = options.dryRun === true || strategy === 'ignore'
+  const readOnly = isReadOnly(options, strategy)
   return withSession(
     fs,
     {
@@ -396,10 +399,13 @@ async function migrateInSession(
     convert.length === 0 && planned.every((p) => p.report.prune.length === 0) && migrations.every((m) => m.status === 'done') && stampIsTarget
 
   // Census of what would be converted: a dry run shows it, and preflight weighs it against the free space and inodes;
-  // a real run recounts as it clones.
+  // a real run recounts as it clones. A hard-linking run writes no file data, so its census sizes no file: a
+  // converted layer's bytes come from its comparison, which reads every inode anyway, an unconverted one's from a
+  // census after the steps.
+  const sized = copy || isReadOnly(options, strategy)
   {
     for (const p of convert) {
-      const t = await planTree(fs, `${p.dir}/${p.report.from!.variant}`)
+      const t = await planTree(fs, `${p.dir}/${p.report.from!.variant}`, { sizes: sized })
       const fromAufs = p.report.from!.whiteouts === 'aufs'
       p.report.counts = {
         entries: t.entries,
@@ -488,6 +494,14 @@ async function migrateInSession(
   )
   // Layers built ahead whose steps found them done meanwhile.
   await batches.dispose()
+  if (!sized) {
+    for (const p of convert) {
+      const counts = p.report.counts
+      if (p.report.status === 'converted' || counts === undefined) continue
+      // What the census would have said; a tree that cannot be read now keeps 0 (its step said why).
+      counts.bytes = (await planTree(fs, `${p.dir}/${p.report.from!.variant}`).catch(() => undefined))?.bytes ?? 0
+    }
+  }
 
   // 2. The format steps, then the stamp: the store claims the target format only once every one of them holds.
   const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, ctx))
@@ -555,7 +569,7 @@ const ENTRIES_EVENT_EVERY = 32
 const BUILD_AHEAD_ENTRIES = 32_768
 
 /** A layer's tree built, converted, verified and durable in the batch's staging dir, waiting for its step's rename. */
-type Built = { staged: string; cloned: CloneReport; conversion: ConvertReport | undefined } | { error: unknown }
+type Built = { staged: string; cloned: CloneReport; conversion: ConvertReport | undefined; bytes: number } | { error: unknown }
 
 /**
  * The convert steps' staging: the step of the first layer not built yet
@@ -604,8 +618,8 @@ class ConvertBatches {
             dirs: built.cloned.dirs,
             whiteouts: built.conversion?.whiteouts ?? 0,
             opaqueDirs: built.conversion?.opaqueDirs ?? 0,
-            // The clone does not count bytes; the census before the run did.
-            bytes: l.counts?.bytes ?? 0,
+            // The clone does not count bytes; its comparison did.
+            bytes: built.bytes,
             hardLinked: built.cloned.hardLinked,
             copiedBytes: built.cloned.copiedBytes,
           }
@@ -676,7 +690,7 @@ class ConvertBatches {
     if (from.whiteouts === 'overlay' && to.whiteouts === 'aufs') {
       // A file named like an aufs whiteout is a plain file in the overlay form, but the aufs
       // form would read it as a whiteout: no tree in that form says what this one does.
-      const census = await planTree(fs, source)
+      const census = await planTree(fs, source, { sizes: false })
       if (census.aufsWhiteouts + census.aufsOpaque > 0) {
         throw new LayerfsckError(
           'MIGRATE_AMBIGUOUS',
@@ -711,10 +725,12 @@ class ConvertBatches {
         { refusal: true, hint: 'layerfsck check reports them' },
       )
     }
+    const tally = { bytes: 0 }
     const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
       limit: 10,
       // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
       data: true,
+      tally,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     })
     if (mismatches.length > 0) {
@@ -724,7 +740,7 @@ class ConvertBatches {
       l.reason = err.message
       throw err
     }
-    return { staged, cloned, conversion }
+    return { staged, cloned, conversion, bytes: tally.bytes }
   }
 }
 
