@@ -82,6 +82,15 @@ for (const { name, make } of SUBJECTS) {
       return root
     }
 
+    /** The layer, and a hard-linking clone of it converted to the overlay form, as a migrate stages it. */
+    const stagedClone = async (): Promise<{ source: string; clone: string }> => {
+      const source = await layer()
+      const clone = `${s.root}/clone`
+      await cloneTree(s.fs, source, clone)
+      await convertLayer(s.fs, clone, 'overlay')
+      return { source, clone }
+    }
+
     it('clones a file by hard link without an lstat of it, and names a source file that vanished before its link', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       const source = await layer()
@@ -112,10 +121,7 @@ for (const { name, make } of SUBJECTS) {
 
     it('compares a hard-linked file by its inode alone, and still finds every difference of a staged file that is another inode', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
-      const source = await layer()
-      const clone = `${s.root}/clone`
-      await cloneTree(s.fs, source, clone)
-      await convertLayer(s.fs, clone, 'overlay')
+      const { source, clone } = await stagedClone()
       const { fs, calls } = counting(s.fs)
       expect(await compareLayerTrees(fs, source, 'aufs', clone, 'overlay', { data: true })).toEqual([])
       const linkedFile = (p: string): boolean => /\/(keep|keep-link|plain|new)\.txt$/.test(p)
@@ -156,10 +162,7 @@ for (const { name, make } of SUBJECTS) {
 
     it('compares each directory with one inspect per side, reading no entry by an lstat of its own', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
-      const source = await layer()
-      const clone = `${s.root}/clone`
-      await cloneTree(s.fs, source, clone)
-      await convertLayer(s.fs, clone, 'overlay')
+      const { source, clone } = await stagedClone()
       const { fs, calls } = counting(s.fs)
       const tally = { bytes: 0 }
       expect(await compareLayerTrees(fs, source, 'aufs', clone, 'overlay', { data: true, tally })).toEqual([])
