@@ -586,21 +586,31 @@ typedef struct {
   const char *err_syscall;
 } inspect_job;
 
+/*
+ * A stat as the adapter reads it, for lstat and inspect alike: ten numbers
+ * (st_mode, uid, gid, size, blocks, nlink, dev major and minor, rdev major
+ * and minor) and two int64s (st_ino, the mtime in ns).
+ */
+static void stat_numbers(const struct stat *st, double *num, int64_t *big) {
+  num[0] = st->st_mode;
+  num[1] = st->st_uid;
+  num[2] = st->st_gid;
+  num[3] = (double)st->st_size;
+  num[4] = (double)st->st_blocks;
+  num[5] = (double)st->st_nlink;
+  num[6] = major(st->st_dev);
+  num[7] = minor(st->st_dev);
+  num[8] = major(st->st_rdev);
+  num[9] = minor(st->st_rdev);
+  big[0] = (int64_t)st->st_ino;
+  big[1] = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* An inspect slot's stat: the numbers in slots 0-9, the int64s' bytes in slots 10 and 11. */
 static void put_stat(double *slot, const struct stat *st) {
-  slot[0] = st->st_mode;
-  slot[1] = st->st_uid;
-  slot[2] = st->st_gid;
-  slot[3] = (double)st->st_size;
-  slot[4] = (double)st->st_blocks;
-  slot[5] = (double)st->st_nlink;
-  slot[6] = major(st->st_dev);
-  slot[7] = minor(st->st_dev);
-  slot[8] = major(st->st_rdev);
-  slot[9] = minor(st->st_rdev);
-  int64_t ino = (int64_t)st->st_ino;
-  int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-  memcpy(&slot[10], &ino, sizeof ino);
-  memcpy(&slot[11], &mtime, sizeof mtime);
+  int64_t big[2];
+  stat_numbers(st, slot, big);
+  memcpy(&slot[10], big, sizeof big);
 }
 
 /*
@@ -659,6 +669,14 @@ static int read_small(int dfd, const char *name, struct stat *st, size_t limit, 
   return 0;
 }
 
+/* Keeps n bytes of a name's answer (xattr names, file bytes, a link target) and their length in slot[at]; 0 when out of memory. */
+static int carry(inspect_job *job, double *slot, int at, const char *bytes, size_t n, size_t *carried) {
+  if (n > 0 && !grow_put(&job->var, bytes, n)) return 0;
+  slot[at] = (double)n;
+  *carried += n;
+  return 1;
+}
+
 static void inspect_execute(napi_env env, void *data) {
   (void)env;
   inspect_job *job = data;
@@ -707,41 +725,21 @@ static void inspect_execute(napi_env env, void *data) {
         memcpy(path + dir_len + 1, name, len + 1);
         n = llistxattr(path, scratch, XATTR_LIST_BUF);
       }
-      if (n < 0) {
-        e = errno;
-      } else if (n > 0 && !grow_put(&job->var, scratch, (size_t)n)) {
-        ok = 0;
-      } else {
-        slot[12] = (double)n;
-        carried += (size_t)n;
-      }
+      if (n < 0) e = errno;
+      else ok = carry(job, slot, 12, scratch, (size_t)n, &carried);
     }
     if (ok && e == 0 && S_ISREG(st.st_mode) && job->read_up_to > 0 && st.st_size > 0 && (size_t)st.st_size <= job->read_up_to) {
       size_t got;
       e = read_small(dfd, name, &st, job->read_up_to, scratch, &got, &sys);
-      if (e == 0 && got != (size_t)-1) {
-        if (got > 0 && !grow_put(&job->var, scratch, got)) {
-          ok = 0;
-        } else {
-          slot[13] = (double)got;
-          carried += got;
-        }
-      }
+      if (e == 0 && got != (size_t)-1) ok = carry(job, slot, 13, scratch, got, &carried);
     }
     if (ok && e == 0 && S_ISLNK(st.st_mode) && job->links) {
       sys = "readlink";
       ssize_t n = readlinkat(dfd, name, scratch, PATH_BUF);
       // A target fills at most PATH_MAX - 1 bytes; a full buffer would be one cut short.
-      if (n < 0) {
-        e = errno;
-      } else if (n >= PATH_BUF) {
-        e = ENAMETOOLONG;
-      } else if (n > 0 && !grow_put(&job->var, scratch, (size_t)n)) {
-        ok = 0;
-      } else {
-        slot[14] = (double)n;
-        carried += (size_t)n;
-      }
+      if (n < 0) e = errno;
+      else if (n >= PATH_BUF) e = ENAMETOOLONG;
+      else ok = carry(job, slot, 14, scratch, (size_t)n, &carried);
     }
     if (!ok) break;
     if (e == 0 || strcmp(sys, "lstat") != 0) put_stat(slot, &st);
@@ -870,20 +868,7 @@ static napi_value js_lstat(napi_env env, napi_callback_info info) {
     napi_get_boolean(env, false, &result);
     return result;
   }
-  double *num = d1;
-  int64_t *big = d2;
-  num[0] = st.st_mode;
-  num[1] = st.st_uid;
-  num[2] = st.st_gid;
-  num[3] = (double)st.st_size;
-  num[4] = (double)st.st_blocks;
-  num[5] = (double)st.st_nlink;
-  num[6] = major(st.st_dev);
-  num[7] = minor(st.st_dev);
-  num[8] = major(st.st_rdev);
-  num[9] = minor(st.st_rdev);
-  big[0] = (int64_t)st.st_ino;
-  big[1] = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  stat_numbers(&st, d1, d2);
   napi_get_boolean(env, true, &result);
   return result;
 }

@@ -243,20 +243,30 @@ const STAT_BIGS = new BigInt64Array(2)
  */
 function lstatInode(path: string): Inode | undefined {
   if (!onDisk(path, (p) => loadNative().lstat(p, STAT_NUMBERS, STAT_BIGS))) return undefined
-  const n = STAT_NUMBERS
+  return inodeOf(STAT_NUMBERS, 0, STAT_BIGS, 0)
+}
+
+/**
+ * The native helper's stat as the port's Inode. Its lstat and each name of
+ * its inspect answer lay one out alike (see layerfsck_native.c): st_mode,
+ * uid, gid, size, blocks, nlink, dev major and minor, rdev major and minor
+ * as numbers from `n[at]`, then st_ino and the mtime in ns from `big[bigAt]`.
+ */
+function inodeOf(n: Float64Array, at: number, big: BigInt64Array, bigAt: number): Inode {
+  const mode = n[at]!
   return {
-    kind: kindFromMode(n[0]!) ?? 'file',
-    mode: n[0]! & 0o7777,
-    uid: n[1]!,
-    gid: n[2]!,
-    size: n[3]!,
-    blocks: n[4]!,
-    nlink: n[5]!,
-    dev: { major: n[6]!, minor: n[7]! },
+    kind: kindFromMode(mode) ?? 'file',
+    mode: mode & 0o7777,
+    uid: n[at + 1]!,
+    gid: n[at + 2]!,
+    size: n[at + 3]!,
+    blocks: n[at + 4]!,
+    nlink: n[at + 5]!,
+    dev: { major: n[at + 6]!, minor: n[at + 7]! },
     // st_ino is unsigned; the array is signed for the mtime's sake.
-    ino: BigInt.asUintN(64, STAT_BIGS[0]!),
-    rdev: { major: n[8]!, minor: n[9]! },
-    mtimeNs: STAT_BIGS[1]!,
+    ino: BigInt.asUintN(64, big[bigAt]!),
+    rdev: { major: n[at + 8]!, minor: n[at + 9]! },
+    mtimeNs: big[bigAt + 1]!,
   }
 }
 
@@ -300,23 +310,8 @@ function inspectedOf(raw: ArrayBuffer): Inspected[] {
   const out: Inspected[] = []
   for (let i = 0, o = 0; i < done; i++, o += INSPECT_SLOTS) {
     const r: Inspected = {}
-    const mode = n[o]!
-    if (mode >= 0) {
-      r.inode = {
-        kind: DT_KIND[(mode >> 12) & 15] ?? 'file',
-        mode: mode & 0o7777,
-        uid: n[o + 1]!,
-        gid: n[o + 2]!,
-        size: n[o + 3]!,
-        blocks: n[o + 4]!,
-        nlink: n[o + 5]!,
-        dev: { major: n[o + 6]!, minor: n[o + 7]! },
-        // st_ino is unsigned; the slots are signed for the mtime's sake.
-        ino: BigInt.asUintN(64, big[o + 10]!),
-        rdev: { major: n[o + 8]!, minor: n[o + 9]! },
-        mtimeNs: big[o + 11]!,
-      }
-    }
+    // Slot 0 is -1 when the lstat failed.
+    if (n[o]! >= 0) r.inode = inodeOf(n, o, big, o + 10)
     const xattrs = n[o + 12]!
     if (xattrs >= 0) {
       r.xattrNames = xattrs === 0 ? [] : splitNames(bytes, at, at + xattrs)
