@@ -5,8 +5,9 @@
  * Symlinks are reported, never followed. Memory is one pending-directory
  * stack, not the tree.
  */
-import { errnoError, isErrno } from '../errors.js'
+import { errnoError, isErrno, LayerfsckError } from '../errors.js'
 import { withoutPlainFiles } from './list-tree.js'
+import { escapeName } from './name-bytes.js'
 import type { DirEntry, FsPort, InodeKind, InspectOptions, Inspected, ListTreeOptions, TreeListing } from './port.js'
 
 export interface WalkEntry {
@@ -217,6 +218,28 @@ export interface PreorderRun<D extends PreorderDirectory = PreorderDirectory> {
    * have listed it (after the directory's own entry).
    */
   child?: { dir: D } | { failed: unknown }
+}
+
+/**
+ * The answers for all of `names` in `dir`, after those already `answered`
+ * (a run's answer, say): an answer stops short once it carries its bytes'
+ * worth (`InspectOptions.maxBytes`), and the names after it are asked for
+ * again. Appends to `answered` and returns it.
+ */
+export async function inspectRest(
+  fs: FsPort,
+  dir: string,
+  names: readonly string[],
+  options: InspectOptions,
+  answered: Inspected[] = [],
+): Promise<Inspected[]> {
+  while (answered.length < names.length) {
+    const answer = await fs.inspect(dir, answered.length === 0 ? names : names.slice(answered.length), options)
+    // Every answer holds at least one name; one that held none would be asked again forever.
+    if (answer.length === 0) throw new LayerfsckError('INSPECT', `${escapeName(dir)}: an inspect answered no name`)
+    for (const x of answer) answered.push(x)
+  }
+  return answered
 }
 
 /**

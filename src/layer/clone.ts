@@ -13,12 +13,11 @@
  */
 import { createHash } from 'node:crypto'
 import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
-import { deviceNumber } from '../fs/device-number.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { READ_AHEAD, walkDirectories, walkPreorder, type ListedDirectory } from '../fs/walk.js'
-import { isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
+import { childPath, childRel, inspectRest, READ_AHEAD, walkDirectories, walkPreorder, type ListedDirectory } from '../fs/walk.js'
+import { isListedWhiteout, isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
 // --- one inode ---------------------------------------------------------------
@@ -137,7 +136,6 @@ export async function* fileData(fs: FsPort, path: string): AsyncGenerator<Uint8A
   yield* (await fs.openRead(path)) as AsyncIterable<Uint8Array>
 }
 
-const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
 
 function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new LayerfsckError('CANCELLED', `cancelled during ${what}`, { exitCode: ExitCode.cancelled })
@@ -322,7 +320,7 @@ export async function planTree(fs: FsPort, root: string, options: PlanOptions = 
       }
       others += 1
       if (e.kind === 'dir') plan.dirs += 1
-      else if (e.kind === 'char' && (await isListedWhiteout(fs, path, e))) plan.overlayWhiteouts += 1
+      else if (await isListedWhiteout(fs, path, e)) plan.overlayWhiteouts += 1
     }
     plan.files += count - others
     for (let from = 0; from < files.length; from += WINDOW) {
@@ -346,11 +344,6 @@ export async function planTree(fs: FsPort, root: string, options: PlanOptions = 
   return plan
 }
 
-/** A listed char device is a whiteout: its number from the listing where the adapter gave it. */
-async function isListedWhiteout(fs: FsPort, dir: string, e: DirEntry): Promise<boolean> {
-  const rdev = await deviceNumber(fs, dir, e)
-  return rdev !== undefined && isWhiteoutDevice({ kind: 'char', rdev })
-}
 
 // --- compare -----------------------------------------------------------------
 
@@ -450,23 +443,19 @@ async function listDir(fs: FsPort, dir: string): Promise<DirEntry[]> {
 }
 
 /**
- * Inspect answers of names in dir, in order, asked again for those after an
- * answer that stopped short. A directory gone since it was listed answers
- * each name ENOENT, as an lstat of each would.
+ * Inspect answers of every name in dir, in order (`inspectRest`). A
+ * directory gone since it was listed answers each name ENOENT, as an lstat
+ * of each would.
  */
 async function inspectAll(fs: FsPort, dir: string, names: readonly string[], options: InspectOptions): Promise<Inspected[]> {
   const out: Inspected[] = []
   try {
-    while (out.length < names.length) {
-      const answer = await fs.inspect(dir, out.length === 0 ? names : names.slice(out.length), options)
-      if (answer.length === 0) throw new LayerfsckError('INSPECT', `${escapeName(dir)}: an inspect answered no name`)
-      for (const x of answer) out.push(x)
-    }
+    return await inspectRest(fs, dir, names, options, out)
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err
     while (out.length < names.length) out.push({ errno: 'ENOENT', syscall: 'lstat' })
+    return out
   }
-  return out
 }
 
 /**
@@ -747,20 +736,20 @@ export async function compareLayerTrees(
           continue
         }
       }
-      const childRel = rel === '' ? name : `${rel}/${name}`
-      if (ka === 'dir' && kb !== 'dir') notDescended.push(childRel)
+      const entryRel = childRel(rel, name)
+      if (ka === 'dir' && kb !== 'dir') notDescended.push(entryRel)
       if (ka === undefined || kb === undefined) {
         const [kind, side] = ka ? [ka, 'a'] : [kb!, 'b']
-        miss(childRel, `${kind === 'whiteout' ? 'a whiteout' : `a ${kind}`} only in ${side}`)
+        miss(entryRel, `${kind === 'whiteout' ? 'a whiteout' : `a ${kind}`} only in ${side}`)
       } else if ((ka === 'whiteout') !== (kb === 'whiteout') || (ka === 'dir') !== (kb === 'dir')) {
         const say = (k: ViewEntry['kind']): string => (k === 'whiteout' ? 'a whiteout' : `a ${k}`)
-        miss(childRel, `${say(ka)} in a, ${say(kb)} in b`)
+        miss(entryRel, `${say(ka)} in a, ${say(kb)} in b`)
       } else {
-        const listed = await compareInodes(childRel, childPath(dirA, ea!.name), childPath(dirB, eb!.name), ansA!, ansB!, ka === 'whiteout')
+        const listed = await compareInodes(entryRel, childPath(dirA, ea!.name), childPath(dirB, eb!.name), ansA!, ansB!, ka === 'whiteout')
         if (ka === 'dir') {
           const marker = `${WHITEOUT_PREFIX}${name}`
           const hint = hintOf(listed, viewA.markerFiles?.has(marker) === true, viewB.markerFiles?.has(marker) === true)
-          if (hint.attr.some(Boolean) || hint.shadowed.some(Boolean)) hints.set(childRel, hint)
+          if (hint.attr.some(Boolean) || hint.shadowed.some(Boolean)) hints.set(entryRel, hint)
         }
       }
     }

@@ -17,7 +17,7 @@ import { isErrno } from '../errors.js'
 import type { WhiteoutForm } from '../family/types.js'
 import { deviceNumber } from '../fs/device-number.js'
 import { writeFileAll } from '../fs/io.js'
-import { walkDirectories } from '../fs/walk.js'
+import { childPath, walkDirectories } from '../fs/walk.js'
 import type { DirEntry, FsPort, InodeKind } from '../fs/port.js'
 import { classifyAufsName, isOpaqueValue, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -108,7 +108,15 @@ export function planAufsDir(entries: readonly DirEntry[]): AufsAction[] {
 
 // --- IO ----------------------------------------------------------------------
 
-const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
+/**
+ * A listed entry is an overlay whiteout: a char device 0/0, its number from
+ * the listing where the adapter gave it, else from an lstat.
+ */
+export async function isListedWhiteout(fs: FsPort, dir: string, e: DirEntry): Promise<boolean> {
+  if (e.kind !== 'char') return false
+  const rdev = await deviceNumber(fs, dir, e)
+  return rdev !== undefined && isWhiteoutDevice({ kind: 'char', rdev })
+}
 
 /** True when the directory carries an opaque attribute of either namespace set to `y`. */
 export async function isOpaqueDir(fs: FsPort, dir: string): Promise<boolean> {
@@ -214,9 +222,7 @@ export async function overlayToAufs(fs: FsPort, root: string, options: Pick<Conv
         }
       }
       for (const e of entries) {
-        if (e.kind !== 'char') continue
-        const rdev = await deviceNumber(fs, dir, e)
-        if (rdev === undefined || !isWhiteoutDevice({ kind: 'char', rdev })) continue
+        if (!(await isListedWhiteout(fs, dir, e))) continue
         const marker = `${WHITEOUT_PREFIX}${e.name}`
         if (names.has(marker)) {
           const existing = await fs.lstat(childPath(dir, marker))

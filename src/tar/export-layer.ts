@@ -18,7 +18,7 @@ import { errnoError, ExitCode, LayerfsckError } from '../errors.js'
 import { encodeName, escapeName, hasEscapedBytes } from '../fs/name-bytes.js'
 import type { DirEntry, FsPort, Inode, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { childPath, childRel, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../fs/walk.js'
+import { childPath, childRel, inspectRest, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../fs/walk.js'
 import { isOpaqueDir, OPAQUE_MARKER_MODE, WHITEOUT_FILE_MODE } from '../layer/whiteout-codec.js'
 import { classifyAufsName, isWhiteoutDevice, OPAQUE_MARKER, OPAQUE_XATTRS, OVERLAY_XATTR, WHITEOUT_PREFIX } from '../layer/whiteout-names.js'
 import { paxEntry, XATTR_PREFIX } from './pax.js'
@@ -316,9 +316,7 @@ async function produce(fs: FsPort, root: string, out: TarOutput, report: LayerEx
   for await (const run of walkPreorderRuns(fs, root, { sortKey, listing: withoutMarker, inspect: INSPECT, runsAhead: RUNS_AHEAD })) {
     if (cancelled()) throw stop()
     const { names } = run
-    const answers = await run.answer
-    // An answer stops short once it carries its bytes' worth: the rest is asked for again.
-    while (answers.length < names.length) answers.push(...(await fs.inspect(run.dir.path, names.slice(answers.length), INSPECT)))
+    const answers = await inspectRest(fs, run.dir.path, names, INSPECT, await run.answer)
     for (let i = 0; i < run.entries.length; i++) {
       if (i > 0 && cancelled()) throw stop()
       const name = names[i]!

@@ -1,6 +1,4 @@
-import { deviceNumber } from '../../fs/device-number.js'
-import { isWhiteoutDevice } from '../../layer/whiteout-names.js'
-import { isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
+import { isListedWhiteout, isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
 import type { CheckSpec } from '../types.js'
 import { counter } from './counter.js'
 import { FixRefusedError } from './refuse.js'
@@ -37,9 +35,7 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
     // one listxattr per directory, and a char device's number comes with the listing.
     if (await isOpaqueDir(ctx.fs, dir.path)) count.add(ctx, dir.root, dir.rel, '')
     for (const e of dir.entries) {
-      if (e.kind !== 'char') continue
-      const rdev = await deviceNumber(ctx.fs, dir.path, e)
-      if (rdev && isWhiteoutDevice({ kind: 'char', rdev })) count.add(ctx, dir.root, dir.rel, e.name)
+      if (await isListedWhiteout(ctx.fs, dir.path, e)) count.add(ctx, dir.root, dir.rel, e.name)
     }
   },
   async onLayerDone(ctx, layer) {

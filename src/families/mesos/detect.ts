@@ -10,10 +10,9 @@
 import { isErrno } from '../../errors.js'
 import type { DirEntry, FsPort } from '../../fs/port.js'
 import { walkContainers } from './containers.js'
-import { deviceNumber } from '../../fs/device-number.js'
 import { READ_AHEAD, walkDirectories } from '../../fs/walk.js'
-import { isOpaqueDir } from '../../layer/whiteout-codec.js'
-import { classifyAufsName, isWhiteoutDevice } from '../../layer/whiteout-names.js'
+import { isListedWhiteout, isOpaqueDir } from '../../layer/whiteout-codec.js'
+import { classifyAufsName } from '../../layer/whiteout-names.js'
 import { readMetadata, type MetadataState } from '../../metadata/read.js'
 import { BACKENDS, type Backend, type EvidenceId, type FormatDescriptor, type LayerIdShape } from './descriptor.js'
 import { MESOS_FORMATS } from './formats/index.js'
@@ -124,10 +123,7 @@ export async function countWhiteouts(fs: FsPort, rootfs: string): Promise<Whiteo
     if (await isOpaqueDir(fs, dir.path)) counts.overlayOpaque += 1
     counts.entries += dir.count
     for (const e of dir.entries) {
-      if (e.kind === 'char') {
-        const rdev = await deviceNumber(fs, dir.path, e)
-        if (rdev && isWhiteoutDevice({ kind: 'char', rdev })) counts.overlayWhiteouts += 1
-      }
+      if (await isListedWhiteout(fs, dir.path, e)) counts.overlayWhiteouts += 1
       const aufs = classifyAufsName(e.name)
       if (aufs === undefined) continue
       if (e.kind !== 'file') counts.aufsOther += 1
