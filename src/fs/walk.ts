@@ -10,6 +10,11 @@ import { withoutPlainFiles } from './list-tree.js'
 import { escapeName } from './name-bytes.js'
 import type { DirEntry, FsPort, InodeKind, InspectOptions, Inspected, ListTreeOptions, TreeListing } from './port.js'
 
+/** An entry's absolute path from its directory's. */
+export const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
+/** An entry's path relative to the walk root from its directory's ('' for the root). */
+export const childRel = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
+
 export interface WalkEntry {
   /** Absolute path. */
   path: string
@@ -34,8 +39,8 @@ export async function* walkTree(fs: FsPort, root: string, options: WalkOptions =
     if (options.sorted) entries = entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     const subdirs: { path: string; rel: string }[] = []
     for (const e of entries) {
-      const path = dir.path === '/' ? `/${e.name}` : `${dir.path}/${e.name}`
-      const rel = dir.rel === '' ? e.name : `${dir.rel}/${e.name}`
+      const path = childPath(dir.path, e.name)
+      const rel = childRel(dir.rel, e.name)
       const entry: WalkEntry = { path, rel, name: e.name, kind: e.kind }
       yield entry
       if (e.kind === 'dir' && (options.descend?.(entry) ?? true)) subdirs.push({ path, rel })
@@ -113,7 +118,7 @@ export async function* walkDirectories(
     }
     yield { path, rel, entries: options.skipPlainFiles ? withoutPlainFiles(entries) : entries, count: entries.length }
     for (const e of entries) {
-      if (e.kind === 'dir') stack.push({ path: path === '/' ? `/${e.name}` : `${path}/${e.name}`, rel: rel === '' ? e.name : `${rel}/${e.name}` })
+      if (e.kind === 'dir') stack.push({ path: childPath(path, e.name), rel: childRel(rel, e.name) })
     }
   }
 }
@@ -124,7 +129,7 @@ async function* walkReadingAhead(
   readAhead: number,
   options: WalkDirectoriesOptions,
 ): AsyncGenerator<ListedDirectory> {
-  const pathOf = (rel: string): string => (rel === '' ? root : root === '/' ? `/${rel}` : `${root}/${rel}`)
+  const pathOf = (rel: string): string => (rel === '' ? root : childPath(root, rel))
   const listOptions = { skipPlainFiles: options.skipPlainFiles === true }
   let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead, listOptions)
   while (next !== undefined) {
@@ -157,11 +162,6 @@ export async function sortedListing(fs: FsPort, path: string, sortKey: (e: DirEn
     .sort(byName)
     .map((x) => x.e)
 }
-
-/** An entry's absolute path from its directory's. */
-export const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`)
-/** An entry's path relative to the walk root from its directory's ('' for the root). */
-export const childRel = (rel: string, name: string): string => (rel === '' ? name : `${rel}/${name}`)
 
 /** A directory of a pre-order walk, as the walk goes through it: its entries in walk order. */
 export interface PreorderDirectory {
