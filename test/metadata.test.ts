@@ -45,6 +45,27 @@ describe('storedImages', () => {
     expect(decoded.problems[0]?.code).toBe('missing-field')
   })
 
+  it('keeps the layers of a record whose reference has no repository, and names the missing field', () => {
+    // Image { reference: { registry: "r" }, layer_ids: "a" }: ImageReference.repository (field 2) is required.
+    const image = Buffer.from([0x0a, 0x03, 0x0a, 0x01, 0x72, 0x12, 0x01, 0x61])
+    const message = Buffer.concat([Buffer.from([0x0a, image.length]), image])
+    const decoded = decodeStoredImages(Buffer.concat([Buffer.from([message.length, 0, 0, 0]), message]))
+    expect(decoded.value).toEqual([{ layerIds: ['a'] }])
+    expect(decoded.problems).toEqual([{ code: 'missing-field', message: "image record 1: its reference: missing required 'repository'", offset: 4 }])
+  })
+
+  it('loses a record whose reference is garbled, and keeps the records around it', () => {
+    const good = Buffer.from(encodeStoredImages([images[0]!])).subarray(4)
+    // Image { reference: <a length that runs past the record> }
+    const bad = Buffer.from([0x0a, 0x03, 0x0a, 0x05, 0x61])
+    const body = Buffer.concat([good, Buffer.from([0x0a, bad.length]), bad, good])
+    const prefix = Buffer.alloc(4)
+    prefix.writeUInt32LE(body.length)
+    const decoded = decodeStoredImages(Buffer.concat([prefix, body]))
+    expect(decoded.value).toEqual([images[0], images[0]])
+    expect(decoded.problems.map((p) => [p.code, p.offset])).toEqual([['garbled-message', 4 + good.length]])
+  })
+
   it('reports garbage without throwing', () => {
     const junk = Buffer.concat([Buffer.from([6, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])])
     const decoded = decodeStoredImages(junk)

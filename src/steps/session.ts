@@ -107,7 +107,7 @@ const isCrash = (err: unknown): boolean => err instanceof CrashError
 
 export class StoreSession {
   private journal: JournalWriter | undefined
-  private readonly run: string
+  private runId: string | undefined
   private closed = false
   private readonly claims: string[] = []
 
@@ -119,8 +119,11 @@ export class StoreSession {
     readonly resumed: InterruptedRun | undefined,
     /** What that run had claimed and this session removed (absolute paths). */
     readonly recovered: readonly string[],
-  ) {
-    this.run = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  ) {}
+
+  /** This run's id in the journal, made when the first entry is written: a read-only run never needs one. */
+  private get run(): string {
+    return (this.runId ??= `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`)
   }
 
   get store(): string {

@@ -6,7 +6,7 @@
  * Decoding never throws on bad bytes: a checkpoint is hostile input, and a
  * checker must report what is wrong and still use whatever it could read.
  */
-import { Reader } from './schema.js'
+import { LENGTH_DELIMITED, Reader } from './schema.js'
 
 export type CheckpointProblemCode =
   | 'truncated-length'
@@ -68,6 +68,9 @@ export function frame(message: Uint8Array): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
+/** A string field's text (Mesos writes UTF-8; a malformed byte reads as U+FFFD, as protobuf's own readers have it). */
+export const fieldText = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+
 export interface TopLevelField {
   field: number
   /** Length-delimited payload, or undefined for scalar wire types. */
@@ -90,7 +93,7 @@ export function readTopLevelFields(body: Uint8Array, baseOffset: number): { fiel
       const field = tag >>> 3
       const wire = tag & 7
       if (field === 0) throw new Error('field number 0')
-      if (wire === 2) fields.push({ field, bytes: reader.bytes(), offset: baseOffset + start })
+      if (wire === LENGTH_DELIMITED) fields.push({ field, bytes: reader.bytes(), offset: baseOffset + start })
       else {
         reader.skipType(wire)
         fields.push({ field, bytes: undefined, offset: baseOffset + start })

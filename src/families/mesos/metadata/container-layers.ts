@@ -4,8 +4,8 @@
  * config blob path. Only the last image provisioned for a container is
  * recorded (mesos_docker.md §1.2), so readers treat it as a lower bound.
  */
-import { frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
-import { ContainerLayersType } from './schema.js'
+import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
+import { CONTAINER_LAYERS, LENGTH_DELIMITED, tag, Writer } from './schema.js'
 
 export interface ContainerLayers {
   paths: string[]
@@ -17,16 +17,18 @@ export function decodeContainerLayers(bytes: Uint8Array): Decoded<ContainerLayer
   const value: ContainerLayers = { paths: [] }
   if (empty) return { value, empty, problems }
   const { fields, problem } = readTopLevelFields(body, LENGTH_PREFIX)
-  const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8')
   for (const f of fields) {
     if (f.bytes === undefined) continue
-    if (f.field === 1) value.paths.push(text(f.bytes))
-    else if (f.field === 2) value.config = text(f.bytes)
+    if (f.field === CONTAINER_LAYERS.paths) value.paths.push(fieldText(f.bytes))
+    else if (f.field === CONTAINER_LAYERS.config) value.config = fieldText(f.bytes)
   }
   if (problem) problems.push(problem)
   return { value, empty, problems }
 }
 
 export function encodeContainerLayers(layers: ContainerLayers): Uint8Array {
-  return frame(ContainerLayersType.encode(ContainerLayersType.create(layers as unknown as Record<string, unknown>)).finish())
+  const w = Writer.create()
+  for (const path of layers.paths) w.uint32(tag(CONTAINER_LAYERS.paths, LENGTH_DELIMITED)).string(path)
+  if (layers.config) w.uint32(tag(CONTAINER_LAYERS.config, LENGTH_DELIMITED)).string(layers.config)
+  return frame(w.finish())
 }

@@ -2,8 +2,8 @@
  * `<store>/storedImages`: the docker store's image list, one `Images`
  * message (MetadataManagerProcess::persist). `layerIds` run root first.
  */
-import { frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
-import { ImagesType, ImageType } from './schema.js'
+import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
+import { IMAGE, IMAGE_REFERENCE, IMAGES, LENGTH_DELIMITED, tag, Writer } from './schema.js'
 
 export interface ImageReference {
   registry?: string
@@ -27,23 +27,43 @@ export function referenceKey(ref: ImageReference): string {
   return name
 }
 
-interface RawImage {
-  reference?: { registry?: string; repository?: string; tag?: string; digest?: string }
-  layerIds?: string[]
-  configDigest?: string
-}
-
-function toStoredImage(raw: RawImage): StoredImage {
-  const image: StoredImage = { layerIds: [...(raw.layerIds ?? [])] }
-  const r = raw.reference
-  if (r && typeof r.repository === 'string') {
-    image.reference = { repository: r.repository }
-    if (r.registry) image.reference.registry = r.registry
-    if (r.tag) image.reference.tag = r.tag
-    if (r.digest) image.reference.digest = r.digest
+/**
+ * One Image record, field by field. A garbled record is lost whole (what it
+ * held cannot be trusted); a record without its required reference, or
+ * whose reference has no repository, keeps what it did hold and says what
+ * is missing, so that its layers stay protected.
+ */
+function decodeImage(bytes: Uint8Array): { image: StoredImage; missing?: string } | { garbled: string } {
+  const { fields, problem } = readTopLevelFields(bytes, 0)
+  if (problem) return { garbled: problem.message }
+  const image: StoredImage = { layerIds: [] }
+  let reference: Partial<ImageReference> | undefined
+  for (const f of fields) {
+    if (f.bytes === undefined) continue
+    if (f.field === IMAGE.layerIds) image.layerIds.push(fieldText(f.bytes))
+    else if (f.field === IMAGE.configDigest) image.configDigest = fieldText(f.bytes)
+    else if (f.field === IMAGE.reference) {
+      const nested = readTopLevelFields(f.bytes, 0)
+      if (nested.problem) return { garbled: `its reference: ${nested.problem.message}` }
+      // A message field given twice is merged, as protobuf's own parsers do.
+      reference ??= {}
+      for (const r of nested.fields) {
+        if (r.bytes === undefined) continue
+        if (r.field === IMAGE_REFERENCE.registry) reference.registry = fieldText(r.bytes)
+        else if (r.field === IMAGE_REFERENCE.repository) reference.repository = fieldText(r.bytes)
+        else if (r.field === IMAGE_REFERENCE.tag) reference.tag = fieldText(r.bytes)
+        else if (r.field === IMAGE_REFERENCE.digest) reference.digest = fieldText(r.bytes)
+      }
+    }
   }
-  if (raw.configDigest) image.configDigest = raw.configDigest
-  return image
+  if (!image.configDigest) delete image.configDigest
+  if (reference === undefined) return { image, missing: "missing required 'reference'" }
+  if (reference.repository === undefined) return { image, missing: "its reference: missing required 'repository'" }
+  image.reference = { repository: reference.repository }
+  if (reference.registry) image.reference.registry = reference.registry
+  if (reference.tag) image.reference.tag = reference.tag
+  if (reference.digest) image.reference.digest = reference.digest
+  return { image }
 }
 
 export function decodeStoredImages(bytes: Uint8Array): Decoded<StoredImage[]> {
@@ -52,25 +72,36 @@ export function decodeStoredImages(bytes: Uint8Array): Decoded<StoredImage[]> {
   if (empty) return { value: images, empty, problems }
   const { fields, problem } = readTopLevelFields(body, LENGTH_PREFIX)
   for (const f of fields) {
-    if (f.field !== 1 || f.bytes === undefined) continue
-    try {
-      images.push(toStoredImage(ImageType.toObject(ImageType.decode(f.bytes)) as RawImage))
-    } catch (err) {
-      // protobufjs reports a missing required field with what it did decode.
-      const partial = (err as { instance?: unknown }).instance
-      if (partial) {
-        images.push(toStoredImage(ImageType.toObject(partial as never) as RawImage))
-        problems.push({ code: 'missing-field', message: `image record ${images.length}: ${(err as Error).message}`, offset: f.offset })
-      } else {
-        problems.push({ code: 'garbled-message', message: `image record ${images.length + 1}: ${(err as Error).message}`, offset: f.offset })
-      }
+    if (f.field !== IMAGES.images || f.bytes === undefined) continue
+    const record = decodeImage(f.bytes)
+    if ('garbled' in record) {
+      problems.push({ code: 'garbled-message', message: `image record ${images.length + 1}: ${record.garbled}`, offset: f.offset })
+      continue
     }
+    images.push(record.image)
+    if (record.missing !== undefined) problems.push({ code: 'missing-field', message: `image record ${images.length}: ${record.missing}`, offset: f.offset })
   }
   if (problem) problems.push(problem)
   return { value: images, empty, problems }
 }
 
 export function encodeStoredImages(images: readonly StoredImage[]): Uint8Array {
-  const message = ImagesType.create({ images: images.map((i) => ImageType.create(i as unknown as Record<string, unknown>)) })
-  return frame(ImagesType.encode(message).finish())
+  const w = Writer.create()
+  for (const image of images) {
+    w.uint32(tag(IMAGES.images, LENGTH_DELIMITED)).fork()
+    // A record without a reference is written as it is (tests plant such damage); empty optional strings are left out, as readers drop them.
+    const ref = image.reference
+    if (ref !== undefined) {
+      w.uint32(tag(IMAGE.reference, LENGTH_DELIMITED)).fork()
+      if (ref.registry) w.uint32(tag(IMAGE_REFERENCE.registry, LENGTH_DELIMITED)).string(ref.registry)
+      w.uint32(tag(IMAGE_REFERENCE.repository, LENGTH_DELIMITED)).string(ref.repository)
+      if (ref.tag) w.uint32(tag(IMAGE_REFERENCE.tag, LENGTH_DELIMITED)).string(ref.tag)
+      if (ref.digest) w.uint32(tag(IMAGE_REFERENCE.digest, LENGTH_DELIMITED)).string(ref.digest)
+      w.ldelim()
+    }
+    for (const id of image.layerIds) w.uint32(tag(IMAGE.layerIds, LENGTH_DELIMITED)).string(id)
+    if (image.configDigest) w.uint32(tag(IMAGE.configDigest, LENGTH_DELIMITED)).string(image.configDigest)
+    w.ldelim()
+  }
+  return frame(w.finish())
 }
