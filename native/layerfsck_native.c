@@ -8,11 +8,13 @@
  * symlink (the walk's one call per directory; a whole tree's on the threadpool), a raw readdir to see whether a filesystem
  * fills in d_type (Node hides DT_UNKNOWN by lstat-ing for it; overlay needs d_type), what export asks of
  * every entry of a directory (stat, xattr names, a small file's bytes, a link's target) in one job on the threadpool,
+ * linkat of many names from one directory descriptor to another in one job on the threadpool (a clone's
+ * hard links, without a whole-path lookup per file),
  * the l*xattr calls (on the entry itself, with byte-exact names and values),
  * syncfs, and flock on a file opened without following a symlink or blocking.
  *
  * A path is a Buffer (the exact bytes of a name that is not valid UTF-8) or a
- * string. Every function is synchronous (but listTreeAsync and inspectAsync, which return a
+ * string. Every function is synchronous (but listTreeAsync, inspectAsync and linkNamesAsync, which return a
  * promise) and throws (rejects with) an Error whose `code` is the errno name,
  * so the adapter can treat it exactly like a node:fs error.
  */
@@ -282,20 +284,27 @@ static int grow_put(grow_buf *b, const char *bytes, size_t n) {
   return 1;
 }
 
+/* A directory the port names, opened never through a symlink in its last component: 0 with *fd, or an errno. */
+static int open_dir(const char *path, int *fd) {
+  do *fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  while (*fd < 0 && errno == EINTR);
+  if (*fd >= 0) return 0;
+  int e = errno;
+  struct stat st;
+  // O_DIRECTORY answers ENOTDIR for a symlink before O_NOFOLLOW can say ELOOP; the port says ELOOP.
+  if (e == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
+  return e;
+}
+
 /* 0 with the records in *out (the caller frees out->data), or an errno. */
 static int list_dir(const char *path, grow_buf *out) {
   out->cap = 16384;
   out->len = 0;
   out->data = malloc(out->cap);
   if (out->data == NULL) return ENOMEM;
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    struct stat st;
-    // O_DIRECTORY answers ENOTDIR for a symlink before O_NOFOLLOW can say ELOOP; the port says ELOOP.
-    if (e == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
-    return e;
-  }
+  int fd;
+  int opened = open_dir(path, &fd);
+  if (opened != 0) return opened;
   char buf[32768];
   for (;;) {
     long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
@@ -541,6 +550,26 @@ static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* One entry of a directory, not a path: '', '.', '..' and a name with a slash are EINVAL for the port. */
+static int is_entry_name(const char *name) {
+  return name[0] != '\0' && strchr(name, '/') == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/*
+ * A Buffer of names each ended by a NUL, as a copy a job owns past the call,
+ * ended by a NUL even when the caller's last name was not: 0, or ENOMEM.
+ * Each NUL in *len bytes ends one name.
+ */
+static int own_names(const void *names, size_t names_len, char **out, size_t *len) {
+  char *copy = malloc(names_len + 1);
+  if (copy == NULL) return ENOMEM;
+  if (names_len > 0) memcpy(copy, names, names_len);
+  copy[names_len] = '\0';
+  *out = copy;
+  *len = names_len > 0 && copy[names_len - 1] != '\0' ? names_len + 1 : names_len;
+  return 0;
+}
+
 /*
  * inspectAsync(dir, names, xattrs, readUpTo, readlinks, maxBytes): what a
  * walk asks of every entry of a directory, for a list of its names, in one
@@ -681,14 +710,8 @@ static void inspect_execute(napi_env env, void *data) {
   (void)env;
   inspect_job *job = data;
   int dfd;
-  do dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  while (dfd < 0 && errno == EINTR);
-  if (dfd < 0) {
-    int e = errno;
-    struct stat st;
-    // O_DIRECTORY answers ENOTDIR for a symlink before O_NOFOLLOW can say ELOOP; the port says ELOOP.
-    if (e == ENOTDIR && lstat(job->dir, &st) == 0 && S_ISLNK(st.st_mode)) e = ELOOP;
-    job->err = e;
+  job->err = open_dir(job->dir, &dfd);
+  if (job->err != 0) {
     job->err_syscall = "open";
     return;
   }
@@ -713,7 +736,7 @@ static void inspect_execute(napi_env env, void *data) {
     const char *sys = "lstat";
     int e = 0;
     struct stat st;
-    if (len == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) e = EINVAL;
+    if (!is_entry_name(name)) e = EINVAL;
     else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) e = errno;
     if (e == 0 && job->xattrs) {
       sys = "llistxattr";
@@ -816,16 +839,11 @@ static napi_value js_inspect_async(napi_env env, napi_callback_info info) {
     inspect_free(job);
     return NULL;
   }
-  // A copy the job owns, ended by a NUL even when the caller's last name was not.
-  job->names = malloc(names_len + 1);
-  if (job->names == NULL) {
+  if (own_names(names, names_len, &job->names, &job->names_len) != 0) {
     throw_errno(env, ENOMEM, "inspect", job->dir);
     inspect_free(job);
     return NULL;
   }
-  if (names_len > 0) memcpy(job->names, names, names_len);
-  job->names[names_len] = '\0';
-  job->names_len = names_len > 0 && job->names[names_len - 1] != '\0' ? names_len + 1 : names_len;
   job->xattrs = xattrs;
   job->links = links;
   job->read_up_to = read_up_to;
@@ -836,6 +854,127 @@ static napi_value js_inspect_async(napi_env env, napi_callback_info info) {
       napi_create_async_work(env, NULL, name, inspect_execute, inspect_complete, job, &job->work) != napi_ok) {
     inspect_free(job);
     return throw_errno(env, ENOMEM, "inspect", "");
+  }
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+/*
+ * linkNamesAsync(fromDir, toDir, names): the port's `linkNames`, in one job
+ * on the threadpool. `names` is one Buffer of names each ended by a NUL.
+ * Both directories are opened once (O_DIRECTORY|O_NOFOLLOW, as inspect opens
+ * its dir) and each name is linked with linkat(fromfd, name, tofd, name, 0):
+ * no AT_SYMLINK_FOLLOW, so a symlink is linked itself, and no lookup of the
+ * directories' paths per name (what made a clone's link(2) per file cost).
+ * A name that is not one entry is EINVAL without a syscall. The call fails
+ * (`open`, naming that directory) only when a directory cannot be opened,
+ * before anything is linked. The answer is an ArrayBuffer of one int32 per
+ * name, in order: 0 when linked, else its errno.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char from[PATH_BUF], to[PATH_BUF];
+  char *names;
+  size_t names_len, count;
+  int32_t *answers;
+  int err;
+  const char *err_path;
+} link_names_job;
+
+static void link_names_execute(napi_env env, void *data) {
+  (void)env;
+  link_names_job *job = data;
+  int from_fd, to_fd;
+  job->err = open_dir(job->from, &from_fd);
+  if (job->err != 0) {
+    job->err_path = job->from;
+    return;
+  }
+  job->err = open_dir(job->to, &to_fd);
+  if (job->err != 0) {
+    job->err_path = job->to;
+    close(from_fd);
+    return;
+  }
+  size_t i = 0;
+  for (size_t off = 0; off < job->names_len && i < job->count; i++) {
+    const char *name = job->names + off;
+    off += strlen(name) + 1;
+    int e = 0;
+    if (!is_entry_name(name)) {
+      e = EINVAL;
+    } else {
+      int rc;
+      do rc = linkat(from_fd, name, to_fd, name, 0);
+      while (rc != 0 && errno == EINTR);
+      if (rc != 0) e = errno;
+    }
+    job->answers[i] = e;
+  }
+  close(from_fd);
+  close(to_fd);
+}
+
+static void link_names_free(link_names_job *job) {
+  free(job->names);
+  free(job->answers);
+  free(job);
+}
+
+static void link_names_complete(napi_env env, napi_status status, void *data) {
+  link_names_job *job = data;
+  if (status != napi_ok && job->err == 0) job->err = EINTR;
+  napi_value result;
+  void *bytes = NULL;
+  size_t total = job->count * sizeof(int32_t);
+  if (job->err == 0 && napi_create_arraybuffer(env, total, &bytes, &result) == napi_ok) {
+    if (total > 0) memcpy(bytes, job->answers, total);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    const char *syscall = job->err_path != NULL ? "open" : "linkat";
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err != 0 ? job->err : ENOMEM, syscall, job->err_path != NULL ? job->err_path : job->from));
+  }
+  napi_delete_async_work(env, job->work);
+  link_names_free(job);
+}
+
+static napi_value js_link_names_async(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  link_names_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return throw_errno(env, ENOMEM, "linkat", "");
+  if (!get_path(env, argv[0], job->from) || !get_path(env, argv[1], job->to)) {
+    link_names_free(job);
+    return NULL;
+  }
+  bool is_buffer = false;
+  void *names = NULL;
+  size_t names_len = 0;
+  if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[2], &names, &names_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "linkNames takes (fromDir, toDir, names Buffer)");
+    link_names_free(job);
+    return NULL;
+  }
+  if (own_names(names, names_len, &job->names, &job->names_len) != 0) {
+    throw_errno(env, ENOMEM, "linkat", job->from);
+    link_names_free(job);
+    return NULL;
+  }
+  for (size_t off = 0; off < job->names_len; off++)
+    if (job->names[off] == '\0') job->count += 1;
+  job->answers = calloc(job->count > 0 ? job->count : 1, sizeof *job->answers);
+  if (job->answers == NULL) {
+    throw_errno(env, ENOMEM, "linkat", job->from);
+    link_names_free(job);
+    return NULL;
+  }
+  napi_value promise, name;
+  napi_create_string_utf8(env, "layerfsck:linkNames", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, link_names_execute, link_names_complete, job, &job->work) != napi_ok) {
+    link_names_free(job);
+    return throw_errno(env, ENOMEM, "linkat", "");
   }
   napi_queue_async_work(env, job->work);
   return promise;
@@ -1036,6 +1175,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lstat", NULL, js_lstat, NULL, NULL, NULL, napi_default, NULL},
       {"listTreeAsync", NULL, js_list_tree_async, NULL, NULL, NULL, napi_default, NULL},
       {"inspectAsync", NULL, js_inspect_async, NULL, NULL, NULL, napi_default, NULL},
+      {"linkNamesAsync", NULL, js_link_names_async, NULL, NULL, NULL, napi_default, NULL},
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},

@@ -250,6 +250,54 @@ for (const subject of SUBJECTS) {
       expect(await text(s.fs, journal)).toBe('one\ntwo\n')
     })
 
+    it('leaves exactly the first k names of a linkNames that crashes after k links, each rolled back as its link would be', async () => {
+      const names = ['a', 'b', 'c', 'd']
+      for (let k = 0; k <= names.length; k++) {
+        const [viaLinkNames, viaLink] = [`${s.root}/k${k}`, `${s.root}/k${k}-link`]
+        const lost: string[][] = []
+        for (const base of [viaLinkNames, viaLink]) {
+          await makeDirs(s.fs, `${base}/from`)
+          await makeDirs(s.fs, `${base}/to`)
+          for (const name of names) await writeFileDurable(s.fs, `${base}/from/${name}`, Buffer.from(name))
+          const crashing = withCrashAfter(s.fs, k, { model: 'power-loss' })
+          if (base === viaLinkNames) {
+            const linking = crashing.linkNames(`${base}/from`, `${base}/to`, names)
+            if (k < names.length) await expect(linking).rejects.toBeInstanceOf(CrashError)
+            else expect(await linking).toEqual(names.map(() => undefined))
+          } else {
+            for (const name of names) await crashing.link(`${base}/from/${name}`, `${base}/to/${name}`).catch(ignoreCrash)
+          }
+          expect(crashing.journal, `after a crash at step ${k}`).toEqual(names.slice(0, k).map((n) => `link ${base}/to/${n}`))
+          expect((await s.fs.readdir(`${base}/to`)).map((e) => e.name).sort(), `after a crash at step ${k}`).toEqual(names.slice(0, k))
+          for (const name of names.slice(0, k)) {
+            expect(inodeKey((await s.fs.lstat(`${base}/to/${name}`))!)).toBe(inodeKey((await s.fs.lstat(`${base}/from/${name}`))!))
+          }
+          lost.push((await crashing.recover()).map((l) => l.replace(base, '<base>')))
+          // Never fsynced, the new names go; the files they named stay, each with its one name.
+          expect(await s.fs.readdir(`${base}/to`)).toEqual([])
+          for (const name of names) expect(await s.fs.lstat(`${base}/from/${name}`)).toMatchObject({ nlink: 1 })
+        }
+        expect(lost[0]).toEqual(names.slice(0, k).reverse().map((n) => `create <base>/to/${n}`))
+        expect(lost[0]).toEqual(lost[1])
+      }
+    })
+
+    it('keeps what linkNames linked once the directory is fsynced, and refuses its directories before any step', async () => {
+      await makeDirs(s.fs, `${s.root}/from`)
+      await makeDirs(s.fs, `${s.root}/to`)
+      await writeFileDurable(s.fs, `${s.root}/from/a`, Buffer.from('a'))
+      await s.fs.symlink('from', `${s.root}/from-link`)
+      const crashing = withCrashAfter(s.fs, Infinity, { model: 'power-loss' })
+      await expect(crashing.linkNames(`${s.root}/from-link`, `${s.root}/to`, ['a'])).rejects.toMatchObject({ code: 'ELOOP' })
+      await expect(crashing.linkNames(`${s.root}/from`, `${s.root}/missing`, ['a'])).rejects.toMatchObject({ code: 'ENOENT' })
+      expect(crashing.steps).toBe(0)
+      expect(await crashing.linkNames(`${s.root}/from`, `${s.root}/to`, ['a', 'gone', '..'])).toEqual([undefined, 'ENOENT', 'EINVAL'])
+      await crashing.fsync(`${s.root}/to`)
+      expect(await crashing.recover()).toEqual([])
+      expect(await text(s.fs, `${s.root}/to/a`)).toBe('a')
+      expect((await s.fs.lstat(`${s.root}/from/a`))?.nlink).toBe(2)
+    })
+
     it('drops a lock taken through the crashing port at the crash, as the kernel does for a killed process', async () => {
       const lockPath = `${s.root}/lock`
       const crashing = withCrashAfter(s.fs, 1, { model: 'power-loss' })

@@ -466,6 +466,93 @@ for (const { name, make } of SUBJECTS) {
       })
     })
 
+    describe('linkNames', () => {
+      const dirs = async (): Promise<{ from: string; to: string }> => {
+        const from = `${r}/from`
+        const to = `${r}/to`
+        await fs.mkdir(from)
+        await fs.mkdir(to)
+        return { from, to }
+      }
+
+      it('links each name under the same name in the other directory, one inode with two links', async () => {
+        const { from, to } = await dirs()
+        const names = ['a', 'b', 'c', '.hidden']
+        for (const name of names) await put(fs, `${from}/${name}`, name)
+        expect(await fs.linkNames(from, to, names)).toEqual([undefined, undefined, undefined, undefined])
+        for (const name of names) {
+          const source = (await fs.lstat(`${from}/${name}`))!
+          const linked = (await fs.lstat(`${to}/${name}`))!
+          expect([name, inodeKey(linked), linked.nlink]).toEqual([name, inodeKey(source), 2])
+        }
+        expect(await fs.linkNames(from, to, [])).toEqual([])
+      })
+
+      it('answers ENOENT for a missing name and EEXIST for one already taken, and still links the others', async () => {
+        const { from, to } = await dirs()
+        for (const name of ['a', 'taken', 'c']) await put(fs, `${from}/${name}`, name)
+        await put(fs, `${to}/taken`, 'mine')
+        expect(await fs.linkNames(from, to, ['a', 'missing', 'taken', 'c'])).toEqual([undefined, 'ENOENT', 'EEXIST', undefined])
+        expect((await fs.readdir(to)).map((e) => e.name).sort()).toEqual(['a', 'c', 'taken'])
+        expect(await text(fs, `${to}/taken`)).toBe('mine')
+        expect((await fs.lstat(`${from}/taken`))?.nlink).toBe(1)
+      })
+
+      it('links a symlink itself, not what it points to', async () => {
+        const { from, to } = await dirs()
+        await put(fs, `${from}/t`, 'x')
+        await fs.symlink('t', `${from}/l`)
+        await fs.symlink('nowhere', `${from}/dangling`)
+        expect(await fs.linkNames(from, to, ['l', 'dangling'])).toEqual([undefined, undefined])
+        const linked = (await fs.lstat(`${to}/l`))!
+        expect(linked.kind).toBe('symlink')
+        expect(inodeKey(linked)).toBe(inodeKey((await fs.lstat(`${from}/l`))!))
+        expect(await fs.readlink(`${to}/dangling`)).toBe('nowhere')
+        expect((await fs.lstat(`${from}/t`))?.nlink).toBe(1)
+      })
+
+      it('answers EPERM for a directory and EINVAL for what is not one name, making nothing for either', async () => {
+        const { from, to } = await dirs()
+        await fs.mkdir(`${from}/sub`)
+        await put(fs, `${from}/sub/x`, 'x')
+        await put(fs, `${r}/outside`, 'x')
+        const answers = await fs.linkNames(from, to, ['sub', '..', '.', '', 'sub/x', '../outside', 'a\0b', 'n'.repeat(256)])
+        expect(answers).toEqual(['EPERM', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL', 'ENAMETOOLONG'])
+        expect(await fs.readdir(to)).toEqual([])
+        expect((await fs.lstat(`${r}/outside`))?.nlink).toBe(1)
+      })
+
+      it('refuses a directory that is a symlink, a file or missing, for the whole call, linking nothing', async () => {
+        const { from, to } = await dirs()
+        await put(fs, `${from}/a`, 'a')
+        await fs.symlink('from', `${r}/from-link`)
+        await fs.symlink('to', `${r}/to-link`)
+        expect(await errCode(fs.linkNames(`${r}/from-link`, to, ['a']))).toBe('ELOOP')
+        expect(await errCode(fs.linkNames(from, `${r}/to-link`, ['a']))).toBe('ELOOP')
+        expect(await errCode(fs.linkNames(`${r}/missing`, to, ['a']))).toBe('ENOENT')
+        expect(await errCode(fs.linkNames(from, `${r}/missing`, ['a']))).toBe('ENOENT')
+        expect(await errCode(fs.linkNames(from, `${from}/a`, ['a']))).toBe('ENOTDIR')
+        expect(await fs.readdir(to)).toEqual([])
+        expect((await fs.lstat(`${from}/a`))?.nlink).toBe(1)
+      })
+
+      it('links names that are not UTF-8 byte for byte, between directories whose names are not either', async () => {
+        const cafe = 'caf\udce9'
+        const bad = 'bad\udcff\udcfe'
+        await fs.mkdir(`${r}/${cafe}`)
+        await fs.mkdir(`${r}/${bad}.to`)
+        await put(fs, `${r}/${cafe}/${bad}`, 'latin-1')
+        await put(fs, `${r}/${cafe}/caf\u00e9`, 'utf-8')
+        expect(await fs.linkNames(`${r}/${cafe}`, `${r}/${bad}.to`, [bad, 'caf\u00e9', cafe])).toEqual([undefined, undefined, 'ENOENT'])
+        expect((await fs.readdir(`${r}/${bad}.to`)).map((e) => e.name).sort()).toEqual([bad, 'caf\u00e9'].sort())
+        expect(await text(fs, `${r}/${bad}.to/${bad}`)).toBe('latin-1')
+        expect((await fs.lstat(`${r}/${cafe}/${bad}`))?.nlink).toBe(2)
+        // The directory it could not open is named in the error as the caller spelled it.
+        await expect(fs.linkNames(`${r}/${cafe}`, `${r}/${cafe}.missing`, [bad])).rejects.toMatchObject({ code: 'ENOENT', path: `${r}/${cafe}.missing` })
+        await expect(fs.linkNames(`${r}/${bad}.missing`, `${r}/${cafe}`, [bad])).rejects.toMatchObject({ code: 'ENOENT', path: `${r}/${bad}.missing` })
+      })
+    })
+
     describe('rename', () => {
       it('drops the link count of the inode it replaces', async () => {
         await put(fs, `${r}/file`, 'new')
@@ -775,6 +862,19 @@ for (const { name, make } of SUBJECTS) {
         expect(await errCode(fs.rename(`${r}/m/sub`, `${r}/sub`))).toBe('EXDEV')
         expect(await errCode(fs.rename(`${r}/out`, `${r}/m/sub/f`))).toBe('EXDEV')
         expect(await text(fs, `${r}/m/sub/f`)).toBe('in')
+      })
+
+      it('answers EXDEV for each name linkNames would link across a mount, in either direction', async ({ skip }) => {
+        if (rootOnly()) return skip('needs root (mknod, trusted.* xattrs or mounts)')
+        await fs.mkdir(`${r}/m`)
+        await s.mountTmpfs(`${r}/m`)
+        await fs.mkdir(`${r}/m/sub`)
+        await put(fs, `${r}/m/sub/in`, 'in')
+        await put(fs, `${r}/out`, 'out')
+        expect(await fs.linkNames(`${r}/m/sub`, r, ['in', 'missing'])).toEqual(['EXDEV', 'ENOENT'])
+        expect(await fs.linkNames(r, `${r}/m/sub`, ['out'])).toEqual(['EXDEV'])
+        expect(await fs.readdir(`${r}/m/sub`)).toEqual([{ name: 'in', kind: 'file' }])
+        expect(await fs.lstat(`${r}/in`)).toBeUndefined()
       })
 
       it('refuses to remove, rename or replace a mount point with EBUSY', async ({ skip }) => {

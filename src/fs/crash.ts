@@ -68,6 +68,7 @@ import type {
   WriteHandle,
   WriteOptions,
 } from './port.js'
+import { linkEachName } from './link-names.js'
 import { devKey, inodeKey } from './port.js'
 import { basename, dirname } from './safe-path.js'
 
@@ -178,6 +179,8 @@ export function withCrashAfter(inner: FsPort, crashAfter: number, options: Crash
     close: () => h.close(),
   })
 
+  const link = (e: string, p: string): Promise<void> => step('link', p, () => inner.link(e, p), (t, act) => t.create(p, act, e))
+
   return {
     get kind() {
       return inner.kind
@@ -216,7 +219,13 @@ export function withCrashAfter(inner: FsPort, crashAfter: number, options: Crash
     mkdir: (p, m) => step('mkdir', p, () => inner.mkdir(p, m), (t, act) => t.create(p, act)),
     mknod: (p, k, m, r) => step('mknod', p, () => inner.mknod(p, k, m, r), (t, act) => t.create(p, act)),
     symlink: (target, p) => step('symlink', p, () => inner.symlink(target, p), (t, act) => t.create(p, act)),
-    link: (e, p) => step('link', p, () => inner.link(e, p), (t, act) => t.create(p, act, e)),
+    link,
+    // One step per name, so a crash can land between any two and the model records each name as `link` does.
+    async linkNames(fromDir, toDir, names) {
+      // Both directories opened (nothing changed) before any name, as the call refuses them on its own.
+      await inner.linkNames(fromDir, toDir, [])
+      return linkEachName(fromDir, toDir, names, link)
+    },
     rename: (f, to) => step('rename', `${f} -> ${to}`, () => inner.rename(f, to), (t, act) => t.rename(f, to, act)),
     unlink: (p) => step('unlink', p, () => inner.unlink(p), (t, act) => t.remove(p, 'unlink', act)),
     rmdir: (p) => step('rmdir', p, () => inner.rmdir(p), (t, act) => t.remove(p, 'rmdir', act)),

@@ -24,6 +24,7 @@ import { Volume } from 'memfs'
 import { errnoError } from '../errors.js'
 import { fsTypeMagic } from './fstype.js'
 import { mountContaining } from './mountinfo.js'
+import { linkEachName } from './link-names.js'
 import { listTreeByReaddir } from './list-tree.js'
 import { nameByteLength } from './name-bytes.js'
 import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, Inspected, MountEntry, WriteHandle, WriteOptions } from './port.js'
@@ -367,6 +368,16 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return { dir, name, trailing: raw[raw.length - 1] === '' }
   }
 
+  /** open(dir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW), as the disk adapter opens a directory it looks up names in. */
+  const openDir = (dir: string): At => {
+    const at = resolve(dir, 'open', false)
+    const node = at.link.getNode()
+    if (node.isSymlink()) throw errnoError('ELOOP', 'open', dir)
+    if (!node.isDirectory()) throw errnoError('ENOTDIR', 'open', dir)
+    if (!permits(node, 0o4)) throw errnoError('EACCES', 'open', dir)
+    return at
+  }
+
   const childPath = (dir: At, name: string): string => (dir.path === '/' ? `/${name}` : `${dir.path}/${name}`)
 
   const requireWritableDir = (dir: CoreLink, syscall: string, path: string): void => {
@@ -536,12 +547,8 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
 
     async inspect(dir, names, options = {}) {
       const { readUpTo, maxBytes } = inspectLimits(options)
-      // open(dir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW), as the disk adapter opens it.
-      const at = resolve(dir, 'open', false)
+      const at = openDir(dir)
       const dirNode = at.link.getNode()
-      if (dirNode.isSymlink()) throw errnoError('ELOOP', 'open', dir)
-      if (!dirNode.isDirectory()) throw errnoError('ENOTDIR', 'open', dir)
-      if (!permits(dirNode, 0o4)) throw errnoError('EACCES', 'open', dir)
       const out: Inspected[] = []
       let carried = 0
       for (const name of names) {
@@ -702,6 +709,12 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
       dir.link.createChild(name, node)
       node.nlink += 1
       node.ctime = new Date()
+    },
+
+    async linkNames(fromDir, toDir, names) {
+      openDir(fromDir)
+      openDir(toDir)
+      return linkEachName(fromDir, toDir, names, (existing, path) => fs.link(existing, path))
     },
 
     async rename(from, to) {

@@ -15,13 +15,15 @@
  * walk measured 10-25x slower than the sync call on the same tree, and a
  * walk awaits each step anyway. The exceptions are the walks that look at
  * every entry (listTree, inspect): one native job per directory or part of a
- * tree, on the threadpool, so the walk's caller works while the next is read.
+ * tree, on the threadpool, so the walk's caller works while the next is read;
+ * and linkNames, a directory's hard links in one native job.
  * Bulk data goes through real streams.
  */
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
+import { getSystemErrorName } from 'node:util'
 import { isErrno, errnoError, LayerfsckError } from '../errors.js'
 import { fsTypeName } from './fstype.js'
 import { parseMountInfo } from './mountinfo.js'
@@ -45,6 +47,8 @@ interface NativeAddon {
   listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number, skipPlain: boolean): Promise<Buffer>
   /** What inspect asks of names in dir (a Buffer of NUL-ended names), read on the threadpool (see the C source). */
   inspectAsync(dir: PathArg, names: Buffer, xattrs: boolean, readUpTo: number, readlinks: boolean, maxBytes: number): Promise<ArrayBuffer>
+  /** linkat of each name (a Buffer of NUL-ended names) from one directory to the other on the threadpool: an int32 per name, 0 or its errno. */
+  linkNamesAsync(fromDir: PathArg, toDir: PathArg, names: Buffer): Promise<ArrayBuffer>
   /** undefined on ENODATA. */
   lgetxattr(path: PathArg, name: PathArg): Buffer | undefined
   /** The names, each ended by a NUL. */
@@ -116,6 +120,22 @@ async function onDiskAsync<T>(path: string, call: (p: PathArg) => Promise<T>): P
     return await call(bytes)
   } catch (err) {
     throw restorePaths(err, [[bytes, path, 'path']])
+  }
+}
+
+/**
+ * onDiskAsync for a call on two directories, whose error names the one it
+ * could not open as `path`: that one gets its string back.
+ */
+async function onDiskAsync2<T>(a: string, b: string, call: (a: PathArg, b: PathArg) => Promise<T>): Promise<T> {
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return call(a, b)
+  const ab = encodeName(a)
+  const bb = encodeName(b)
+  try {
+    return await call(ab, bb)
+  } catch (err) {
+    const first = isErrno(err) && err.path === ab.toString('utf8')
+    throw restorePaths(err, [first ? [ab, a, 'path'] : [bb, b, 'path']])
   }
 }
 
@@ -274,12 +294,12 @@ function inodeOf(n: Float64Array, at: number, big: BigInt64Array, bigAt: number)
 const INSPECT_SLOTS = 16
 
 /**
- * The names for the native inspect, each ended by a NUL: one encode of the
- * joined text unless a name holds an escaped byte. A name the native side
- * must refuse goes as '/', which it answers EINVAL, as the port does: a NUL
- * inside one would split it into two.
+ * The names for the native inspect and linkNames, each ended by a NUL: one
+ * encode of the joined text unless a name holds an escaped byte. A name the
+ * native side must refuse goes as '/', which it answers EINVAL, as the port
+ * does: a NUL inside one would split it into two.
  */
-function inspectNames(names: readonly string[]): Buffer {
+function entryNames(names: readonly string[]): Buffer {
   if (names.length === 0) return Buffer.alloc(0)
   const valid = names.every(isEntryName) ? names : names.map((n) => (isEntryName(n) ? n : '/'))
   const joined = `${valid.join('\0')}\0`
@@ -424,7 +444,7 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
 
     async inspect(dir, names, options = {}) {
       const { readUpTo, maxBytes } = inspectLimits(options)
-      const list = inspectNames(names)
+      const list = entryNames(names)
       const raw = await onDiskAsync(dir, (p) => loadNative().inspectAsync(p, list, options.xattrNames === true, readUpTo, options.readlinks === true, maxBytes))
       return inspectedOf(raw)
     },
@@ -516,6 +536,12 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
 
     async link(existing, path) {
       onDisk2(existing, path, (e, p) => fs.linkSync(e, p))
+    },
+
+    async linkNames(fromDir, toDir, names) {
+      const list = entryNames(names)
+      const answers = new Int32Array(await onDiskAsync2(fromDir, toDir, (f, t) => loadNative().linkNamesAsync(f, t, list)))
+      return Array.from(answers, (e) => (e === 0 ? undefined : getSystemErrorName(-e)))
     },
 
     async rename(from, to) {

@@ -154,7 +154,7 @@ export function inspectLimits(options: InspectOptions): { readUpTo: number; maxB
   return { readUpTo, maxBytes }
 }
 
-/** A name `FsPort.inspect` takes: one entry of the directory, not a path ('', '.', '..' and a slash are EINVAL). */
+/** A name `FsPort.inspect` and `FsPort.linkNames` take: one entry of the directory, not a path ('', '.', '..' and a slash are EINVAL). */
 export function isEntryName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0')
 }
@@ -293,6 +293,20 @@ export interface FsPort {
   symlink(target: string, path: string): Promise<void>
   /** linkat(2) without AT_SYMLINK_FOLLOW: a symlink is linked, not its target. EPERM for a directory. */
   link(existing: string, path: string): Promise<void>
+  /**
+   * Hard-links each name of the directory `fromDir` under the same name in
+   * `toDir`, in one call: one answer per name, in order, undefined when
+   * linked, else its errno (EEXIST, ENOENT, EPERM for a directory, EXDEV
+   * across filesystems, ...). A clone that links every file of a layer paid
+   * a link(2) per file, each looking up two whole paths, on the main thread;
+   * this opens both directories once and links by name in them
+   * (linkat(2) without AT_SYMLINK_FOLLOW: a symlink is linked, not its
+   * target), run on the threadpool on disk. Each directory is opened without
+   * following a symlink (ELOOP; ENOTDIR for anything else that is not a
+   * directory); when either cannot be opened the call fails and nothing is
+   * linked. A name that is not one entry ('', '.', '..', a slash) is EINVAL.
+   */
+  linkNames(fromDir: string, toDir: string, names: readonly string[]): Promise<(string | undefined)[]>
   /** rename(2) with Linux's rules (EISDIR, ENOTDIR, ENOTEMPTY, EINVAL, EXDEV). */
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
@@ -329,7 +343,7 @@ export interface FsPort {
   unmount(path: string, options?: { detach?: boolean }): Promise<void>
 }
 
-/** The calls that change something: the crash-injection decorator fails these after the Nth. */
+/** The calls that change something: the crash-injection decorator fails these after the Nth (`linkNames` is a `link` per name). */
 export const MUTATING_CALLS = [
   'openWrite',
   'write',
