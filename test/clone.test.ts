@@ -191,7 +191,8 @@ for (const { name, make } of SUBJECTS) {
         },
       })
       await expect(run).rejects.toMatchObject({ code: 'LAYERFSCK_CANCELLED' })
-      expect(seen).toEqual([2])
+      // The first report comes once the root is made; the clone stops before its first run.
+      expect(seen).toEqual([1])
     })
 
     it('says to copy when the target is on another filesystem than the files it would link', async ({ skip }) => {

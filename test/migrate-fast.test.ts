@@ -107,9 +107,9 @@ for (const { name, make } of SUBJECTS) {
 
       // Removed between the listing and its link: the error says the layer changed, not ENOENT.
       const vanishing = counting(s.fs, {
-        link: async (real, ...args) => {
-          const [existing] = args as [string, string]
-          if (existing === `${source}/etc/plain.txt`) await s.fs.unlink(existing)
+        linkNames: async (real, ...args) => {
+          const [from, , names] = args as [string, string, string[]]
+          if (names.some((n) => `${from}/${n}` === `${source}/etc/plain.txt`)) await s.fs.unlink(`${source}/etc/plain.txt`)
           return real(...args)
         },
       })
@@ -117,6 +117,26 @@ for (const { name, make } of SUBJECTS) {
         code: 'LAYERFSCK_CLONE_SOURCE',
         message: expect.stringMatching(/etc\/plain\.txt vanished while it was cloned/),
       })
+    })
+
+    it('links the markers of a clone converted to the overlay form, and the conversion leaves the source exactly as it was', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      const before = await listTree(s.fs, source, { mtime: true })
+      const { fs, calls } = counting(s.fs)
+      const clone = `${s.root}/clone`
+      const report = await cloneTree(fs, source, clone, { linkMarkers: true })
+      expect(report).toMatchObject({ entries: 11, files: 6, hardLinked: 6 })
+      // No marker is made afresh: nothing is opened for writing.
+      expect(calls.count('openWrite')).toBe(0)
+      for (const marker of ['etc/.wh.gone', 'cache/.wh..wh..opq']) {
+        expect((await s.fs.lstat(`${clone}/${marker}`))!.ino, marker).toBe((await s.fs.lstat(`${source}/${marker}`))!.ino)
+      }
+      await convertLayer(s.fs, clone, 'overlay')
+      expect(await compareLayerTrees(s.fs, source, 'aufs', clone, 'overlay', { data: true })).toEqual([])
+      // The markers' inodes lost their second name and nothing else.
+      expect(await listTree(s.fs, source, { mtime: true })).toBe(before)
+      expect((await s.fs.lstat(`${source}/etc/.wh.gone`))!.nlink).toBe(1)
     })
 
     it('compares a hard-linked file by its inode alone, and still finds every difference of a staged file that is another inode', async ({ skip }) => {
@@ -246,15 +266,17 @@ for (const { name, make } of SUBJECTS) {
       // A staged file of the victim becomes another inode with other bytes between its link and the comparison.
       let tampered = ''
       const { fs, calls } = counting(s.fs, {
-        link: async (real, ...args) => {
-          const [existing, path] = args as [string, string]
-          await real(...args)
-          if (tampered === '' && existing.startsWith(`${store()}/layers/${victim}/`) && !existing.includes('/.wh.')) {
-            tampered = existing
-            const size = (await s.fs.lstat(existing))!.size
-            await s.fs.unlink(path)
-            await writeFileAll(s.fs, path, Buffer.alloc(size, 0x21))
+        linkNames: async (real, ...args) => {
+          const [from, into, names] = args as [string, string, string[]]
+          const answers = await real(...args)
+          if (tampered === '' && from.startsWith(`${store()}/layers/${victim}/`)) {
+            const name = names.find((n) => !n.startsWith('.wh.'))!
+            tampered = `${from}/${name}`
+            const size = (await s.fs.lstat(tampered))!.size
+            await s.fs.unlink(`${into}/${name}`)
+            await writeFileAll(s.fs, `${into}/${name}`, Buffer.alloc(size, 0x21))
           }
+          return answers
         },
       })
       const { report } = await run(fs)
@@ -283,15 +305,17 @@ for (const { name, make } of SUBJECTS) {
       const victim = [...g.layerIds].sort()[1]!
       let tampered = false
       const { fs, calls } = counting(s.fs, {
-        link: async (real, ...args) => {
-          const [existing, path] = args as [string, string]
-          await real(...args)
+        linkNames: async (real, ...args) => {
+          const [from, into, names] = args as [string, string, string[]]
+          const answers = await real(...args)
           // The victim's first linked file becomes another inode with other bytes: it fails its comparison.
-          if (!tampered && existing.startsWith(`${store()}/layers/${victim}/`)) {
+          const name = names.find((n) => !n.startsWith('.wh.'))
+          if (!tampered && from.startsWith(`${store()}/layers/${victim}/`) && name !== undefined) {
             tampered = true
-            await s.fs.unlink(path)
-            await writeFileAll(s.fs, path, 'tampered')
+            await s.fs.unlink(`${into}/${name}`)
+            await writeFileAll(s.fs, `${into}/${name}`, 'tampered')
           }
+          return answers
         },
       })
       const { report } = await run(fs)

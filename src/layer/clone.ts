@@ -16,7 +16,7 @@ import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { childPath, childRel, inspectRest, READ_AHEAD, walkDirectories, walkPreorder, type ListedDirectory } from '../fs/walk.js'
+import { childPath, childRel, inspectRest, READ_AHEAD, walkDirectories, walkPreorderRuns, type ListedDirectory } from '../fs/walk.js'
 import { isListedWhiteout, isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -144,7 +144,9 @@ function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
 /**
  * An aufs-form marker is created fresh even when files are hard-linked: the
  * codec writes markers in place (overlay → aufs truncates and chmods one it
- * finds), and that must never reach the source's inode.
+ * finds), and that must never reach the source's inode. Unless the caller
+ * says the clone's markers are only ever read and removed
+ * (`CloneOptions.linkMarkers`).
  */
 const isMarkerName = (name: string): boolean => name.startsWith(WHITEOUT_PREFIX)
 
@@ -153,8 +155,16 @@ const isMarkerName = (name: string): boolean => name.startsWith(WHITEOUT_PREFIX)
 export interface CloneOptions {
   /** Copy file data instead of hard-linking the source's files. */
   copy?: boolean
+  /**
+   * Hard-link `.wh.` files too. Only for a clone whose markers nothing
+   * writes in place: one converted to the overlay form (the codec reads a
+   * marker's owner and time, then unlinks it) or not converted at all. A
+   * marker made afresh cost an open, an owner, a mode and a time each.
+   */
+  linkMarkers?: boolean
   /** Checked between entries: a cancelled clone stops there, and its caller removes the partial target. */
   signal?: AbortSignal
+  /** Called once the root is made and after each run of a directory's entries (see walkPreorderRuns), with the counts so far. */
   onProgress?: (p: { entries: number; bytes: number }) => void
 }
 
@@ -197,62 +207,92 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
 
   /** Source inode → the first path of its group in the target, for groups the clone cannot get by linking the source. */
   const groups = new Map<string, string>()
+  /** Link batches on their way (each a directory's run of files): a directory's mtime is set only once they landed. */
+  const linking: Promise<void>[] = []
+  const landed = async (): Promise<void> => {
+    while (linking.length > 0) await linking.shift()
+  }
   /** The directories on the path to the current entry, whose mtimes wait for their last child. */
   const open: { rel: string; path: string; mtimeNs: bigint }[] = [{ rel: '', path: target, mtimeNs: rootInode.mtimeNs }]
   const closeDirsNotAbove = async (rel: string): Promise<void> => {
     while (open.length > 1 && !rel.startsWith(`${open[open.length - 1]!.rel}/`)) {
+      await landed()
       const done = open.pop()!
       await fs.lutimes(done.path, done.mtimeNs, done.mtimeNs)
     }
   }
+  options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
 
-  // Pre-order: a directory is finished exactly when the walk leaves it.
-  for await (const e of walkPreorder(fs, source)) {
+  // Pre-order in runs (a directory's entries up to its next subdirectory): a directory is finished exactly when the walk leaves it.
+  for await (const run of walkPreorderRuns(fs, source)) {
     throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
-    await closeDirsNotAbove(e.rel)
-    const to = `${target}/${e.rel}`
-    report.entries += 1
-    // A file to hard-link is not lstat'ed: link(2) takes whatever inode the name holds, which is all the
-    // clone needs of it (a comparison after it reads both names anyway).
-    if (e.kind === 'file' && !options.copy && !isMarkerName(e.name)) {
-      report.files += 1
-      try {
-        await fs.link(e.path, to)
-      } catch (err) {
-        if (isErrno(err, 'ENOENT') && (await fs.lstat(e.path)) === undefined) throw vanished(e.path)
-        if (!isErrno(err, 'EXDEV')) throw err
-        throw new LayerfsckError('CLONE_CROSS_DEVICE', `cannot hard-link ${escapeName(e.path)} into ${escapeName(target)}: another filesystem`, {
-          cause: err,
-          hint: 'build the clone on the source\'s filesystem, or copy the data (--copy)',
-        })
+    const from = run.dir.path
+    const into = run.dir.rel === '' ? target : `${target}/${run.dir.rel}`
+    await closeDirsNotAbove(childRel(run.dir.rel, run.entries[0]!.name))
+    // Files to hard-link are linked by name in one call per run, on the threadpool, and never lstat'ed:
+    // link(2) takes whatever inode the name holds, which is all the clone needs of it (a comparison after
+    // it reads both names anyway). The rest of the run is made meanwhile.
+    const names: string[] = []
+    for (const e of run.entries) {
+      report.entries += 1
+      if (e.kind === 'file' && !options.copy && (options.linkMarkers === true || !isMarkerName(e.name))) {
+        names.push(e.name)
+        continue
       }
-      report.hardLinked += 1
-      options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
-      continue
-    }
-    const inode = await fs.lstat(e.path)
-    if (inode === undefined) throw vanished(e.path)
-    if (inode.kind === 'dir') report.dirs += 1
-    else if (inode.kind === 'file') report.files += 1
-    else report.specials += 1
+      const path = childPath(from, e.name)
+      const to = childPath(into, e.name)
+      const inode = await fs.lstat(path)
+      if (inode === undefined) throw vanished(path)
+      if (inode.kind === 'dir') report.dirs += 1
+      else if (inode.kind === 'file') report.files += 1
+      else report.specials += 1
 
-    if (inode.kind !== 'dir' && inode.nlink > 1 && groups.has(inodeKey(inode))) {
-      await fs.link(groups.get(inodeKey(inode))!, to)
-      report.hardLinked += 1
-    } else {
-      const like = await likeOf(fs, e.path, inode)
-      const data = inode.kind === 'file' && inode.size > 0 ? counted(fileData(fs, e.path), (n) => (report.copiedBytes += n)) : undefined
-      await createLike(fs, to, like, data ? { data } : {})
-      if (inode.kind === 'dir') open.push({ rel: e.rel, path: to, mtimeNs: inode.mtimeNs })
-      else if (inode.nlink > 1) groups.set(inodeKey(inode), to)
+      if (inode.kind !== 'dir' && inode.nlink > 1 && groups.has(inodeKey(inode))) {
+        await fs.link(groups.get(inodeKey(inode))!, to)
+        report.hardLinked += 1
+      } else {
+        const like = await likeOf(fs, path, inode)
+        const data = inode.kind === 'file' && inode.size > 0 ? counted(fileData(fs, path), (n) => (report.copiedBytes += n)) : undefined
+        await createLike(fs, to, like, data ? { data } : {})
+        if (inode.kind === 'dir') open.push({ rel: childRel(run.dir.rel, e.name), path: to, mtimeNs: inode.mtimeNs })
+        else if (inode.nlink > 1) groups.set(inodeKey(inode), to)
+      }
+    }
+    if (names.length > 0) {
+      report.files += names.length
+      report.hardLinked += names.length
+      const batch = linkRun(fs, from, into, names, target)
+      // Seen when the clone waits for it, or when the clone ends by an error first.
+      batch.catch(() => {})
+      linking.push(batch)
+      // Two runs' links in flight keep the threadpool busy while the main thread makes the next run.
+      if (linking.length > 2) await linking.shift()
     }
     options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
   }
+  await landed()
   while (open.length > 0) {
     const d = open.pop()!
     await fs.lutimes(d.path, d.mtimeNs, d.mtimeNs)
   }
   return report
+}
+
+/** Links a run's files into the clone; what one name met is thrown as the clone's own error for it. */
+async function linkRun(fs: FsPort, from: string, into: string, names: string[], target: string): Promise<void> {
+  const answers = await fs.linkNames(from, into, names)
+  for (let i = 0; i < names.length; i++) {
+    const code = answers[i]
+    if (code === undefined) continue
+    const path = childPath(from, names[i]!)
+    if (code === 'ENOENT' && (await fs.lstat(path)) === undefined) throw vanished(path)
+    const err = errnoError(code, 'link', path, childPath(into, names[i]!))
+    if (code !== 'EXDEV') throw err
+    throw new LayerfsckError('CLONE_CROSS_DEVICE', `cannot hard-link ${escapeName(path)} into ${escapeName(target)}: another filesystem`, {
+      cause: err,
+      hint: 'build the clone on the source\'s filesystem, or copy the data (--copy)',
+    })
+  }
 }
 
 const vanished = (path: string): LayerfsckError =>

@@ -556,7 +556,7 @@ function keepReason(p: PlannedLayer, variant: string, scan: ContainerScan): { va
   return reason === undefined ? undefined : { variant, reason }
 }
 
-/** A layer's clone reports its progress at its first entry and then every this many (its `layer` event ends it). */
+/** A layer's clone reports its progress at its first entry and then after at least this many more (its `layer` event ends it). */
 const ENTRIES_EVENT_EVERY = 32
 
 /**
@@ -568,8 +568,10 @@ const ENTRIES_EVENT_EVERY = 32
  */
 const BUILD_AHEAD_ENTRIES = 32_768
 
-/** A layer's tree built, converted, verified and durable in the batch's staging dir, waiting for its step's rename. */
-type Built = { staged: string; cloned: CloneReport; conversion: ConvertReport | undefined; bytes: number } | { error: unknown }
+/** A layer's tree cloned and converted in the batch's staging dir, not compared yet. */
+type Made = { staged: string; cloned: CloneReport; conversion: ConvertReport | undefined }
+/** A layer's tree built, converted, verified and (after the batch's syncfs) durable, waiting for its step's rename; or what its build met. */
+type Built = (Made & { bytes: number }) | { error: unknown }
 
 /**
  * The convert steps' staging: the step of the first layer not built yet
@@ -651,6 +653,9 @@ class ConvertBatches {
    * Builds layer `first` and the layers after it that fit, then one syncfs.
    * What `first` meets is thrown here, as its step's own; what a later
    * layer meets ends the batch there and waits for that layer's step.
+   * A layer is compared with its source while the next one is cloned: the
+   * comparison waits mostly on the threadpool's reads and the clone on its
+   * links, so the two go on at once instead of one after the other.
    */
   private async buildFrom(first: number): Promise<void> {
     const { fs, store } = this.session
@@ -658,6 +663,20 @@ class ConvertBatches {
     await this.dispose()
     this.stage = await makeStagingDir(this.session)
     let entries = 0
+    let verifying: { index: number; built: Promise<Built> } | undefined
+    /** Waits for the comparison in flight and records its layer: false when the batch ends there. */
+    const settle = async (): Promise<boolean> => {
+      if (verifying === undefined) return true
+      const { index, built } = verifying
+      verifying = undefined
+      const outcome = await built
+      if ('error' in outcome && index === first) {
+        await this.dispose()
+        throw outcome.error
+      }
+      this.built.set(index, outcome)
+      return !('error' in outcome)
+    }
     for (let index = first; index < this.convert.length; index++) {
       const p = this.convert[index]!
       const census = p.report.counts?.entries ?? 0
@@ -665,22 +684,30 @@ class ConvertBatches {
       // Its step decides about a destination already there (done, or in the way).
       if (index > first && (await fs.lstat(`${p.dir}/${p.report.to.variant}`)) !== undefined) continue
       entries += census
+      let made: Made
       try {
-        this.built.set(index, await this.build(index, `${this.stage}/${index}`))
+        made = await this.make(index, `${this.stage}/${index}`)
       } catch (err) {
+        // The layer before it is still being compared: its outcome comes first.
+        const before = await settle()
         if (index === first) {
           await this.dispose()
           throw err
         }
-        this.built.set(index, { error: err })
+        if (before) this.built.set(index, { error: err })
         break
       }
+      // A layer that failed its comparison ends the batch; this one's tree waits unused in the stage, which goes with it.
+      if (!(await settle())) break
+      verifying = { index, built: this.verify(index, made).catch((error: unknown) => ({ error })) }
     }
+    await settle()
     // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never partial.
     await fs.syncfs(store)
   }
 
-  private async build(index: number, dir: string): Promise<Built> {
+  /** Clones a layer's tree into `dir` and converts its whiteouts: everything but the comparison. */
+  private async make(index: number, dir: string): Promise<Made> {
     const { fs } = this.session
     const p = this.convert[index]!
     const l = p.report
@@ -702,13 +729,17 @@ class ConvertBatches {
     await fs.mkdir(dir, 0o700)
     const staged = `${dir}/${to.variant}`
     const total = this.convert.length
-    let calls = 0
+    let told: number | undefined
     const cloned = await cloneTree(fs, source, staged, {
       copy: this.options.copy === true,
+      // The overlay form's codec only reads a marker and removes it: the source's inode is never written through it.
+      linkMarkers: to.whiteouts === 'overlay',
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       onProgress: (e) => {
         // An event per entry was a JSON line per entry with --json: more than the clone's own work.
-        if (calls++ % ENTRIES_EVENT_EVERY === 0) this.emit({ type: 'entries', index, total, id: l.id, entries: e.entries })
+        if (told !== undefined && e.entries - told < ENTRIES_EVENT_EVERY) return
+        told = e.entries
+        this.emit({ type: 'entries', index, total, id: l.id, entries: e.entries })
       },
     })
     // The batch's syncfs makes the staged tree durable whole; nothing reads it before.
@@ -725,8 +756,16 @@ class ConvertBatches {
         { refusal: true, hint: 'layerfsck check reports them' },
       )
     }
+    return { staged, cloned, conversion }
+  }
+
+  /** Compares a made layer with its source, entry by entry: a mismatch keeps the layer as it was. */
+  private async verify(index: number, made: Made): Promise<Built> {
+    const p = this.convert[index]!
+    const l = p.report
+    const from = l.from!
     const tally = { bytes: 0 }
-    const mismatches = await compareLayerTrees(fs, source, from.whiteouts, staged, to.whiteouts, {
+    const mismatches = await compareLayerTrees(this.session.fs, `${p.dir}/${from.variant}`, from.whiteouts, made.staged, l.to.whiteouts, {
       limit: 10,
       // Reads bytes only where the two sides are not one inode: the copied files, the markers, a tampered file.
       data: true,
@@ -740,7 +779,7 @@ class ConvertBatches {
       l.reason = err.message
       throw err
     }
-    return { staged, cloned, conversion, bytes: tally.bytes }
+    return { ...made, bytes: tally.bytes }
   }
 }
 
