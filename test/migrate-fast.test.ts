@@ -119,6 +119,35 @@ for (const { name, make } of SUBJECTS) {
       })
     })
 
+    it('waits for its links on the way before it fails, so nothing lands in a clone its caller removes', async () => {
+      const source = `${s.root}/source`
+      await s.fs.mkdir(source, 0o755)
+      // d's run is a, b and s: its links go out as s's own run begins, where x vanishes.
+      await materialize(s.fs, source, parseTreeSpec('d dir\nd/a file content=a\nd/b file content=b\nd/s dir\nd/s/x symlink target=../a'))
+      let pending = 0
+      let pendingAtFailure = -1
+      const { fs } = counting(s.fs, {
+        linkNames: async (real, ...args) => {
+          pending += 1
+          await new Promise((r) => setTimeout(r, 30))
+          try {
+            return await real(...args)
+          } finally {
+            pending -= 1
+          }
+        },
+        lstat: async (real, ...args) => {
+          if (args[0] === `${source}/d/s/x`) await s.fs.unlink(`${source}/d/s/x`)
+          return real(...args)
+        },
+      })
+      await cloneTree(fs, source, `${s.root}/clone`).catch((err: unknown) => {
+        pendingAtFailure = pending
+        expect(err).toMatchObject({ code: 'LAYERFSCK_CLONE_SOURCE' })
+      })
+      expect(pendingAtFailure).toBe(0)
+    })
+
     it('links the markers of a clone converted to the overlay form, and the conversion leaves the source exactly as it was', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       const source = await layer()

@@ -223,54 +223,60 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
   }
   options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
 
-  // Pre-order in runs (a directory's entries up to its next subdirectory): a directory is finished exactly when the walk leaves it.
-  for await (const run of walkPreorderRuns(fs, source)) {
-    throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
-    const from = run.dir.path
-    const into = run.dir.rel === '' ? target : `${target}/${run.dir.rel}`
-    await closeDirsNotAbove(childRel(run.dir.rel, run.entries[0]!.name))
-    // Files to hard-link are linked by name in one call per run, on the threadpool, and never lstat'ed:
-    // link(2) takes whatever inode the name holds, which is all the clone needs of it (a comparison after
-    // it reads both names anyway). The rest of the run is made meanwhile.
-    const names: string[] = []
-    for (const e of run.entries) {
-      report.entries += 1
-      if (e.kind === 'file' && !options.copy && (options.linkMarkers === true || !isMarkerName(e.name))) {
-        names.push(e.name)
-        continue
-      }
-      const path = childPath(from, e.name)
-      const to = childPath(into, e.name)
-      const inode = await fs.lstat(path)
-      if (inode === undefined) throw vanished(path)
-      if (inode.kind === 'dir') report.dirs += 1
-      else if (inode.kind === 'file') report.files += 1
-      else report.specials += 1
+  try {
+    // Pre-order in runs (a directory's entries up to its next subdirectory): a directory is finished exactly when the walk leaves it.
+    for await (const run of walkPreorderRuns(fs, source)) {
+      throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
+      const from = run.dir.path
+      const into = run.dir.rel === '' ? target : `${target}/${run.dir.rel}`
+      await closeDirsNotAbove(childRel(run.dir.rel, run.entries[0]!.name))
+      // Files to hard-link are linked by name in one call per run, on the threadpool, and never lstat'ed:
+      // link(2) takes whatever inode the name holds, which is all the clone needs of it (a comparison after
+      // it reads both names anyway). The rest of the run is made meanwhile.
+      const names: string[] = []
+      for (const e of run.entries) {
+        report.entries += 1
+        if (e.kind === 'file' && !options.copy && (options.linkMarkers === true || !isMarkerName(e.name))) {
+          names.push(e.name)
+          continue
+        }
+        const path = childPath(from, e.name)
+        const to = childPath(into, e.name)
+        const inode = await fs.lstat(path)
+        if (inode === undefined) throw vanished(path)
+        if (inode.kind === 'dir') report.dirs += 1
+        else if (inode.kind === 'file') report.files += 1
+        else report.specials += 1
 
-      if (inode.kind !== 'dir' && inode.nlink > 1 && groups.has(inodeKey(inode))) {
-        await fs.link(groups.get(inodeKey(inode))!, to)
-        report.hardLinked += 1
-      } else {
-        const like = await likeOf(fs, path, inode)
-        const data = inode.kind === 'file' && inode.size > 0 ? counted(fileData(fs, path), (n) => (report.copiedBytes += n)) : undefined
-        await createLike(fs, to, like, data ? { data } : {})
-        if (inode.kind === 'dir') open.push({ rel: childRel(run.dir.rel, e.name), path: to, mtimeNs: inode.mtimeNs })
-        else if (inode.nlink > 1) groups.set(inodeKey(inode), to)
+        if (inode.kind !== 'dir' && inode.nlink > 1 && groups.has(inodeKey(inode))) {
+          await fs.link(groups.get(inodeKey(inode))!, to)
+          report.hardLinked += 1
+        } else {
+          const like = await likeOf(fs, path, inode)
+          const data = inode.kind === 'file' && inode.size > 0 ? counted(fileData(fs, path), (n) => (report.copiedBytes += n)) : undefined
+          await createLike(fs, to, like, data ? { data } : {})
+          if (inode.kind === 'dir') open.push({ rel: childRel(run.dir.rel, e.name), path: to, mtimeNs: inode.mtimeNs })
+          else if (inode.nlink > 1) groups.set(inodeKey(inode), to)
+        }
       }
+      if (names.length > 0) {
+        report.files += names.length
+        report.hardLinked += names.length
+        const batch = linkRun(fs, from, into, names, target)
+        // Seen when the clone waits for it, or when the clone ends by an error first.
+        batch.catch(() => {})
+        linking.push(batch)
+        // Two runs' links in flight keep the threadpool busy while the main thread makes the next run.
+        if (linking.length > 2) await linking.shift()
+      }
+      options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
     }
-    if (names.length > 0) {
-      report.files += names.length
-      report.hardLinked += names.length
-      const batch = linkRun(fs, from, into, names, target)
-      // Seen when the clone waits for it, or when the clone ends by an error first.
-      batch.catch(() => {})
-      linking.push(batch)
-      // Two runs' links in flight keep the threadpool busy while the main thread makes the next run.
-      if (linking.length > 2) await linking.shift()
-    }
-    options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
+    await landed()
+  } catch (err) {
+    // Links still on their way would land in a tree the caller is about to remove.
+    await Promise.allSettled(linking)
+    throw err
   }
-  await landed()
   while (open.length > 0) {
     const d = open.pop()!
     await fs.lutimes(d.path, d.mtimeNs, d.mtimeNs)

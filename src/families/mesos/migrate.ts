@@ -677,29 +677,35 @@ class ConvertBatches {
       this.built.set(index, outcome)
       return !('error' in outcome)
     }
-    for (let index = first; index < this.convert.length; index++) {
-      const p = this.convert[index]!
-      const census = p.report.counts?.entries ?? 0
-      if (index > first && entries + census > BUILD_AHEAD_ENTRIES) break
-      // Its step decides about a destination already there (done, or in the way).
-      if (index > first && (await fs.lstat(`${p.dir}/${p.report.to.variant}`)) !== undefined) continue
-      entries += census
-      let made: Made
-      try {
-        made = await this.make(index, `${this.stage}/${index}`)
-      } catch (err) {
-        // The layer before it is still being compared: its outcome comes first.
-        const before = await settle()
-        if (index === first) {
-          await this.dispose()
-          throw err
+    try {
+      for (let index = first; index < this.convert.length; index++) {
+        const p = this.convert[index]!
+        const census = p.report.counts?.entries ?? 0
+        if (index > first && entries + census > BUILD_AHEAD_ENTRIES) break
+        // Its step decides about a destination already there (done, or in the way).
+        if (index > first && (await fs.lstat(`${p.dir}/${p.report.to.variant}`)) !== undefined) continue
+        entries += census
+        let made: Made
+        try {
+          made = await this.make(index, `${this.stage}/${index}`)
+        } catch (err) {
+          // The layer before it is still being compared: its outcome comes first.
+          const before = await settle()
+          if (index === first) {
+            await this.dispose()
+            throw err
+          }
+          if (before) this.built.set(index, { error: err })
+          break
         }
-        if (before) this.built.set(index, { error: err })
-        break
+        // A layer that failed its comparison ends the batch; this one's tree waits unused in the stage, which goes with it.
+        if (!(await settle())) break
+        verifying = { index, built: this.verify(index, made).catch((error: unknown) => ({ error })) }
       }
-      // A layer that failed its comparison ends the batch; this one's tree waits unused in the stage, which goes with it.
-      if (!(await settle())) break
-      verifying = { index, built: this.verify(index, made).catch((error: unknown) => ({ error })) }
+    } catch (err) {
+      // A comparison still reading would outlive the batch its caller is about to remove.
+      await verifying?.built
+      throw err
     }
     await settle()
     // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never partial.
