@@ -1,5 +1,5 @@
 import { isListedWhiteout, isOpaqueDir, overlayToAufs } from '../../layer/whiteout-codec.js'
-import type { CheckSpec } from '../types.js'
+import type { CheckContext, CheckSpec, ContentDir } from '../types.js'
 import { counter } from './counter.js'
 import { FixRefusedError } from './refuse.js'
 
@@ -29,16 +29,21 @@ export const overlayWhiteoutInRootfs: CheckSpec = {
       await overlayToAufs(ctx.fs, f.path)
     },
   },
-  async onDir(ctx, dir) {
+  // Not async: an overlay-form directory (nearly every one this pass meets) costs no promise.
+  onDir(ctx, dir) {
     if (dir.whiteouts === 'overlay') return
+    return inAufsForm(ctx, dir)
+  },
+  async onLayerDone(ctx, layer) {
+    count.flush(ctx, layer.root, (n, example) => `${n} overlay-form whiteout${n === 1 ? '' : 's'} that aufs, copy and bind ignore (e.g. ${example || '.'})`)
+  },
+}
+
+async function inAufsForm(ctx: CheckContext, dir: ContentDir): Promise<void> {
     // Only directories can be opaque and only char devices can be whiteouts:
     // one listxattr per directory, and a char device's number comes with the listing.
     if (await isOpaqueDir(ctx.fs, dir.path)) count.add(ctx, dir.root, dir.rel, '')
     for (const e of dir.entries) {
       if (await isListedWhiteout(ctx.fs, dir.path, e)) count.add(ctx, dir.root, dir.rel, e.name)
     }
-  },
-  async onLayerDone(ctx, layer) {
-    count.flush(ctx, layer.root, (n, example) => `${n} overlay-form whiteout${n === 1 ? '' : 's'} that aufs, copy and bind ignore (e.g. ${example || '.'})`)
-  },
 }
