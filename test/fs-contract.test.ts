@@ -372,6 +372,19 @@ for (const { name, make } of SUBJECTS) {
         expect(Buffer.compare(Buffer.from(await readFileLimited(fs, `${r}/big`)), bytes)).toBe(0)
       })
 
+      it('reads a generated file whose size says 0 in full, as procfs has them', async ({ skip }) => {
+        if (fs.kind !== 'disk') return skip('procfs is the host kernel: the disk adapter only')
+        // /proc/self/mountinfo says 0 bytes and holds many pages; /proc/self/comm a few bytes.
+        const mountinfo = Buffer.from(await readFileLimited(fs, '/proc/self/mountinfo')).toString()
+        expect((await fs.lstat('/proc/self/mountinfo'))!.size).toBe(0)
+        expect(mountinfo.split('\n').filter(Boolean).length).toBeGreaterThan(0)
+        expect(mountinfo.endsWith('\n')).toBe(true)
+        expect(Buffer.from(await readFileLimited(fs, '/proc/self/comm')).toString()).toMatch(/^\S.*\n$/)
+        // An empty regular file is still empty.
+        await put(fs, `${r}/empty`, '')
+        expect(await text(fs, `${r}/empty`)).toBe('')
+      })
+
       it('truncates an existing file and refuses it with exclusive', async () => {
         await put(fs, `${r}/f`, 'long content')
         await put(fs, `${r}/f`, 'short')

@@ -482,23 +482,28 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
       }
       // Most files of a layer (and every metadata file) are small: one read(2) and close(2) here, then a stream
       // of that one chunk, instead of a read stream's threadpool round trips and buffer per file.
+      // procfs and sysfs files say 0 bytes whatever they hold (/proc/filesystems, a process's comm): they are
+      // read the same way, up to SMALL_FILE, where a short read is not their end.
+      const generated = size === 0
       if (size <= SMALL_FILE) {
-        const buf = Buffer.allocUnsafe(size + 1)
+        const room = generated ? SMALL_FILE : size + 1
+        let buf = Buffer.allocUnsafe(generated ? 4096 : room)
         let got = 0
         try {
           // A short read of a regular file is its end: one read(2) for a file that did not change.
           for (;;) {
-            const want = size + 1 - got
+            if (got === buf.length && buf.length < room) buf = Buffer.concat([buf], Math.min(room, buf.length * 4))
+            const want = buf.length - got
             const n = fs.readSync(fd, buf, got, want, got)
             got += n
-            if (n === 0 || n < want || got > size) break
+            if (n === 0 || got === room || (!generated && n < want)) break
           }
         } catch (err) {
           fs.closeSync(fd)
           throw err
         }
-        // Grown since the fstat: read it whole as a stream, as a large file is.
-        if (got <= size) {
+        // Grown since the fstat (or a generated file larger than SMALL_FILE): read it whole as a stream, as a large file is.
+        if (got < room) {
           fs.closeSync(fd)
           return Readable.from([buf.subarray(0, got)], { objectMode: false })
         }
