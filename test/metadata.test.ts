@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { decodeName } from '../src/fs/name-bytes.js'
 import { decodeContainerLayers, encodeContainerLayers } from '../src/families/mesos/metadata/container-layers.js'
 import { decodeStoredImages, encodeStoredImages, referenceKey, type StoredImage } from '../src/families/mesos/metadata/stored-images.js'
 
@@ -91,6 +92,17 @@ describe('container layers checkpoints', () => {
   it('round-trips paths and the config blob path', () => {
     const value = { paths: ['/s/layers/x/rootfs.overlay', '/s/layers/y/rootfs.overlay'], config: '/s/layers/sha256:z' }
     expect(decodeContainerLayers(encodeContainerLayers(value))).toEqual({ value, empty: false, problems: [] })
+  })
+
+  it('carries a path that is not UTF-8 byte for byte, as the file it names has it', () => {
+    // /s/layers/<id>/rootfs.overlay/caf\xe9: a latin-1 name on a host that allows any bytes.
+    const raw = Buffer.concat([Buffer.from('/s/layers/x/caf'), Buffer.from([0xe9])])
+    const path = decodeName(raw)
+    const bytes = Buffer.from(encodeContainerLayers({ paths: [path] }))
+    // The field's bytes are the name's own: no U+FFFD (ef bf bd) in place of 0xe9.
+    expect(bytes.includes(raw)).toBe(true)
+    expect(bytes.includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(false)
+    expect(decodeContainerLayers(bytes).value.paths).toEqual([path])
   })
 
   it('keeps the paths read before a truncation', () => {

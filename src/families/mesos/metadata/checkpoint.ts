@@ -6,7 +6,8 @@
  * Decoding never throws on bad bytes: a checkpoint is hostile input, and a
  * checker must report what is wrong and still use whatever it could read.
  */
-import { LENGTH_DELIMITED, Reader } from './schema.js'
+import { decodeName, encodeName } from '../../../fs/name-bytes.js'
+import { LENGTH_DELIMITED, Reader, tag, type Writer } from './schema.js'
 
 export type CheckpointProblemCode =
   | 'truncated-length'
@@ -68,8 +69,17 @@ export function frame(message: Uint8Array): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
-/** A string field's text (Mesos writes UTF-8; a malformed byte reads as U+FFFD, as protobuf's own readers have it). */
-export const fieldText = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+/**
+ * A string field's text. Mesos writes UTF-8, but a path field holds whatever
+ * bytes the host's names have: a byte that is not UTF-8 is carried escaped
+ * (fs/name-bytes), never replaced, so the path still names its file.
+ */
+export const fieldText = (bytes: Uint8Array): string => decodeName(bytes)
+
+/** Writes a string field as the bytes `fieldText` reads back. */
+export function writeText(w: Writer, field: number, text: string): void {
+  w.uint32(tag(field, LENGTH_DELIMITED)).bytes(encodeName(text))
+}
 
 export interface TopLevelField {
   field: number

@@ -4,8 +4,8 @@
  * config blob path. Only the last image provisioned for a container is
  * recorded (mesos_docker.md §1.2), so readers treat it as a lower bound.
  */
-import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
-import { CONTAINER_LAYERS, LENGTH_DELIMITED, tag, Writer } from './schema.js'
+import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, writeText, type Decoded } from './checkpoint.js'
+import { CONTAINER_LAYERS, Writer } from './schema.js'
 
 export interface ContainerLayers {
   paths: string[]
@@ -28,7 +28,7 @@ export function decodeContainerLayers(bytes: Uint8Array): Decoded<ContainerLayer
 
 export function encodeContainerLayers(layers: ContainerLayers): Uint8Array {
   const w = Writer.create()
-  for (const path of layers.paths) w.uint32(tag(CONTAINER_LAYERS.paths, LENGTH_DELIMITED)).string(path)
-  if (layers.config) w.uint32(tag(CONTAINER_LAYERS.config, LENGTH_DELIMITED)).string(layers.config)
+  for (const path of layers.paths) writeText(w, CONTAINER_LAYERS.paths, path)
+  if (layers.config) writeText(w, CONTAINER_LAYERS.config, layers.config)
   return frame(w.finish())
 }

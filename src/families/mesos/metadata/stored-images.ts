@@ -2,7 +2,7 @@
  * `<store>/storedImages`: the docker store's image list, one `Images`
  * message (MetadataManagerProcess::persist). `layerIds` run root first.
  */
-import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, type Decoded } from './checkpoint.js'
+import { fieldText, frame, LENGTH_PREFIX, readTopLevelFields, unframe, writeText, type Decoded } from './checkpoint.js'
 import { IMAGE, IMAGE_REFERENCE, IMAGES, LENGTH_DELIMITED, tag, Writer } from './schema.js'
 
 export interface ImageReference {
@@ -93,14 +93,14 @@ export function encodeStoredImages(images: readonly StoredImage[]): Uint8Array {
     const ref = image.reference
     if (ref !== undefined) {
       w.uint32(tag(IMAGE.reference, LENGTH_DELIMITED)).fork()
-      if (ref.registry) w.uint32(tag(IMAGE_REFERENCE.registry, LENGTH_DELIMITED)).string(ref.registry)
-      w.uint32(tag(IMAGE_REFERENCE.repository, LENGTH_DELIMITED)).string(ref.repository)
-      if (ref.tag) w.uint32(tag(IMAGE_REFERENCE.tag, LENGTH_DELIMITED)).string(ref.tag)
-      if (ref.digest) w.uint32(tag(IMAGE_REFERENCE.digest, LENGTH_DELIMITED)).string(ref.digest)
+      if (ref.registry) writeText(w, IMAGE_REFERENCE.registry, ref.registry)
+      writeText(w, IMAGE_REFERENCE.repository, ref.repository)
+      if (ref.tag) writeText(w, IMAGE_REFERENCE.tag, ref.tag)
+      if (ref.digest) writeText(w, IMAGE_REFERENCE.digest, ref.digest)
       w.ldelim()
     }
-    for (const id of image.layerIds) w.uint32(tag(IMAGE.layerIds, LENGTH_DELIMITED)).string(id)
-    if (image.configDigest) w.uint32(tag(IMAGE.configDigest, LENGTH_DELIMITED)).string(image.configDigest)
+    for (const id of image.layerIds) writeText(w, IMAGE.layerIds, id)
+    if (image.configDigest) writeText(w, IMAGE.configDigest, image.configDigest)
     w.ldelim()
   }
   return frame(w.finish())
