@@ -147,7 +147,7 @@ function makeCodeCache(): void {
     const dir = mkdtempSync(tmpdir() + '/layerfsck-cache-')
     try {
       const store = dir + '/store'
-      await generateMesosStore(createNodeFs(), store, { layers: 1, filesPerLayer: 50, whiteoutsPerLayer: 2, opaquePerLayer: 1, backends: ['overlay'], seed: 1 })
+      await generateMesosStore(createNodeFs(), store, { layers: 1, filesPerLayer: 50, whiteoutsPerLayer: 2, opaquePerLayer: 1, backends: ['overlay'], seed: 'code-cache' })
       const runs = [['--version'], ['check', '--help'], ['check', '-n', '--store', store], ['check', '-n', '--json', '--store', store]]
       for (const argv of runs) await cli.main(argv, { stdout: sink, stderr: sink, env: {} })
     } finally {
