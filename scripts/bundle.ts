@@ -144,12 +144,17 @@ function makeCodeCache(): void {
     import { generateMesosStore } from ${JSON.stringify(`${root}/dist/src/families/mesos/testing.js`)}
     const cli = loadCli()
     const sink = new Writable({ write: (_chunk, _encoding, done) => done() })
+    for (const argv of [['--version'], ['check', '--help']]) await cli.main(argv, { stdout: sink, stderr: sink, env: {} })
     const dir = mkdtempSync(tmpdir() + '/layerfsck-cache-')
     try {
+      // The aufs form: plain files only, so no mknod or trusted.* xattr, which an unprivileged
+      // build (npm ci in a container, a tmpdir on overlayfs) cannot make.
       const store = dir + '/store'
-      await generateMesosStore(createNodeFs(), store, { layers: 1, filesPerLayer: 50, whiteoutsPerLayer: 2, opaquePerLayer: 1, backends: ['overlay'], seed: 'code-cache' })
-      const runs = [['--version'], ['check', '--help'], ['check', '-n', '--store', store], ['check', '-n', '--json', '--store', store]]
-      for (const argv of runs) await cli.main(argv, { stdout: sink, stderr: sink, env: {} })
+      await generateMesosStore(createNodeFs(), store, { layers: 1, filesPerLayer: 50, whiteoutsPerLayer: 2, opaquePerLayer: 1, backends: ['aufs'], seed: 'code-cache' })
+      for (const json of [[], ['--json']]) await cli.main(['check', '-n', ...json, '--store', store], { stdout: sink, stderr: sink, env: {} })
+    } catch (err) {
+      // The cache is only ever a speed-up: one made from the help runs alone still serves.
+      process.stderr.write('bundle: the code cache leaves out a check (' + (err?.message ?? err) + ')\\n')
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

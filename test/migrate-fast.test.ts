@@ -148,6 +148,34 @@ for (const { name, make } of SUBJECTS) {
       expect(pendingAtFailure).toBe(0)
     })
 
+    it('names a source directory that vanished before its files were linked, and stops a copying clone between two files when cancelled', async () => {
+      const source = `${s.root}/source`
+      await s.fs.mkdir(source, 0o755)
+      await materialize(s.fs, source, parseTreeSpec('d dir\nd/a file content=a\nd/b file content=b\nd/c file content=c'))
+      const moving = counting(s.fs, {
+        linkNames: async (real, ...args) => {
+          if (args[0] === `${source}/d`) await s.fs.rename(`${source}/d`, `${s.root}/away`)
+          return real(...args)
+        },
+      })
+      await expect(cloneTree(moving.fs, source, `${s.root}/clone`)).rejects.toMatchObject({
+        code: 'LAYERFSCK_CLONE_SOURCE',
+        message: expect.stringMatching(/source\/d vanished while it was cloned/),
+      })
+      await s.fs.rename(`${s.root}/away`, `${source}/d`)
+
+      // --copy: every file of d is made here, one at a time; the cancel lands after the first.
+      const controller = new AbortController()
+      const copying = counting(s.fs, {
+        openWrite: async (real, ...args) => {
+          controller.abort()
+          return real(...args)
+        },
+      })
+      await expect(cloneTree(copying.fs, source, `${s.root}/copy`, { copy: true, signal: controller.signal })).rejects.toMatchObject({ code: 'LAYERFSCK_CANCELLED' })
+      expect(copying.calls.count('openWrite')).toBe(1)
+    })
+
     it('links the markers of a clone converted to the overlay form, and the conversion leaves the source exactly as it was', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       const source = await layer()

@@ -162,7 +162,7 @@ export interface CloneOptions {
    * marker made afresh cost an open, an owner, a mode and a time each.
    */
   linkMarkers?: boolean
-  /** Checked between entries: a cancelled clone stops there, and its caller removes the partial target. */
+  /** Checked between the entries it makes and between runs of linked files: a cancelled clone stops there, and its caller removes the partial target. */
   signal?: AbortSignal
   /** Called once the root is made and after each run of a directory's entries (see walkPreorderRuns), with the counts so far. */
   onProgress?: (p: { entries: number; bytes: number }) => void
@@ -186,8 +186,9 @@ export interface CloneReport {
  * Clones `source` (a layer tree) to `target`, which must not exist and is
  * created. Regular files are hard links of the source's (layers are
  * read-only, and nothing here changes a shared inode), or copies with
- * `copy`; everything else, and every aufs-form marker, is created fresh
- * like its source entry. Hard-link groups of the source stay groups.
+ * `copy`; everything else, and every aufs-form marker (unless
+ * `linkMarkers`), is created fresh like its source entry. Hard-link groups
+ * of the source stay groups.
  * Directory mtimes are set last, children first. Symlinks are never
  * followed. The clone keeps the source's whiteout form: converting it is
  * convertLayer's job, run on the clone afterwards.
@@ -240,7 +241,9 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
           names.push(e.name)
           continue
         }
-        const path = childPath(from, e.name)
+          // Checked between entries made here (a copied file can take long); the linked ones go out as one call.
+        throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
+      const path = childPath(from, e.name)
         const to = childPath(into, e.name)
         const inode = await fs.lstat(path)
         if (inode === undefined) throw vanished(path)
@@ -286,7 +289,14 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
 
 /** Links a run's files into the clone; what one name met is thrown as the clone's own error for it. */
 async function linkRun(fs: FsPort, from: string, into: string, names: string[], target: string): Promise<void> {
-  const answers = await fs.linkNames(from, into, names)
+  let answers: (string | undefined)[]
+  try {
+    answers = await fs.linkNames(from, into, names)
+  } catch (err) {
+    // The source directory itself gone since it was listed: the layer changed, as for a file.
+    if (isErrno(err, 'ENOENT') && err.path === from && (await fs.lstat(from)) === undefined) throw vanished(from)
+    throw err
+  }
   for (let i = 0; i < names.length; i++) {
     const code = answers[i]
     if (code === undefined) continue
