@@ -59,13 +59,15 @@ const LAZY_BUILTINS: Record<string, readonly string[]> = {
 const lazyBuiltins: Plugin = {
   name: 'lazy-builtins',
   setup(build) {
-    build.onResolve({ filter: /^node:(?:crypto|zlib)$/ }, (args) =>
-      args.namespace === 'lazy-builtin' || args.importer.includes('/node_modules/') || LAZY_BUILTINS[args.path] === undefined
+    // Matched from the table's own names, so a builtin added there needs nothing else.
+    const filter = new RegExp(`^(?:${Object.keys(LAZY_BUILTINS).join('|')})$`)
+    build.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin' || args.importer.includes('/node_modules/')
         ? undefined
         : { path: args.path, namespace: 'lazy-builtin' },
     )
     build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
-      const names = LAZY_BUILTINS[args.path] ?? []
+      const names = LAZY_BUILTINS[args.path]!
       const load = `let real;\nconst load = () => (real ??= require(${JSON.stringify(args.path)}));\n`
       return { contents: load + names.map((n) => `export function ${n}(...args) { return load().${n}(...args) }\n`).join(''), loader: 'js' }
     })

@@ -136,7 +136,6 @@ export async function* fileData(fs: FsPort, path: string): AsyncGenerator<Uint8A
   yield* (await fs.openRead(path)) as AsyncIterable<Uint8Array>
 }
 
-
 function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new LayerfsckError('CANCELLED', `cancelled during ${what}`, { exitCode: ExitCode.cancelled })
 }
@@ -241,9 +240,9 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
           names.push(e.name)
           continue
         }
-          // Checked between entries made here (a copied file can take long); the linked ones go out as one call.
+        // Checked between entries made here (a copied file can take long); the linked ones go out as one call.
         throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
-      const path = childPath(from, e.name)
+        const path = childPath(from, e.name)
         const to = childPath(into, e.name)
         const inode = await fs.lstat(path)
         if (inode === undefined) throw vanished(path)
@@ -399,7 +398,6 @@ export async function planTree(fs: FsPort, root: string, options: PlanOptions = 
   }
   return plan
 }
-
 
 // --- compare -----------------------------------------------------------------
 
