@@ -33,6 +33,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define PATH_BUF 4097
@@ -486,8 +487,26 @@ typedef struct {
   int err;
 } list_tree_job;
 
+/*
+ * Marks the threadpool thread running a job as SCHED_BATCH, once per
+ * thread. The jobs are bulk work the main thread waits for at its own pace
+ * (a listing read ahead, a run of links); as SCHED_OTHER, a worker woken
+ * for one preempts the main thread on its core, which then waits to run its
+ * JavaScript again: 3-4% of a check of 200k entries on two cores, measured.
+ * A batch thread gets the same share of the CPU, only no wakeup preemption.
+ * Any thread may choose it; a refusal changes nothing, so it is ignored.
+ */
+static __thread int bulk_thread;
+static void as_bulk_work(void) {
+  if (bulk_thread) return;
+  bulk_thread = 1;
+  struct sched_param none = {0};
+  (void)sched_setscheduler(0, SCHED_BATCH, &none);
+}
+
 static void list_tree_execute(napi_env env, void *data) {
   (void)env;
+  as_bulk_work();
   list_tree_job *job = data;
   job->err = list_tree(job->root, &job->from, job->max_entries, job->skip_plain, &job->out);
 }
@@ -708,6 +727,7 @@ static int carry(inspect_job *job, double *slot, int at, const char *bytes, size
 
 static void inspect_execute(napi_env env, void *data) {
   (void)env;
+  as_bulk_work();
   inspect_job *job = data;
   int dfd;
   job->err = open_dir(job->dir, &dfd);
@@ -884,6 +904,7 @@ typedef struct {
 
 static void link_names_execute(napi_env env, void *data) {
   (void)env;
+  as_bulk_work();
   link_names_job *job = data;
   int from_fd, to_fd;
   job->err = open_dir(job->from, &from_fd);

@@ -208,6 +208,21 @@ for (const { name, make } of SUBJECTS) {
         expect(part.dirs.map((d) => d.rel).sort()).toEqual((await fs.listTree(`${r}/t`, [''], 1_000_000)).dirs.map((d) => d.rel).sort())
       })
 
+      it('runs on threads marked SCHED_BATCH, so that a worker woken for it never preempts the main thread', async ({ skip }) => {
+        if (fs.kind !== 'disk') return skip('scheduling policy is the host kernel\'s: the disk adapter only')
+        await tree()
+        await fs.listTree(`${r}/t`, [''], 1_000_000)
+        // /proc/<pid>/task/<tid>/stat: the 41st field is the policy (3: SCHED_BATCH); the name in parentheses may hold spaces.
+        const policy = async (tid: string): Promise<number> => {
+          const stat = await text(fs, `/proc/self/task/${tid}/stat`)
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3])
+        }
+        const tids = (await fs.readdir('/proc/self/task')).map((t) => t.name)
+        expect(await Promise.all(tids.map(policy))).toContain(3)
+        // The main thread (its tid is the pid) keeps the default policy.
+        expect(await policy(String(process.pid))).toBe(0)
+      })
+
       it('answers a directory it cannot list with its errno and goes on', async () => {
         await tree()
         const part = await fs.listTree(`${r}/t`, ['b', 'gone', 'link'], 100)
