@@ -94,6 +94,32 @@ const noColorProbe: Plugin = {
   },
 }
 
+/**
+ * yargs guesses the application's version from its package.json, found by
+ * reading every directory upwards from where its platform shim lives, up to
+ * `node_modules`. Bundled, the shim lives in dist/, no `node_modules` is
+ * above it, and it starts from the cwd instead: an operator standing in
+ * /var/lib/docker/overlay2 had every run read that directory's thousands of
+ * entries, then its parents', and build an AssertionError when none held a
+ * package.json. The shim is pointed at layerfsck's own package.json, where
+ * it starts unbundled too. A yargs whose shim no longer has the line fails
+ * the build rather than walk from the cwd again.
+ */
+const YARGS_SHIM = /\/node_modules\/yargs\/lib\/platform-shims\/esm\.mjs$/
+const YARGS_MAIN_FILENAME = "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));"
+
+const yargsOwnPackage: Plugin = {
+  name: 'yargs-own-package',
+  setup(build) {
+    build.onLoad({ filter: YARGS_SHIM }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes(YARGS_MAIN_FILENAME)) throw new Error(`${args.path}: yargs no longer finds its application's package.json as bundle.ts expects`)
+      // The shim's __dirname is the bundle's own file (import.meta.url is the bundle's): dist/cli.cjs.
+      return { contents: source.replace(YARGS_MAIN_FILENAME, "const mainFilename = resolve(__dirname, '../../package.json');"), loader: 'js' }
+    })
+  },
+}
+
 async function bundle(): Promise<number> {
   // A bundle left from an earlier build would run in place of what tsc just built.
   for (const stale of [bundleFile, cacheFile, `${root}/dist/cli.mjs`]) rmSync(stale, { force: true })
@@ -120,7 +146,7 @@ async function bundle(): Promise<number> {
     // The native addon and the package root are found from the module's own URL.
     define: { 'import.meta.url': '__layerfsckUrl' },
     banner: { js: 'const __layerfsckUrl = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: [lazyDefaultExports, lazyBuiltins, noColorProbe],
+    plugins: [lazyDefaultExports, lazyBuiltins, noColorProbe, yargsOwnPackage],
     logLevel: 'warning',
   })
   makeCodeCache()
