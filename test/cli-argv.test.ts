@@ -39,6 +39,10 @@ type Row = [argv: string, expected: Record<string, unknown>] | [argv: string, us
 
 const S = ['--store', '/s']
 const ROWS: Row[] = [
+  // no command, or a name that is none: every command is offered
+  ['--store /s', { exit16: 'name a command' }],
+  ['chek --store /s', { exit16: 'Did you mean check?' }],
+  ['migrat --store /s --to-backend overlay', { exit16: 'Did you mean migrate?' }],
   // detect
   ['detect --store /s', { store: '/s' }],
   ['detect --store rel/store', { store: resolve('rel/store') }],
