@@ -4,7 +4,7 @@ import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { createMemoryFs } from '../src/fs/memory.js'
 import type { DirEntry, FsPort } from '../src/fs/port.js'
 import { decodeName } from '../src/fs/name-bytes.js'
-import { byName, startTreeListing, walkDirectories, walkPreorder, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../src/fs/walk.js'
+import { byName, startTreeListing, walkDirectories, walkParts, walkPreorder, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../src/fs/walk.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
 
 /** The port with some of its methods replaced. */
@@ -88,6 +88,21 @@ for (const { name, make } of SUBJECTS) {
       expect(await inOrder({ readAhead: 3, first: startTreeListing(s.fs, root, 3) })).toEqual(plain)
     })
 
+    it('hands a read-ahead walk out a listing part at a time, the same directories in the same order', async () => {
+      await makeDirs(s.fs, `${root}/open/deeper/a/b/c`)
+      for (let i = 0; i < 10; i++) await writeFileAll(s.fs, `${root}/open/deeper/f${i}`, 'x')
+      const plain: string[] = []
+      for await (const d of walkDirectories(s.fs, root)) plain.push(d.path)
+      for (const readAhead of [1, 4, 8192]) {
+        const parts: string[][] = []
+        for await (const part of walkParts(s.fs, root, readAhead)) parts.push(part.map((d) => d.path))
+        expect(parts.flat()).toEqual(plain)
+        // A part holds the directories of one listing call: all of them at once when one call lists the tree.
+        if (readAhead === 8192) expect(parts).toHaveLength(1)
+        else expect(parts.length).toBeGreaterThan(1)
+      }
+    })
+
     it('reading ahead, still throws on a missing root and names it', async () => {
       await expect(walked(s.fs, `${root}/missing`, { readAhead: 8, onUnreadable: () => undefined })).rejects.toMatchObject({
         code: 'ENOENT',
@@ -114,6 +129,19 @@ describe('the directory walk as an unprivileged process', () => {
       expect(unreadable).toEqual(['/t/locked'])
     })
   }
+
+  it('hands out the directories of a part listed before one it may not list, then names that one', async () => {
+    const admin = createMemoryFs({ umask: 0o022 })
+    for (const d of ['/t/a', '/t/b/inner', '/t/c']) await makeDirs(admin, d)
+    await admin.chmod('/t/b', 0o000)
+    const user = createMemoryFs({ volume: admin.volume, uid: 1000, gid: 1000 })
+    const seen: string[] = []
+    for await (const part of walkParts(user, '/t', 8192, { onUnreadable: (path) => void seen.push(`unreadable ${path}`) })) {
+      seen.push(part.map((d) => d.rel || '.').join(' '))
+    }
+    // Listed depth first, the last subdirectory first: the root and c come before b, a after it.
+    expect(seen).toEqual(['. c', 'unreadable /t/b', 'a'])
+  })
 })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

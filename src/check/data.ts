@@ -14,7 +14,7 @@ import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
 import { escapeName } from '../fs/name-bytes.js'
 import { dirname } from '../fs/safe-path.js'
-import { byName, READ_AHEAD, startTreeListing, walkDirectories, type ListedDirectory } from '../fs/walk.js'
+import { byName, READ_AHEAD, startTreeListing, walkParts, type ListedDirectory } from '../fs/walk.js'
 import { treeSize, type TreeSize } from '../fs/tree-size.js'
 import type { Credentials, DirEntry, FsPort, Inode, MountEntry, TreeListing } from '../fs/port.js'
 import { readKernelFilesystems } from '../fs/kernel-filesystems.js'
@@ -179,11 +179,11 @@ export abstract class CheckData {
   }
 
   /**
-   * Each directory of a layer tree with its listing, the root first, as
-   * `walkDirectories` gives them; a directory that cannot be listed is
-   * recorded and skipped with what is below it, and the walk goes on.
+   * Each directory of a layer tree with its listing, the root first, a
+   * listing part at a time (`walkParts`); a directory that cannot be listed
+   * is recorded and skipped with what is below it, and the walk goes on.
    */
-  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<ListedDirectory> {
+  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<ListedDirectory[]> {
     // Passes read; fixes run after the pass, so the walk may read ahead, and
     // the start of the trees walked next (`then`) is read while this one is:
     // with two of them, a thread lists each while the walk looks at this one.
@@ -194,7 +194,7 @@ export abstract class CheckData {
     for (const next of options.then ?? []) {
       if (next !== undefined && !this.readingAhead.has(next)) this.readingAhead.set(next, startTreeListing(this.fs, next, READ_AHEAD, WALK_LISTING))
     }
-    return walkDirectories(this.fs, root, { readAhead: READ_AHEAD, ...WALK_LISTING, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
+    return walkParts(this.fs, root, READ_AHEAD, { ...WALK_LISTING, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
 
   private readonly readingAhead = new Map<string, Promise<TreeListing>>()

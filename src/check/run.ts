@@ -320,12 +320,19 @@ async function contentsPass(
   const variants = await data.contentRoots()
   for (const [i, v] of variants.entries()) {
     onProgress?.({ pass: 'contents', done: i, total: variants.length, item: `${v.layer}/${v.variant}` })
-    for await (const listing of data.walk(v.root, { then: [variants[i + 1]?.root, variants[i + 2]?.root] })) {
+    // Once per directory (3,000 of them at 200k entries), which is too few for V8 to optimize before the pass
+    // ends: interpreted, an iterator per loop, a destructuring per check and an object spread per directory
+    // cost more than the checks' own work. Indexed loops, one literal and a listing part per hand-over made
+    // the pass 0.78x as long (15 alternating runs).
+    for await (const part of data.walk(v.root, { then: [variants[i + 1]?.root, variants[i + 2]?.root] })) {
       cancelled()
-      const dir: ContentDir = { ...v, ...listing }
-      for (const { spec, ctx } of contexts) {
-        const pending = spec.onDir(ctx, dir)
-        if (pending !== undefined) await pending
+      for (let d = 0; d < part.length; d++) {
+        const l = part[d]!
+        const dir: ContentDir = { layer: v.layer, variant: v.variant, root: v.root, whiteouts: v.whiteouts, path: l.path, rel: l.rel, entries: l.entries, count: l.count }
+        for (let c = 0; c < contexts.length; c++) {
+          const pending = contexts[c]!.spec.onDir(contexts[c]!.ctx, dir)
+          if (pending !== undefined) await pending
+        }
       }
     }
     for (const { spec, ctx } of contexts) await spec.onLayerDone?.(ctx, v)

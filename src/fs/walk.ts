@@ -129,6 +129,25 @@ async function* walkReadingAhead(
   readAhead: number,
   options: WalkDirectoriesOptions,
 ): AsyncGenerator<ListedDirectory> {
+  for await (const part of walkParts(fs, root, readAhead, options)) yield* part
+}
+
+/**
+ * A read-ahead walk (`WalkDirectoriesOptions.readAhead`) a listing part at a
+ * time: the directories of each part (about `readAhead` entries), in walk
+ * order, for a caller that looks at them without waiting on anything. An
+ * async generator's hand-over costs a few allocations and a microtask per
+ * level: once per part instead of once per directory. A directory the part
+ * could not list splits it: the directories before it are handed out first,
+ * then it goes to `onUnreadable` or is thrown, where a walk by directory
+ * meets it.
+ */
+export async function* walkParts(
+  fs: FsPort,
+  root: string,
+  readAhead: number = READ_AHEAD,
+  options: Omit<WalkDirectoriesOptions, 'readAhead'> = {},
+): AsyncGenerator<ListedDirectory[]> {
   const pathOf = (rel: string): string => (rel === '' ? root : childPath(root, rel))
   const listOptions = { skipPlainFiles: options.skipPlainFiles === true }
   let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead, listOptions)
@@ -139,16 +158,20 @@ async function* walkReadingAhead(
       next = fs.listTree(root, part.pending, readAhead, listOptions)
       next.catch(() => {})
     }
+    let listed: ListedDirectory[] = []
     for (const dir of part.dirs) {
       const path = pathOf(dir.rel)
       if ('entries' in dir) {
-        yield { path, rel: dir.rel, entries: dir.entries, count: dir.count }
+        listed.push({ path, rel: dir.rel, entries: dir.entries, count: dir.count })
         continue
       }
+      if (listed.length > 0) yield listed
+      listed = []
       const err = errnoError(dir.errno, 'scandir', path)
       if (options.onUnreadable === undefined || !isErrno(err, 'EACCES', 'EPERM')) throw err
       options.onUnreadable(path, err)
     }
+    if (listed.length > 0) yield listed
   }
 }
 
