@@ -488,18 +488,22 @@ typedef struct {
 } list_tree_job;
 
 /*
- * Marks the threadpool thread running a job as SCHED_BATCH, once per
- * thread. The jobs are bulk work the main thread waits for at its own pace
- * (a listing read ahead, a run of links); as SCHED_OTHER, a worker woken
- * for one preempts the main thread on its core, which then waits to run its
- * JavaScript again: 3-4% of a check of 200k entries on two cores, measured.
- * A batch thread gets the same share of the CPU, only no wakeup preemption.
- * Any thread may choose it; a refusal changes nothing, so it is ignored.
+ * Marks the threadpool thread running one of these jobs SCHED_BATCH, once,
+ * for the rest of its life (node's own work on that thread later runs so
+ * too: its fs calls, hashes and inflates, all bulk work as well). The jobs
+ * are work the main thread waits for at its own pace (a listing read ahead,
+ * a run of links); as SCHED_OTHER, a worker woken for one preempted the main
+ * thread on its core, which then waited to run its JavaScript again: 3-4%
+ * of a check of 200k entries on two cores, measured. A batch thread gets the
+ * same share of the CPU, only no wakeup preemption. Only a thread on the
+ * default policy is marked: one the operator put under another (chrt,
+ * systemd's CPUSchedulingPolicy) keeps it. Refused, nothing changes.
  */
 static __thread int bulk_thread;
 static void as_bulk_work(void) {
   if (bulk_thread) return;
   bulk_thread = 1;
+  if (sched_getscheduler(0) != SCHED_OTHER) return;
   struct sched_param none = {0};
   (void)sched_setscheduler(0, SCHED_BATCH, &none);
 }
