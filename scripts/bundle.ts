@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
+import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 
@@ -95,27 +96,48 @@ const noColorProbe: Plugin = {
 }
 
 /**
- * yargs guesses the application's version from its package.json, found by
- * reading every directory upwards from where its platform shim lives, up to
- * `node_modules`. Bundled, the shim lives in dist/, no `node_modules` is
- * above it, and it starts from the cwd instead: an operator standing in
- * /var/lib/docker/overlay2 had every run read that directory's thousands of
- * entries, then its parents', and build an AssertionError when none held a
- * package.json. The shim is pointed at layerfsck's own package.json, where
- * it starts unbundled too. A yargs whose shim no longer has the line fails
- * the build rather than walk from the cwd again.
+ * yargs' platform shim finds two things from where it lives, and bundled it
+ * lives in dist/cli.cjs:
+ * - the application's package.json, by reading every directory upwards
+ *   until `node_modules`. With none above dist/ it starts from the cwd: an
+ *   operator standing in /var/lib/docker/overlay2 had every run read that
+ *   directory's thousands of entries, then its parents', and build an
+ *   AssertionError when none held a package.json. It now reads layerfsck's
+ *   own package.json.
+ * - its message catalogues, `../../../locales` from the shim: from the
+ *   bundle, a `locales` dir beside layerfsck's package, which anything may
+ *   hold (a malformed file there would stop every run). It now looks inside
+ *   the package, where the bundle ships none: yargs' messages are English,
+ *   as layerfsck's own are, and as they already were.
+ * Both are read relative to the bundle's own file (the shim's `__dirname`
+ * is that file: import.meta.url is the bundle's). A yargs whose shim no
+ * longer has either line, or no longer has that shim, fails the build
+ * rather than read from the cwd again.
  */
 const YARGS_SHIM = /\/node_modules\/yargs\/lib\/platform-shims\/esm\.mjs$/
-const YARGS_MAIN_FILENAME = "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));"
+const YARGS_REWRITES: [string, string][] = [
+  [
+    "const mainFilename = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));",
+    `const mainFilename = resolve(__dirname, ${JSON.stringify(relative(bundleFile, `${root}/package.json`))});`,
+  ],
+  ["directory: resolve(__dirname, '../../../locales'),", `directory: resolve(__dirname, ${JSON.stringify(relative(bundleFile, `${root}/dist/yargs-locales`))}),`],
+]
 
 const yargsOwnPackage: Plugin = {
   name: 'yargs-own-package',
   setup(build) {
+    let rewritten = false
     build.onLoad({ filter: YARGS_SHIM }, (args) => {
-      const source = readFileSync(args.path, 'utf8')
-      if (!source.includes(YARGS_MAIN_FILENAME)) throw new Error(`${args.path}: yargs no longer finds its application's package.json as bundle.ts expects`)
-      // The shim's __dirname is the bundle's own file (import.meta.url is the bundle's): dist/cli.cjs.
-      return { contents: source.replace(YARGS_MAIN_FILENAME, "const mainFilename = resolve(__dirname, '../../package.json');"), loader: 'js' }
+      let source = readFileSync(args.path, 'utf8')
+      for (const [line, by] of YARGS_REWRITES) {
+        if (!source.includes(line)) throw new Error(`${args.path}: no longer holds \`${line}\`, which bundle.ts rewrites`)
+        source = source.replace(line, by)
+      }
+      rewritten = true
+      return { contents: source, loader: 'js' }
+    })
+    build.onEnd(() => {
+      if (!rewritten) throw new Error('bundle: yargs was bundled without lib/platform-shims/esm.mjs, whose lookups bundle.ts rewrites')
     })
   },
 }
