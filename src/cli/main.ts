@@ -169,7 +169,7 @@ export async function parseArgs(argv: readonly string[], helpWidth = 80): Promis
       throw err ?? new UsageError(message, hint)
     })
   // A command line that names its command registers that one alone: yargs parses each registration's command
-  // string and checks its arguments, a few ms for the ten that would go unused. The top level, and a name that
+  // string and checks its arguments, ≈4 ms for the five that would go unused. The top level, and a name that
   // is no command (which yargs words as such), get them all.
   const named = COMMANDS.find((c) => c.name === argv[0])
   for (const spec of named ? [named] : COMMANDS) parser = toYargs(parser, spec)

@@ -299,10 +299,11 @@ function inodeOf(n: Float64Array, at: number, big: BigInt64Array, bigAt: number)
  * changes a DevNo in place.
  */
 class LastDevNo {
-  private last: DevNo = { major: 0, minor: 0 }
+  private last: DevNo = Object.freeze({ major: 0, minor: 0 })
   of(major: number, minor: number): DevNo {
     const l = this.last
-    return l.major === major && l.minor === minor ? l : (this.last = { major, minor })
+    // Frozen: the one object stands for every inode with that number, so no caller may change it in place.
+    return l.major === major && l.minor === minor ? l : (this.last = Object.freeze({ major, minor }))
   }
 }
 const sameDev = new LastDevNo()
