@@ -16,7 +16,7 @@ import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { childPath, childRel, inspectRest, READ_AHEAD, walkDirectories, walkParts, walkPreorderRuns, type ListedDirectory } from '../fs/walk.js'
+import { childPath, childRel, inspectRest, READ_AHEAD, walkParts, walkPreorderRuns, type ListedDirectory } from '../fs/walk.js'
 import { isListedWhiteout, isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -359,40 +359,42 @@ export async function planTree(fs: FsPort, root: string, options: PlanOptions = 
   const plan: TreePlan = { entries: 1, files: 0, dirs: 1, bytes: 0, aufsWhiteouts: 0, aufsOpaque: 0, overlayWhiteouts: 0, overlayOpaque: 0 }
   const seenGroups = new Set<string>()
   // Listed on the threadpool ahead of the count; without sizes, a directory's plain files are only counted.
-  for await (const { path, entries, count } of walkDirectories(fs, root, { readAhead: READ_AHEAD, skipPlainFiles: !sizes })) {
-    if (await isOpaqueDir(fs, path)) plan.overlayOpaque += 1
-    for (const a of planAufsDir(entries)) {
-      if (a.op === 'whiteout') plan.aufsWhiteouts += 1
-      else if (a.op === 'opaque' || (a.op === 'shadowed' && a.targetKind === 'dir')) plan.aufsOpaque += 1
-    }
-    plan.entries += count
-    let others = 0
-    const files: string[] = []
-    for (const e of entries) {
-      if (e.kind === 'file') {
-        if (sizes) files.push(e.name)
-        continue
+  for await (const listed of walkParts(fs, root, READ_AHEAD, { skipPlainFiles: !sizes })) {
+    for (const { path, entries, count } of listed) {
+      if (await isOpaqueDir(fs, path)) plan.overlayOpaque += 1
+      for (const a of planAufsDir(entries)) {
+        if (a.op === 'whiteout') plan.aufsWhiteouts += 1
+        else if (a.op === 'opaque' || (a.op === 'shadowed' && a.targetKind === 'dir')) plan.aufsOpaque += 1
       }
-      others += 1
-      if (e.kind === 'dir') plan.dirs += 1
-      else if (await isListedWhiteout(fs, path, e)) plan.overlayWhiteouts += 1
-    }
-    plan.files += count - others
-    for (let from = 0; from < files.length; from += WINDOW) {
-      const part = files.length <= WINDOW ? files : files.slice(from, from + WINDOW)
-      for (const [i, x] of (await inspectAll(fs, path, part, {})).entries()) {
-        const inode = x.inode
-        if (inode === undefined) {
-          // Gone since it was listed: not counted, as an lstat would have said.
-          if (x.errno === undefined || x.errno === 'ENOENT') continue
-          throw errnoError(x.errno, x.syscall ?? 'lstat', childPath(path, part[i]!))
+      plan.entries += count
+      let others = 0
+      const files: string[] = []
+      for (const e of entries) {
+        if (e.kind === 'file') {
+          if (sizes) files.push(e.name)
+          continue
         }
-        if (inode.nlink > 1) {
-          const key = inodeKey(inode)
-          if (seenGroups.has(key)) continue
-          seenGroups.add(key)
+        others += 1
+        if (e.kind === 'dir') plan.dirs += 1
+        else if (await isListedWhiteout(fs, path, e)) plan.overlayWhiteouts += 1
+      }
+      plan.files += count - others
+      for (let from = 0; from < files.length; from += WINDOW) {
+        const part = files.length <= WINDOW ? files : files.slice(from, from + WINDOW)
+        for (const [i, x] of (await inspectAll(fs, path, part, {})).entries()) {
+          const inode = x.inode
+          if (inode === undefined) {
+            // Gone since it was listed: not counted, as an lstat would have said.
+            if (x.errno === undefined || x.errno === 'ENOENT') continue
+            throw errnoError(x.errno, x.syscall ?? 'lstat', childPath(path, part[i]!))
+          }
+          if (inode.nlink > 1) {
+            const key = inodeKey(inode)
+            if (seenGroups.has(key)) continue
+            seenGroups.add(key)
+          }
+          plan.bytes += inode.size
         }
-        plan.bytes += inode.size
       }
     }
   }

@@ -10,7 +10,7 @@
 import { isErrno } from '../../errors.js'
 import type { DirEntry, FsPort } from '../../fs/port.js'
 import { walkContainers } from './containers.js'
-import { READ_AHEAD, walkDirectories } from '../../fs/walk.js'
+import { READ_AHEAD, walkParts } from '../../fs/walk.js'
 import { isListedWhiteout, isOpaqueDir } from '../../layer/whiteout-codec.js'
 import { classifyAufsName } from '../../layer/whiteout-names.js'
 import { readMetadata, type MetadataState } from '../../metadata/read.js'
@@ -119,17 +119,19 @@ const emptyCounts = (): WhiteoutCounts => ({
 export async function countWhiteouts(fs: FsPort, rootfs: string): Promise<WhiteoutCounts> {
   const counts = emptyCounts()
   // Plain files are only counted: a whiteout is a device, a `.wh.` name or an opaque directory.
-  for await (const dir of walkDirectories(fs, rootfs, { readAhead: READ_AHEAD, skipPlainFiles: true })) {
-    if (await isOpaqueDir(fs, dir.path)) counts.overlayOpaque += 1
-    counts.entries += dir.count
-    for (const e of dir.entries) {
-      if (await isListedWhiteout(fs, dir.path, e)) counts.overlayWhiteouts += 1
-      const aufs = classifyAufsName(e.name)
-      if (aufs === undefined) continue
-      if (e.kind !== 'file') counts.aufsOther += 1
-      else if (aufs.type === 'whiteout') counts.aufsWhiteouts += 1
-      else if (aufs.type === 'opaque') counts.aufsOpaque += 1
-      else counts.aufsOther += 1
+  for await (const part of walkParts(fs, rootfs, READ_AHEAD, { skipPlainFiles: true })) {
+    for (const dir of part) {
+      if (await isOpaqueDir(fs, dir.path)) counts.overlayOpaque += 1
+      counts.entries += dir.count
+      for (const e of dir.entries) {
+        if (await isListedWhiteout(fs, dir.path, e)) counts.overlayWhiteouts += 1
+        const aufs = classifyAufsName(e.name)
+        if (aufs === undefined) continue
+        if (e.kind !== 'file') counts.aufsOther += 1
+        else if (aufs.type === 'whiteout') counts.aufsWhiteouts += 1
+        else if (aufs.type === 'opaque') counts.aufsOpaque += 1
+        else counts.aufsOther += 1
+      }
     }
   }
   return counts
