@@ -4,7 +4,18 @@ import { makeDirs, writeFileAll } from '../src/fs/io.js'
 import { createMemoryFs } from '../src/fs/memory.js'
 import type { DirEntry, FsPort } from '../src/fs/port.js'
 import { decodeName } from '../src/fs/name-bytes.js'
-import { byName, startTreeListing, walkDirectories, walkParts, walkPreorder, walkPreorderRuns, type PreorderDirectory, type PreorderRun } from '../src/fs/walk.js'
+import {
+  byName,
+  startTreeListing,
+  walkDirectories,
+  walkParts,
+  walkPreorder,
+  walkPreorderRuns,
+  type ListedDirectory,
+  type PreorderDirectory,
+  type PreorderRun,
+  type WalkPartsOptions,
+} from '../src/fs/walk.js'
 import { SUBJECTS, type Subject } from './support/adapters.js'
 
 /** The port with some of its methods replaced. */
@@ -28,9 +39,15 @@ function denyListing(fs: FsPort, denied: readonly string[]): FsPort {
   })
 }
 
-async function walked(fs: FsPort, root: string, options?: Parameters<typeof walkDirectories>[2]): Promise<string[]> {
+/** The walk's directories; read ahead (`walkParts`) in parts of `readAhead` entries when given. */
+async function* directories(fs: FsPort, root: string, options: WalkPartsOptions & { readAhead?: number } = {}): AsyncGenerator<ListedDirectory> {
+  if (options.readAhead === undefined) yield* walkDirectories(fs, root, options)
+  else for await (const part of walkParts(fs, root, options.readAhead, options)) yield* part
+}
+
+async function walked(fs: FsPort, root: string, options?: WalkPartsOptions & { readAhead?: number }): Promise<string[]> {
   const out: string[] = []
-  for await (const d of walkDirectories(fs, root, options)) out.push(`${d.rel || '.'}: ${d.entries.map((e) => e.name).sort().join(' ')}`)
+  for await (const d of directories(fs, root, options)) out.push(`${d.rel || '.'}: ${d.entries.map((e) => e.name).sort().join(' ')}`)
   return out.sort()
 }
 
@@ -77,9 +94,9 @@ for (const { name, make } of SUBJECTS) {
       await makeDirs(s.fs, `${root}/${odd}/x/y`)
       for (let i = 0; i < 30; i++) await writeFileAll(s.fs, `${root}/${odd}/x/f${i}`, 'x')
       await makeDirs(s.fs, `${root}/open/deeper/a/b/c`)
-      const inOrder = async (options?: Parameters<typeof walkDirectories>[2]): Promise<string[]> => {
+      const inOrder = async (options?: WalkPartsOptions & { readAhead?: number }): Promise<string[]> => {
         const out: string[] = []
-        for await (const d of walkDirectories(s.fs, root, options)) out.push(`${d.path}: ${d.entries.map((e) => `${e.name}/${e.kind}`).join(' ')}`)
+        for await (const d of directories(s.fs, root, options)) out.push(`${d.path}: ${d.entries.map((e) => `${e.name}/${e.kind}`).join(' ')}`)
         return out
       }
       const plain = await inOrder()

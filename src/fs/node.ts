@@ -295,14 +295,13 @@ function inodeOf(n: Float64Array, at: number, big: BigInt64Array, bigAt: number)
  * A device number as the port's DevNo, the same object as the one before
  * when the number is: the entries of one inspect answer nearly all live on
  * one filesystem and are no device (rdev 0:0), and two objects per entry
- * were a sixth of what a comparison of 50k entries allocated. Nothing
- * changes a DevNo in place.
+ * were a sixth of what a comparison of 50k entries allocated. Each is
+ * frozen: one object stands for many inodes, so no caller may change it.
  */
 class LastDevNo {
   private last: DevNo = Object.freeze({ major: 0, minor: 0 })
   of(major: number, minor: number): DevNo {
     const l = this.last
-    // Frozen: the one object stands for every inode with that number, so no caller may change it in place.
     return l.major === major && l.minor === minor ? l : (this.last = Object.freeze({ major, minor }))
   }
 }

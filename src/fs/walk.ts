@@ -57,18 +57,13 @@ export interface WalkDirectoriesOptions {
    * throw to stop the walk. Without it, the error is thrown.
    */
   onUnreadable?: (path: string, err: unknown) => void
-  /**
-   * Read the tree ahead of the caller, in parts of about this many entries
-   * (`READ_AHEAD`), with `FsPort.listTree`: the next part is read (on the
-   * threadpool, on disk) while the caller looks at this one, so the walk goes
-   * at the pace of the slower side, not of both added. Memory is two parts.
-   * Only for a walk that changes nothing: a listing is as old as its part.
-   */
-  readAhead?: number
-  /** With readAhead: the walk's first part, already asked for (`startTreeListing`), as a pass walking many trees does for the next one. */
-  first?: Promise<TreeListing>
   /** `ListTreeOptions.skipPlainFiles`: each listing without the plain files no whiteout check looks at. */
   skipPlainFiles?: boolean
+}
+
+export interface WalkPartsOptions extends WalkDirectoriesOptions {
+  /** The walk's first part, already asked for (`startTreeListing`), as a pass walking many trees does for the next one. */
+  first?: Promise<TreeListing>
 }
 
 /** A directory as a walk hands it out: its listing (see `skipPlainFiles`) and how many entries it has. */
@@ -82,7 +77,7 @@ export interface ListedDirectory {
 /** Entries in a part of a read-ahead walk: enough to keep a thread busy, small enough to keep memory flat. */
 export const READ_AHEAD = 8192
 
-/** Asks for the first part of a read-ahead walk of root (see `WalkDirectoriesOptions.first`). */
+/** Asks for the first part of a read-ahead walk of root (see `WalkPartsOptions.first`). */
 export function startTreeListing(fs: FsPort, root: string, readAhead: number = READ_AHEAD, options: ListTreeOptions = {}): Promise<TreeListing> {
   const part = fs.listTree(root, [''], readAhead, options)
   // Its error is seen when the walk awaits it (or never, if no walk does).
@@ -101,10 +96,6 @@ export async function* walkDirectories(
   root: string,
   options: WalkDirectoriesOptions = {},
 ): AsyncGenerator<ListedDirectory> {
-  if (options.readAhead !== undefined) {
-    yield* walkReadingAhead(fs, root, options.readAhead, options)
-    return
-  }
   const stack = [{ path: root, rel: '' }]
   while (stack.length > 0) {
     const { path, rel } = stack.pop()!
@@ -123,30 +114,23 @@ export async function* walkDirectories(
   }
 }
 
-async function* walkReadingAhead(
-  fs: FsPort,
-  root: string,
-  readAhead: number,
-  options: WalkDirectoriesOptions,
-): AsyncGenerator<ListedDirectory> {
-  for await (const part of walkParts(fs, root, readAhead, options)) yield* part
-}
-
 /**
- * A read-ahead walk (`WalkDirectoriesOptions.readAhead`) a listing part at a
- * time: the directories of each part (about `readAhead` entries), in walk
- * order, for a caller that looks at them without waiting on anything. An
- * async generator's hand-over costs a few allocations and a microtask per
- * level: once per part instead of once per directory. A directory the part
- * could not list splits it: the directories before it are handed out first,
- * then it goes to `onUnreadable` or is thrown, where a walk by directory
- * meets it.
+ * `walkDirectories`, read ahead of the caller and handed out a listing part
+ * at a time: `FsPort.listTree` lists parts of about `readAhead` entries, and
+ * the next part is read (on the threadpool, on disk) while the caller looks
+ * at this one, so the walk goes at the pace of the slower side, not of both
+ * added. Memory is two parts. Only for a walk that changes nothing: a
+ * listing is as old as its part. The directories come in walk order; an
+ * async generator's hand-over costs a few allocations and a microtask, once
+ * per part instead of once per directory. A directory the part could not
+ * list splits it: the directories before it are handed out first, then it
+ * goes to `onUnreadable` or is thrown, where a walk by directory meets it.
  */
 export async function* walkParts(
   fs: FsPort,
   root: string,
   readAhead: number = READ_AHEAD,
-  options: Omit<WalkDirectoriesOptions, 'readAhead'> = {},
+  options: WalkPartsOptions = {},
 ): AsyncGenerator<ListedDirectory[]> {
   const pathOf = (rel: string): string => (rel === '' ? root : childPath(root, rel))
   const listOptions = { skipPlainFiles: options.skipPlainFiles === true }
