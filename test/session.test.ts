@@ -71,6 +71,48 @@ for (const subject of SUBJECTS) {
       expect(await fs.lstat(journalPath(store))).toBeUndefined()
     })
 
+    it("makes each step's begin durable before it applies, and its done durable with the record after it, not by an fsync of its own", async () => {
+      // What the journal held at each of its fsyncs: the records a power cut would keep.
+      const durable: string[][] = []
+      const journal = journalPath(store)
+      const watched: FsPort = {
+        ...fs,
+        openWrite: async (path, options) => {
+          const handle = await fs.openWrite(path, options)
+          if (path !== journal) return handle
+          return {
+            ...handle,
+            write: (chunk) => handle.write(chunk),
+            close: () => handle.close(),
+            sync: async () => {
+              await handle.sync()
+              const records = (await readTextLimited(fs, journal, 1 << 20)).split('\n').filter((l) => l !== '')
+              durable.push(records.map((l) => JSON.parse(l) as { type: string; step?: string }).map((r) => (r.step ? `${r.type} ${r.step}` : r.type)))
+            },
+          }
+        },
+      }
+      const seenAtApply: string[][] = []
+      const step = (name: string): Step => ({
+        id: name,
+        describe: () => name,
+        isDone: async () => false,
+        apply: async () => {
+          seenAtApply.push(durable.at(-1) ?? [])
+        },
+      })
+      await withSession(watched, change(), async (session) => {
+        await session.runSteps([step('a'), step('b'), step('c')])
+        await session.commit(FORMAT)
+      })
+      expect(seenAtApply.map((records) => records.at(-1))).toEqual(['begin a', 'begin b', 'begin c'])
+      // b's begin made a's done durable with it; c's done waits for the commit's syncfs.
+      expect(seenAtApply[1]).toContain('done a')
+      expect(durable.at(-1)).toEqual(['run', 'begin a', 'done a', 'begin b', 'done b', 'begin c'])
+      // The journal's creation, its run record and one per step.
+      expect(durable).toHaveLength(5)
+    })
+
     it('skips a step whose isDone says it already landed', async () => {
       await writeFileAll(fs, `${store}/a`, 'old')
       const outcomes = await withSession(fs, change(), (session) => session.runSteps([fileStep(`${store}/a`, 'new')]))

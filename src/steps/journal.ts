@@ -1,6 +1,8 @@
 /**
  * The journal, `<store>/.layerfsck/journal`: one JSON record a line, each
- * appended and fsynced before the change it announces and after it lands.
+ * appended and fsynced before the change it announces. A step's `done` is
+ * fsynced with the record after it: losing it only makes a re-run ask that
+ * step whether it is done, as every re-run asks every step.
  * It is what tells a re-run that a run was interrupted, what it was doing,
  * and which temp paths it had claimed (those are removed before anything
  * else happens, so an interrupted run leaves nothing behind once re-run).
@@ -129,9 +131,14 @@ export class JournalWriter {
     return new JournalWriter(fs, path, handle)
   }
 
-  async append(record: JournalRecord): Promise<void> {
+  /**
+   * `durable: false` leaves the record to the next durable append (or the
+   * commit's syncfs) to make durable with it: for a record whose loss only
+   * makes a re-run ask one more step whether it is done.
+   */
+  async append(record: JournalRecord, options: { durable?: boolean } = {}): Promise<void> {
     await this.handle.write(Buffer.from(`${JSON.stringify(record)}\n`))
-    await this.handle.sync()
+    if (options.durable !== false) await this.handle.sync()
   }
 
   async close(): Promise<void> {

@@ -611,8 +611,10 @@ class ConvertBatches {
         this.built.delete(index)
         try {
           if ('error' in built) throw built.error
+          // No fsync of p.dir per layer: the commit's syncfs makes the rename durable before the stamp. One lost
+          // to a power cut puts the tree back in the claimed stage, which the next run removes before it builds the
+          // layer again (isDone reads the destination). A prune of the source fsyncs p.dir before it moves anything.
           await fs.rename(built.staged, destination)
-          await fs.fsync(p.dir)
           l.status = 'converted'
           l.counts = {
             entries: built.cloned.entries,
@@ -802,6 +804,9 @@ function pruneStep(session: StoreSession, p: PlannedLayer, variant: string, to: 
       }
       const kept = keepReason(p, variant, scan)
       if (kept !== undefined) throw new LayerfsckError('MIGRATE_PRUNE', `${escapeName(path)} stays: ${kept.reason}`, { refusal: true })
+      // The target's name durable before the other tree leaves: its convert step renamed it here without an fsync,
+      // and a power cut that kept this rename but lost that one would leave the layer no tree at all.
+      await fs.fsync(p.dir)
       // Out of its real name in one rename, into a claimed dir: a crash mid-removal leaves a staging dir the next
       // session removes, never a half-deleted variant a re-run or an agent would take for a whole one.
       const stage = await makeStagingDir(session)
