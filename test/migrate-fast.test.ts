@@ -119,6 +119,39 @@ for (const { name, make } of SUBJECTS) {
       })
     })
 
+    it('sets each directory its time only after the links into it landed, however late they land', async () => {
+      const source = `${s.root}/source`
+      await s.fs.mkdir(source, 0o755)
+      // Runs end at each subdirectory, so links into a, a/b and the root are on their way as the walk leaves each.
+      await materialize(
+        s.fs,
+        source,
+        parseTreeSpec(`
+          . dir mode=0755 mtime=1600000000000000001
+          a dir mode=0755 mtime=1600000000000000002
+          a/1 file content=1
+          a/b dir mode=0755 mtime=1600000000000000003
+          a/b/2 file content=2
+          a/b/c dir mode=0755 mtime=1600000000000000004
+          a/b/c/3 file content=3
+          a/b/z file content=4
+          a/z file content=5
+          z file content=6
+        `),
+      )
+      // The first batch lands last: a time set before it landed would be moved by its link.
+      let batch = 0
+      const { fs } = counting(s.fs, {
+        linkNames: async (real, ...args) => {
+          await new Promise((r) => setTimeout(r, batch++ === 0 ? 60 : 5))
+          return real(...args)
+        },
+      })
+      await cloneTree(fs, source, `${s.root}/clone`)
+      expect(batch).toBeGreaterThan(3)
+      expect(await listTree(s.fs, `${s.root}/clone`, { mtime: true })).toBe(await listTree(s.fs, source, { mtime: true }))
+    })
+
     it('waits for its links on the way before it fails, so nothing lands in a clone its caller removes', async () => {
       const source = `${s.root}/source`
       await s.fs.mkdir(source, 0o755)

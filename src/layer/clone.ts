@@ -207,19 +207,36 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
 
   /** Source inode → the first path of its group in the target, for groups the clone cannot get by linking the source. */
   const groups = new Map<string, string>()
-  /** Link batches on their way (each a directory's run of files): a directory's mtime is set only once they landed. */
+  /** Link batches on their way (each a directory's run of files), oldest first, and how many were sent and have landed. */
   const linking: Promise<void>[] = []
-  const landed = async (): Promise<void> => {
-    while (linking.length > 0) await linking.shift()
+  let sent = 0
+  let landedCount = 0
+  /**
+   * Directories the walk has left, children first, each with the number of batches sent by then: its mtime is
+   * set once those landed, as a link into it would move it again. Waiting for them when the walk left it
+   * emptied the threadpool at every directory, and the main thread waited with it.
+   */
+  const closed: { path: string; mtimeNs: bigint; after: number }[] = []
+  const setTimesLanded = async (): Promise<void> => {
+    while (closed.length > 0 && closed[0]!.after <= landedCount) {
+      const d = closed.shift()!
+      await fs.lutimes(d.path, d.mtimeNs, d.mtimeNs)
+    }
+  }
+  const landOne = async (): Promise<void> => {
+    await linking.shift()
+    landedCount += 1
+    await setTimesLanded()
   }
   /** The directories on the path to the current entry, whose mtimes wait for their last child. */
-  const open: { rel: string; path: string; mtimeNs: bigint }[] = [{ rel: '', path: target, mtimeNs: rootInode.mtimeNs }]
+  type Open = { rel: string; path: string; mtimeNs: bigint }
+  const open: Open[] = [{ rel: '', path: target, mtimeNs: rootInode.mtimeNs }]
+  const leave = (done: Open): void => {
+    closed.push({ path: done.path, mtimeNs: done.mtimeNs, after: sent })
+  }
   const closeDirsNotAbove = async (rel: string): Promise<void> => {
-    while (open.length > 1 && !rel.startsWith(`${open[open.length - 1]!.rel}/`)) {
-      await landed()
-      const done = open.pop()!
-      await fs.lutimes(done.path, done.mtimeNs, done.mtimeNs)
-    }
+    while (open.length > 1 && !rel.startsWith(`${open[open.length - 1]!.rel}/`)) leave(open.pop()!)
+    await setTimesLanded()
   }
   options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
 
@@ -268,20 +285,19 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
         // Seen when the clone waits for it, or when the clone ends by an error first.
         batch.catch(() => {})
         linking.push(batch)
+        sent += 1
         // Two runs' links in flight keep the threadpool busy while the main thread makes the next run.
-        if (linking.length > 2) await linking.shift()
+        if (linking.length > 2) await landOne()
       }
       options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
     }
-    await landed()
+    while (open.length > 0) leave(open.pop()!)
+    while (linking.length > 0) await landOne()
+    await setTimesLanded()
   } catch (err) {
     // Links still on their way would land in a tree the caller is about to remove.
     await Promise.allSettled(linking)
     throw err
-  }
-  while (open.length > 0) {
-    const d = open.pop()!
-    await fs.lutimes(d.path, d.mtimeNs, d.mtimeNs)
   }
   return report
 }
