@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryFs } from '../src/fs/memory.js'
 import type { FsPort } from '../src/fs/port.js'
 import { applyLayer } from '../src/layer/apply.js'
+import { cloneTree } from '../src/layer/clone.js'
 import { aufsToOverlay, overlayToAufs, planAufsDir } from '../src/layer/whiteout-codec.js'
 import { withCrashAfter, CrashError } from '../src/fs/crash.js'
 import { listTree, materialize, parseTreeSpec, type TreeEntry } from '../src/testing/tree-spec.js'
@@ -145,6 +146,65 @@ for (const { name, make } of SUBJECTS) {
       const device = await s.fs.lstat(`${root}/a/x`)
       expect([device?.kind, device?.uid, device?.gid, device?.mtimeNs]).toEqual(['char', 1000, 1000, 5n])
       expect(await s.fs.lstat(`${root}/a/.wh.x`)).toBeUndefined()
+    })
+
+    it('converts a clone as it makes it exactly as it converts a clone in place, and never makes a marker it converts', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      // Every case the plan knows, at the root and deeper, with times that a stray change would move.
+      const root = await layer(`
+        . dir mode=0755 mtime=1600000000000000001
+        .wh.gone file mode=0 uid=7 gid=8 mtime=1600000000000000002
+        .wh.etc file mode=0 mtime=1600000000000000003
+        etc dir mode=0750 mtime=1600000000000000004
+        etc/new.conf file content=x mtime=1600000000000000005
+        .wh.kept file mode=0 mtime=1600000000000000006
+        kept file content=kept mtime=1600000000000000007
+        d dir mode=0755 mtime=1600000000000000008
+        d/.wh..wh..opq file mode=0755 mtime=1600000000000000009
+        d/mine file content=1 mtime=1600000000000000010
+        d/sub dir mtime=1600000000000000011
+        d/sub/.wh.deep file mode=0 uid=3 gid=4 mtime=1600000000000000012
+        d/sub/.wh.x dir mtime=1600000000000000013
+        d/sub/.wh..wh.plnk dir mtime=1600000000000000014
+        d/sub/.wh..wh.aufs file mtime=1600000000000000015
+        d/sub/.wh. file mtime=1600000000000000016
+        d/sub/.wh.w file mode=0 uid=5 gid=6 mtime=1600000000000000017
+        d/sub/w char mode=0 rdev=0:0 mtime=1600000000000000018
+      `)
+      const before = await listTree(s.fs, root, { mtime: true })
+      const inPlace = `${s.root}/in-place`
+      await cloneTree(s.fs, root, inPlace, { linkMarkers: true })
+      const expected = await aufsToOverlay(s.fs, inPlace)
+
+      const made: string[] = []
+      const watched: FsPort = {
+        ...s.fs,
+        linkNames: async (from, to, names) => {
+          made.push(...names.map((n) => `${to}/${n}`))
+          return s.fs.linkNames(from, to, names)
+        },
+        link: async (existing, path) => (made.push(path), s.fs.link(existing, path)),
+        openWrite: async (path, options) => (made.push(path), s.fs.openWrite(path, options)),
+        unlink: async (path) => (made.push(`unlink ${path}`), s.fs.unlink(path)),
+      }
+      const converted = `${s.root}/converted`
+      const report = await cloneTree(watched, root, converted, { linkMarkers: true, toOverlay: {} })
+
+      expect(await listTree(s.fs, converted, { mtime: true })).toBe(await listTree(s.fs, inPlace, { mtime: true }))
+      // The same notes, named in the tree each was made in; the clone meets a directory's on leaving it, children first.
+      const relative = (r: typeof expected, at: string) => ({
+        ...r,
+        notes: r.notes.map((n) => ({ ...n, path: n.path.slice(at.length) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      })
+      expect(relative(report.conversion!, converted)).toEqual(relative(expected, inPlace))
+      expect(report.conversion).toMatchObject({ whiteouts: 3, opaqueDirs: 2 })
+      // The markers it converted were never made, and nothing was removed; those it leaves are linked like files.
+      for (const marker of ['.wh.gone', '.wh.etc', '.wh.kept', 'd/.wh..wh..opq', 'd/sub/.wh.deep', 'd/sub/.wh.w']) {
+        expect(made, marker).not.toContain(`${converted}/${marker}`)
+      }
+      expect(made.filter((m) => m.startsWith('unlink '))).toEqual([])
+      expect(made).toContain(`${converted}/d/sub/.wh..wh.aufs`)
+      expect(await listTree(s.fs, root, { mtime: true })).toBe(before)
     })
 
     it('finishes a conversion that a crash interrupted at any step', async ({ skip }) => {

@@ -16,8 +16,8 @@ import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { childPath, childRel, inspectRest, READ_AHEAD, walkParts, walkPreorderRuns, type ListedDirectory } from '../fs/walk.js'
-import { isListedWhiteout, isOpaqueDir, planAufsDir, type WhiteoutForm } from './whiteout-codec.js'
+import { childPath, childRel, inspectRest, READ_AHEAD, walkParts, walkPreorderRuns, type ListedDirectory, type PreorderDirectory } from '../fs/walk.js'
+import { applyAufsPlan, isListedWhiteout, isOpaqueDir, planAufsDir, type AufsAction, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
 // --- one inode ---------------------------------------------------------------
@@ -165,10 +165,18 @@ export interface CloneOptions {
   signal?: AbortSignal
   /** Called once the root is made and after each run of a directory's entries (see walkPreorderRuns), with the counts so far. */
   onProgress?: (p: { entries: number; bytes: number }) => void
+  /**
+   * Converts an aufs-form source to the overlay form as the clone is made:
+   * each directory by the codec's plan of its listing (`applyAufsPlan`), once
+   * the walk has left it. The markers the plan acts on are never made, so the
+   * clone needs no second walk and no link and unlink per marker. Its
+   * counts are in `CloneReport.conversion`.
+   */
+  toOverlay?: { opaqueXattr?: OpaqueXattr }
 }
 
 export interface CloneReport {
-  /** Every entry, the root included. */
+  /** Every entry of the source, the root included, a marker `toOverlay` converted too. */
   entries: number
   /** Regular files, hard-linked or copied. */
   files: number
@@ -177,9 +185,14 @@ export interface CloneReport {
   /** Entries made with link(2): to the source's file, or to the first clone of their hard-link group. */
   hardLinked: number
   copiedBytes: number
-  /** Symlinks, devices and fifos. */
+  /** Symlinks, devices and fifos (not the whiteouts `toOverlay` made). */
   specials: number
+  /** What `toOverlay` converted, as the codec counts it. */
+  conversion?: ConvertReport
 }
+
+/** A directory of the source as the clone walks it, with what converting it means when the clone converts. */
+type CloneDirectory = PreorderDirectory & { plan?: readonly AufsAction[]; notMade?: ReadonlySet<string> }
 
 /**
  * Clones `source` (a layer tree) to `target`, which must not exist and is
@@ -189,8 +202,8 @@ export interface CloneReport {
  * `linkMarkers`), is created fresh like its source entry. Hard-link groups
  * of the source stay groups.
  * Directory mtimes are set last, children first. Symlinks are never
- * followed. The clone keeps the source's whiteout form: converting it is
- * convertLayer's job, run on the clone afterwards.
+ * followed. The clone keeps the source's whiteout form unless `toOverlay`
+ * says to convert it on the way; convertLayer converts one in place.
  */
 export async function cloneTree(fs: FsPort, source: string, target: string, options: CloneOptions = {}): Promise<CloneReport> {
   const report: CloneReport = { entries: 0, files: 0, dirs: 0, hardLinked: 0, copiedBytes: 0, specials: 0 }
@@ -204,6 +217,9 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
   await createLike(fs, target, await likeOf(fs, source, rootInode))
   report.entries += 1
   report.dirs += 1
+  const conversion: ConvertReport | undefined = options.toOverlay ? { from: 'aufs', to: 'overlay', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] } : undefined
+  const opaqueXattr = options.toOverlay?.opaqueXattr ?? 'trusted.overlay.opaque'
+  if (conversion) report.conversion = conversion
 
   /** Source inode → the first path of its group in the target, for groups the clone cannot get by linking the source. */
   const groups = new Map<string, string>()
@@ -228,31 +244,44 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
     landedCount += 1
     await setTimesLanded()
   }
-  /** The directories on the path to the current entry, whose mtimes wait for their last child. */
-  type Open = { rel: string; path: string; mtimeNs: bigint }
+  /** The directories on the path to the current entry, whose mtimes wait for their last child; `listed` once the walk is in it. */
+  type Open = { rel: string; path: string; mtimeNs: bigint; listed?: CloneDirectory }
   const open: Open[] = [{ rel: '', path: target, mtimeNs: rootInode.mtimeNs }]
-  const leave = (done: Open): void => {
+  /** Every entry of a directory the walk left is made (its files maybe still linking): what converting it needs, it has. */
+  const leave = async (done: Open): Promise<void> => {
+    if (conversion !== undefined) {
+      conversion.dirs += 1
+      const plan = done.listed?.plan
+      if (plan !== undefined && plan.length > 0) await applyAufsPlan(fs, done.path, plan, conversion, { opaqueXattr, markersIn: done.listed!.path })
+    }
     closed.push({ path: done.path, mtimeNs: done.mtimeNs, after: sent })
   }
   const closeDirsNotAbove = async (rel: string): Promise<void> => {
-    while (open.length > 1 && !rel.startsWith(`${open[open.length - 1]!.rel}/`)) leave(open.pop()!)
+    while (open.length > 1 && !rel.startsWith(`${open[open.length - 1]!.rel}/`)) await leave(open.pop()!)
     await setTimesLanded()
   }
   options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
 
   try {
     // Pre-order in runs (a directory's entries up to its next subdirectory): a directory is finished exactly when the walk leaves it.
-    for await (const run of walkPreorderRuns(fs, source)) {
+    for await (const run of walkPreorderRuns<CloneDirectory>(fs, source, conversion ? { listing: planned } : {})) {
       throwIfAborted(options.signal, `the clone of ${escapeName(source)}`)
       const from = run.dir.path
       const into = run.dir.rel === '' ? target : `${target}/${run.dir.rel}`
       await closeDirsNotAbove(childRel(run.dir.rel, run.entries[0]!.name))
+      // The walk is in the directory made last on the way down: the one its runs fill.
+      const here = open[open.length - 1]!
+      if (here.rel !== run.dir.rel) throw new Error(`clone: the walk is in ${escapeName(run.dir.rel)}, the clone in ${escapeName(here.rel)}`)
+      here.listed = run.dir
+      const notMade = run.dir.notMade
       // Files to hard-link are linked by name in one call per run, on the threadpool, and never lstat'ed:
       // link(2) takes whatever inode the name holds, which is all the clone needs of it (a comparison after
       // it reads both names anyway). The rest of the run is made meanwhile.
       const names: string[] = []
       for (const e of run.entries) {
         report.entries += 1
+        // A marker the conversion replaces: what it says is made when the walk leaves the directory.
+        if (notMade !== undefined && notMade.has(e.name)) continue
         if (e.kind === 'file' && !options.copy && (options.linkMarkers === true || !isMarkerName(e.name))) {
           names.push(e.name)
           continue
@@ -291,7 +320,7 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
       }
       options.onProgress?.({ entries: report.entries, bytes: report.copiedBytes })
     }
-    while (open.length > 0) leave(open.pop()!)
+    while (open.length > 0) await leave(open.pop()!)
     while (linking.length > 0) await landOne()
     await setTimesLanded()
   } catch (err) {
@@ -300,6 +329,15 @@ export async function cloneTree(fs: FsPort, source: string, target: string, opti
     throw err
   }
   return report
+}
+
+/** A listed directory with the codec's plan for it, and the markers the plan makes something else of. */
+function planned(dir: PreorderDirectory): CloneDirectory {
+  const plan = planAufsDir(dir.entries)
+  if (plan.length === 0) return dir
+  const notMade = new Set<string>()
+  for (const a of plan) if (a.op !== 'leave') notMade.add(a.marker)
+  return { ...dir, plan, notMade }
 }
 
 /** Links a run's files into the clone; what one name met is thrown as the clone's own error for it. */

@@ -145,55 +145,74 @@ async function preservingMtime(fs: FsPort, dir: string, syncDir: boolean, edit: 
 export async function aufsToOverlay(fs: FsPort, root: string, options: ConvertOptions = {}): Promise<ConvertReport> {
   const xattr = options.opaqueXattr ?? 'trusted.overlay.opaque'
   const report: ConvertReport = { from: 'aufs', to: 'overlay', whiteouts: 0, opaqueDirs: 0, dirs: 0, notes: [] }
-  const y = new Uint8Array([0x79])
   for await (const { path: dir, entries } of walkDirectories(fs, root)) {
     report.dirs += 1
     const actions = planAufsDir(entries)
     if (actions.length === 0) continue
-    await preservingMtime(fs, dir, options.syncDirs !== false, async () => {
-      let changed = false
-      for (const a of actions) {
-        if (a.op === 'leave') {
-          report.notes.push({ code: a.code, path: childPath(dir, a.name), message: a.reason })
-          continue
-        }
-        const marker = childPath(dir, a.marker)
-        if (a.op === 'opaque') {
-          await fs.xattr.set(dir, xattr, y)
-          report.opaqueDirs += 1
-        } else if (a.op === 'whiteout') {
-          // Device first, marker second: a crash in between leaves both,
-          // which the next run reads as "already converted" below.
-          const device = childPath(dir, a.target)
-          await fs.mknod(device, 'char', WHITEOUT_FILE_MODE, { major: 0, minor: 0 })
-          await carryOver(fs, marker, device)
-          report.whiteouts += 1
-        } else if (a.targetKind === 'dir') {
-          await fs.xattr.set(childPath(dir, a.target), xattr, y)
-          report.opaqueDirs += 1
-          report.notes.push({
-            code: 'whiteout-replaces-dir',
-            path: marker,
-            message: `${a.target} is a new directory in this layer; it now hides the lower one (opaque)`,
-          })
-        } else if (!(a.targetKind === 'char' && (isWhiteoutDevice(await fs.lstat(childPath(dir, a.target)))))) {
-          report.notes.push({
-            code: 'whiteout-shadowed',
-            path: marker,
-            message: `${a.target} exists in the same layer; the entry wins and the whiteout is dropped`,
-          })
-        } else {
-          // The device of an interrupted earlier run: finish its step, owner and time included.
-          await carryOver(fs, marker, childPath(dir, a.target))
-          report.whiteouts += 1
-        }
-        await fs.unlink(marker)
-        changed = true
-      }
-      return changed
-    })
+    await preservingMtime(fs, dir, options.syncDirs !== false, () => applyAufsPlan(fs, dir, actions, report, { opaqueXattr: xattr }))
   }
   return report
+}
+
+/**
+ * Carries out one directory's plan (`planAufsDir`) in the overlay form and
+ * counts it in `report`. In place, each marker is read, then removed. A
+ * clone that converts as it goes did not make the markers the plan acts on:
+ * it names the directory it cloned as `markersIn`, where they are read (their
+ * owner and time) and left as they are. Returns whether a marker was removed.
+ */
+export async function applyAufsPlan(
+  fs: FsPort,
+  dir: string,
+  actions: readonly AufsAction[],
+  report: ConvertReport,
+  options: { opaqueXattr: OpaqueXattr; markersIn?: string },
+): Promise<boolean> {
+  const y = new Uint8Array([0x79])
+  const xattr = options.opaqueXattr
+  let changed = false
+  for (const a of actions) {
+    if (a.op === 'leave') {
+      report.notes.push({ code: a.code, path: childPath(dir, a.name), message: a.reason })
+      continue
+    }
+    const marker = childPath(dir, a.marker)
+    const markerInode = childPath(options.markersIn ?? dir, a.marker)
+    if (a.op === 'opaque') {
+      await fs.xattr.set(dir, xattr, y)
+      report.opaqueDirs += 1
+    } else if (a.op === 'whiteout') {
+      // Device first, marker second: a crash in between leaves both,
+      // which the next run reads as "already converted" below.
+      const device = childPath(dir, a.target)
+      await fs.mknod(device, 'char', WHITEOUT_FILE_MODE, { major: 0, minor: 0 })
+      await carryOver(fs, markerInode, device)
+      report.whiteouts += 1
+    } else if (a.targetKind === 'dir') {
+      await fs.xattr.set(childPath(dir, a.target), xattr, y)
+      report.opaqueDirs += 1
+      report.notes.push({
+        code: 'whiteout-replaces-dir',
+        path: marker,
+        message: `${a.target} is a new directory in this layer; it now hides the lower one (opaque)`,
+      })
+    } else if (!(a.targetKind === 'char' && isWhiteoutDevice(await fs.lstat(childPath(dir, a.target))))) {
+      report.notes.push({
+        code: 'whiteout-shadowed',
+        path: marker,
+        message: `${a.target} exists in the same layer; the entry wins and the whiteout is dropped`,
+      })
+    } else {
+      // The device of an interrupted earlier run (or a source that held both forms): finish its step, owner and time included.
+      await carryOver(fs, markerInode, childPath(dir, a.target))
+      report.whiteouts += 1
+    }
+    if (options.markersIn === undefined) {
+      await fs.unlink(marker)
+      changed = true
+    }
+  }
+  return changed
 }
 
 /** overlay → aufs, in place. */

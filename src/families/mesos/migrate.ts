@@ -738,10 +738,13 @@ class ConvertBatches {
     const staged = `${dir}/${to.variant}`
     const total = this.convert.length
     let told: number | undefined
+    // aufs to overlay, the way this migration goes, is converted as the clone is made; the other way round, after.
+    const toOverlay = from.whiteouts === 'aufs' && to.whiteouts === 'overlay'
     const cloned = await cloneTree(fs, source, staged, {
       copy: this.options.copy === true,
       // The overlay form's codec only reads a marker and removes it: the source's inode is never written through it.
       linkMarkers: to.whiteouts === 'overlay',
+      ...(toOverlay ? { toOverlay: {} } : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
       onProgress: (e) => {
         // An event per entry was a JSON line per entry with --json: more than the clone's own work.
@@ -751,7 +754,7 @@ class ConvertBatches {
       },
     })
     // The batch's syncfs makes the staged tree durable whole; nothing reads it before.
-    const conversion = from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts, { syncDirs: false })
+    const conversion = toOverlay ? cloned.conversion : from.whiteouts === to.whiteouts ? undefined : await convertLayer(fs, staged, to.whiteouts, { syncDirs: false })
     // A device or directory with a whiteout's name the codec left as it was: the target form cannot say what it says.
     const unexpressed = conversion?.notes.filter((n) => n.code === 'whiteout-not-file') ?? []
     if (unexpressed.length > 0) {
