@@ -1144,20 +1144,59 @@ static int open_plain(const char *path, int flags) {
   return fd;
 }
 
-/* syncfs(path): every change on the filesystem holding path is on disk when this returns. */
-static napi_value js_syncfs(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+/*
+ * syncfsAsync(path): every change on the filesystem holding path is on disk
+ * when the promise resolves. On the threadpool: a syncfs waits for the disk,
+ * and the main thread has other work meanwhile (a migrate compares the last
+ * layer it built while its batch is made durable).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
   char path[PATH_BUF];
-  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
-  int fd = open_plain(path, O_RDONLY);
-  if (fd < 0) return throw_errno(env, errno, "syncfs", path);
-  if (syncfs(fd) != 0) {
-    int e = errno;
-    close(fd);
-    return throw_errno(env, e, "syncfs", path);
+  int err;
+} syncfs_job;
+
+static void syncfs_execute(napi_env env, void *data) {
+  (void)env;
+  syncfs_job *job = data;
+  int fd = open_plain(job->path, O_RDONLY);
+  if (fd < 0) {
+    job->err = errno;
+    return;
   }
+  if (syncfs(fd) != 0) job->err = errno;
   close(fd);
-  return NULL;
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  syncfs_job *job = data;
+  if (status != napi_ok && job->err == 0) job->err = EINTR;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  if (job->err == 0) napi_resolve_deferred(env, job->deferred, undefined);
+  else napi_reject_deferred(env, job->deferred, errno_error(env, job->err, "syncfs", job->path));
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value js_syncfs_async(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  syncfs_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return throw_errno(env, ENOMEM, "syncfs", "");
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], job->path)) {
+    free(job);
+    return NULL;
+  }
+  napi_value promise, name;
+  napi_create_string_utf8(env, "layerfsck:syncfs", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work) != napi_ok) {
+    free(job);
+    return throw_errno(env, ENOMEM, "syncfs", "");
+  }
+  napi_queue_async_work(env, job->work);
+  return promise;
 }
 
 /*
@@ -1205,7 +1244,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_default, NULL},
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
-      {"syncfs", NULL, js_syncfs, NULL, NULL, NULL, napi_default, NULL},
+      {"syncfsAsync", NULL, js_syncfs_async, NULL, NULL, NULL, napi_default, NULL},
       {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -328,13 +328,26 @@ for (const { name, make } of SUBJECTS) {
     it('builds the layers into one staging dir made durable by one syncfs, each renamed into place by its own step', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       await generateMesosStore(s.fs, store(), { layers: 5, filesPerLayer: 40, filesPerDir: 10, backends: ['aufs'] })
-      const { fs, calls } = counting(s.fs)
+      // A slow disk: the batch's syncfs runs while the last layer is compared, and must end before any tree is renamed.
+      const order: string[] = []
+      const { fs, calls } = counting(s.fs, {
+        syncfs: async (real, ...args) => {
+          await new Promise((r) => setTimeout(r, 30))
+          await real(...args)
+          order.push('synced')
+        },
+        rename: async (real, ...args) => {
+          order.push(`rename ${String(args[0]).startsWith(`${store()}/staging/`) ? 'staged' : 'other'}`)
+          return real(...args)
+        },
+      })
       const { report, events } = await run(fs)
       expect(report.layers.map((l) => l.status)).toEqual(Array(5).fill('converted'))
       expect(report.exitCode).toBe(0)
       expect(calls.count('mkdir', isStage)).toBe(1)
       // The batch's, and the commit's before the stamp.
       expect(calls.count('syncfs')).toBe(2)
+      expect(order.indexOf('synced')).toBeLessThan(order.indexOf('rename staged'))
       expect(calls.count('rename', (p) => p.startsWith(`${store()}/staging/`))).toBe(5)
       expect(await s.fs.readdir(`${store()}/staging`)).toEqual([])
       // Progress at each layer's start and every 32 entries after: not a line per entry.

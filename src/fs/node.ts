@@ -55,7 +55,8 @@ interface NativeAddon {
   llistxattr(path: PathArg): Buffer
   lsetxattr(path: PathArg, name: PathArg, value: Uint8Array): void
   lremovexattr(path: PathArg, name: PathArg): void
-  syncfs(path: PathArg): void
+  /** syncfs(2) on the threadpool: a syncfs waits for the disk, and the main thread has other work meanwhile. */
+  syncfsAsync(path: PathArg): Promise<void>
   /** The descriptor holding the lock, or -1 when another open file holds a conflicting one. */
   flock(path: PathArg, exclusive: boolean, create: boolean): number
 }
@@ -635,7 +636,7 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
       if (st === undefined) throw errnoError('ENOENT', 'syncfs', path)
       // Any file or directory names the filesystem; for anything else its directory does, unopened.
       const at = st.kind === 'file' || st.kind === 'dir' ? path : path.slice(0, path.lastIndexOf('/')) || '/'
-      onDisk(at, (p) => loadNative().syncfs(p))
+      await onDiskAsync(at, (p) => loadNative().syncfsAsync(p))
     },
 
     async tryLock(path, mode, lockOptions = {}): Promise<TryLockResult> {

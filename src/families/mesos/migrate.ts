@@ -709,9 +709,16 @@ class ConvertBatches {
       await verifying?.built
       throw err
     }
-    await settle()
-    // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never partial.
-    await fs.syncfs(store)
+    // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never
+    // partial. It waits for the disk while the last layer is compared, which only reads.
+    const synced = fs.syncfs(store)
+    synced.catch(() => {})
+    try {
+      await settle()
+    } finally {
+      await synced.catch(() => {})
+    }
+    await synced
   }
 
   /** Clones a layer's tree into `dir` and converts its whiteouts: everything but the comparison. */
