@@ -139,11 +139,12 @@ for (const { name, make } of SUBJECTS) {
           z file content=6
         `),
       )
-      // The first batch lands last: a time set before it landed would be moved by its link.
+      // The batch into a/b/c (the third) is still on its way when the walk leaves c and b, and lands after the
+      // batches sent later: a time set before it landed would be moved by its link.
       let batch = 0
       const { fs } = counting(s.fs, {
         linkNames: async (real, ...args) => {
-          await new Promise((r) => setTimeout(r, batch++ === 0 ? 60 : 5))
+          await new Promise((r) => setTimeout(r, batch++ === 2 ? 60 : 5))
           return real(...args)
         },
       })

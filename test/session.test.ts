@@ -328,6 +328,24 @@ for (const subject of SUBJECTS) {
       await next.close()
     })
 
+    it('makes the steps of a failed run durable before it drops the journal that names them', async () => {
+      const calls: string[] = []
+      const watched: FsPort = {
+        ...fs,
+        syncfs: async (path) => (calls.push('syncfs'), fs.syncfs(path)),
+        unlink: async (path) => (calls.push(path === journalPath(store) ? 'unlink journal' : 'unlink'), fs.unlink(path)),
+      }
+      await expect(
+        withSession(watched, change(), async (session) => {
+          await session.runSteps([fileStep(`${store}/a`)])
+          throw new LayerfsckError('IMAGE_SOURCE', 'no such tag')
+        }),
+      ).rejects.toThrow('no such tag')
+      // The step's done record and its change may have waited for a commit that never came.
+      expect(calls.filter((c) => c === 'syncfs' || c === 'unlink journal')).toEqual(['syncfs', 'unlink journal'])
+      expect(await fs.lstat(`${store}/a`)).toBeDefined()
+    })
+
     it('resumes a journal written by an earlier layerfsck and refuses one from a newer', async () => {
       await makeDirs(fs, `${store}/.layerfsck`)
       await makeDirs(fs, `${store}/staging/OLDRUN`)

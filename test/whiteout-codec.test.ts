@@ -181,6 +181,8 @@ for (const { name, make } of SUBJECTS) {
         ...s.fs,
         linkNames: async (from, to, names) => {
           made.push(...names.map((n) => `${to}/${n}`))
+          // Links still on their way as the walk leaves each directory and converts it.
+          await new Promise((r) => setTimeout(r, 5))
           return s.fs.linkNames(from, to, names)
         },
         link: async (existing, path) => (made.push(path), s.fs.link(existing, path)),

@@ -156,9 +156,11 @@ export interface CloneOptions {
   copy?: boolean
   /**
    * Hard-link `.wh.` files too. Only for a clone whose markers nothing
-   * writes in place: one converted to the overlay form (the codec reads a
-   * marker's owner and time, then unlinks it) or not converted at all. A
-   * marker made afresh cost an open, an owner, a mode and a time each.
+   * writes in place: one converted to the overlay form (in place, the codec
+   * reads a marker's owner and time, then unlinks it; with `toOverlay`, the
+   * markers it converts are never made and those it leaves stay as they
+   * are) or not converted at all. A marker made afresh cost an open, an
+   * owner, a mode and a time each.
    */
   linkMarkers?: boolean
   /** Checked between the entries it makes and between runs of linked files: a cancelled clone stops there, and its caller removes the partial target. */

@@ -110,7 +110,7 @@ export function interruptedRun(records: readonly JournalRecord[]): InterruptedRu
   return current
 }
 
-/** An open journal: each append is durable before it returns. */
+/** An open journal: each append is durable before it returns, unless it says it may wait for the next. */
 export class JournalWriter {
   private constructor(
     private readonly fs: FsPort,

@@ -198,6 +198,9 @@ export class StoreSession {
    */
   async abandon(): Promise<void> {
     if (this.journal === undefined) return
+    // The steps that completed are durable before the journal that names them goes: a step's own changes and its
+    // done record may wait for the commit's syncfs, which a failed run never reaches.
+    await this.fs.syncfs(this.store)
     await removeClaims(this.fs, this.store, this.claims, this.options.claims)
     await this.journal.remove()
     this.journal = undefined

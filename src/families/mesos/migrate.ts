@@ -8,8 +8,9 @@
  * Preflight, plan, act. For every layer lacking the variant the target
  * backend reads in the target format (asked of the descriptor), one step:
  * clone the variant it has into `staging/XXXXXX/<n>/` (regular files hard
- * linked, everything else made fresh with its metadata), convert the
- * whiteouts there if the forms differ, compare the overlay view of the copy
+ * linked, everything else made fresh with its metadata), converting aufs
+ * whiteouts to overlay ones on the way (overlay to aufs: in place after the
+ * clone), compare the overlay view of the copy
  * with the source's, and only then make it durable and rename it into
  * `layers/<id>/`. The layers after it are built ahead into the same staging
  * dir and made durable by the same syncfs (ConvertBatches); each is renamed
@@ -27,7 +28,8 @@
  * removed, so it is never half-deleted under its real name.
  * Hard links are safe because layers are read-only and nothing here changes
  * a shared inode: the codec only unlinks names, creates new inodes and
- * edits directories the clone made fresh.
+ * edits directories the clone made fresh, and reads a source marker it
+ * converts.
  */
 import { semver } from '../../format/semver.js'
 import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
@@ -611,9 +613,10 @@ class ConvertBatches {
         this.built.delete(index)
         try {
           if ('error' in built) throw built.error
-          // No fsync of p.dir per layer: the commit's syncfs makes the rename durable before the stamp. One lost
-          // to a power cut puts the tree back in the claimed stage, which the next run removes before it builds the
-          // layer again (isDone reads the destination). A prune of the source fsyncs p.dir before it moves anything.
+          // No fsync of p.dir per layer: the commit's syncfs (or a failed run's, before its journal goes) makes the
+          // rename durable. One lost to a power cut before that leaves the tree in the claimed stage, which the next
+          // run removes, or lost with the stage; either way the journal is there and no stamp, and the next run builds
+          // the layer again (isDone reads the destination). A prune of the source fsyncs p.dir before it moves anything.
           await fs.rename(built.staged, destination)
           l.status = 'converted'
           l.counts = {
@@ -660,7 +663,7 @@ class ConvertBatches {
    * links, so the two go on at once instead of one after the other.
    */
   private async buildFrom(first: number): Promise<void> {
-    const { fs, store } = this.session
+    const { fs } = this.session
     // A batch left over (a step retried after its rename failed) is built again from here.
     await this.dispose()
     this.stage = await makeStagingDir(this.session)
@@ -710,8 +713,9 @@ class ConvertBatches {
       throw err
     }
     // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never
-    // partial. It waits for the disk while the last layer is compared, which only reads.
-    const synced = fs.syncfs(store)
+    // partial. It waits for the disk while the last layer is compared, which only reads. The stage's filesystem, which
+    // preflight proved is the layers': the store root may be another.
+    const synced = fs.syncfs(this.stage)
     synced.catch(() => {})
     try {
       await settle()
