@@ -715,14 +715,10 @@ class ConvertBatches {
     // One syncfs makes every tree of the batch durable before any gets its real name: a variant under its name is never
     // partial. It waits for the disk while the last layer is compared, which only reads. The stage's filesystem, which
     // preflight proved is the layers': the store root may be another.
-    const synced = fs.syncfs(this.stage)
-    synced.catch(() => {})
-    try {
-      await settle()
-    } finally {
-      await synced.catch(() => {})
+    // Neither is left running when the other fails; what the last comparison met is thrown before what the syncfs met.
+    for (const outcome of await Promise.allSettled([settle(), fs.syncfs(this.stage)])) {
+      if (outcome.status === 'rejected') throw outcome.reason
     }
-    await synced
   }
 
   /** Clones a layer's tree into `dir` and converts its whiteouts: everything but the comparison. */
