@@ -508,6 +508,20 @@ static void as_bulk_work(void) {
   (void)sched_setscheduler(0, SCHED_BATCH, &none);
 }
 
+/*
+ * Queues `job` on the threadpool as an async work named `name`, with the
+ * deferred its complete callback settles: the promise, or NULL when napi
+ * could make neither (the caller frees the job and throws).
+ */
+static napi_value start_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete, void *job,
+                            napi_deferred *deferred, napi_async_work *work) {
+  napi_value promise, resource;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  if (napi_create_promise(env, deferred, &promise) != napi_ok || napi_create_async_work(env, NULL, resource, execute, complete, job, work) != napi_ok) return NULL;
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
 static void list_tree_execute(napi_env env, void *data) {
   (void)env;
   as_bulk_work();
@@ -561,15 +575,11 @@ static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  napi_value promise, name;
-  napi_create_string_utf8(env, "layerfsck:listTree", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, list_tree_execute, list_tree_complete, job, &job->work) != napi_ok) {
+  napi_value promise = start_job(env, "layerfsck:listTree", list_tree_execute, list_tree_complete, job, &job->deferred, &job->work);
+  if (promise == NULL) {
     throw_errno(env, ENOMEM, "scandir", job->root);
     list_tree_free(job);
-    return NULL;
   }
-  napi_queue_async_work(env, job->work);
   return promise;
 }
 
@@ -872,14 +882,11 @@ static napi_value js_inspect_async(napi_env env, napi_callback_info info) {
   job->links = links;
   job->read_up_to = read_up_to;
   job->max_bytes = max_bytes;
-  napi_value promise, name;
-  napi_create_string_utf8(env, "layerfsck:inspect", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, inspect_execute, inspect_complete, job, &job->work) != napi_ok) {
+  napi_value promise = start_job(env, "layerfsck:inspect", inspect_execute, inspect_complete, job, &job->deferred, &job->work);
+  if (promise == NULL) {
     inspect_free(job);
     return throw_errno(env, ENOMEM, "inspect", "");
   }
-  napi_queue_async_work(env, job->work);
   return promise;
 }
 
@@ -994,14 +1001,11 @@ static napi_value js_link_names_async(napi_env env, napi_callback_info info) {
     link_names_free(job);
     return NULL;
   }
-  napi_value promise, name;
-  napi_create_string_utf8(env, "layerfsck:linkNames", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, link_names_execute, link_names_complete, job, &job->work) != napi_ok) {
+  napi_value promise = start_job(env, "layerfsck:linkNames", link_names_execute, link_names_complete, job, &job->deferred, &job->work);
+  if (promise == NULL) {
     link_names_free(job);
     return throw_errno(env, ENOMEM, "linkat", "");
   }
-  napi_queue_async_work(env, job->work);
   return promise;
 }
 
@@ -1188,14 +1192,11 @@ static napi_value js_syncfs_async(napi_env env, napi_callback_info info) {
     free(job);
     return NULL;
   }
-  napi_value promise, name;
-  napi_create_string_utf8(env, "layerfsck:syncfs", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work) != napi_ok) {
+  napi_value promise = start_job(env, "layerfsck:syncfs", syncfs_execute, syncfs_complete, job, &job->deferred, &job->work);
+  if (promise == NULL) {
     free(job);
     return throw_errno(env, ENOMEM, "syncfs", "");
   }
-  napi_queue_async_work(env, job->work);
   return promise;
 }
 
