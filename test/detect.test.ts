@@ -3,6 +3,7 @@ import { detect } from '../src/detect/detect.js'
 import { writeStamp } from '../src/format/stamp.js'
 import { findFormat } from '../src/format/registry.js'
 import { generateMesosStore } from '../src/families/mesos/testing.js'
+import { planTree } from '../src/layer/clone.js'
 import { listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
 import { rootSkipReason, SUBJECTS, type Subject } from './support/adapters.js'
 import type { DetectReport } from '../src/detect/detect.js'
@@ -80,6 +81,25 @@ for (const { name, make } of SUBJECTS) {
         overlayWhiteouts: 2,
         overlayOpaque: 1,
       })
+    })
+
+    it('counts each variant as a census does and tells the layers in order, with and without variants', async () => {
+      const store = `${s.root}/store`
+      const gen = await generateMesosStore(s.fs, store, { format: '1.0.0', layers: 3, filesPerLayer: 40, whiteoutsPerLayer: 3, opaquePerLayer: 1 })
+      // A layer dir with no variant yet (a pull that stopped early) is still a layer, and is told in its place.
+      const bare = '0'.repeat(64)
+      await s.fs.mkdir(`${store}/layers/${bare}`, 0o755)
+      const told: string[] = []
+      const report = mesosReport(await detect(s.fs, { store, onProgress: (e) => told.push(`${e.done}/${e.total} ${e.id}`) }))
+      const ids = [...gen.layerIds, bare].sort()
+      expect(told).toEqual(ids.map((id, i) => `${i + 1}/${ids.length} ${id}`))
+      for (const id of gen.layerIds) {
+        const counted = report.layers.find((l) => l.id === id)!.variants.find((v) => v.dir === 'rootfs')!.whiteouts
+        const census = await planTree(s.fs, `${store}/layers/${id}/rootfs`, { sizes: false })
+        // A census counts the variant's root; detection counts below it.
+        expect({ entries: counted.entries + 1, files: counted.files, dirs: counted.dirs + 1 }).toEqual({ entries: census.entries, files: census.files, dirs: census.dirs })
+        expect(counted.files).toBeGreaterThan(0)
+      }
     })
 
     it('follows a symlinked store root once, as operators move stores to bigger disks', async () => {

@@ -14,9 +14,9 @@
 import { createHash } from 'node:crypto'
 import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from '../fs/name-bytes.js'
-import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected } from '../fs/port.js'
+import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected, TreeListing } from '../fs/port.js'
 import { inodeKey } from '../fs/port.js'
-import { childPath, childRel, inspectRest, READ_AHEAD, walkParts, walkPreorderRuns, type ListedDirectory, type PreorderDirectory } from '../fs/walk.js'
+import { childPath, childRel, inspectRest, READ_AHEAD, startTreeListing, walkParts, walkPreorderRuns, type ListedDirectory, type PreorderDirectory } from '../fs/walk.js'
 import { applyAufsPlan, isListedWhiteout, isOpaqueDir, planAufsDir, type AufsAction, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
 
@@ -403,7 +403,13 @@ export interface PlanOptions {
    * and learns the bytes from its comparison (`CompareOptions.tally`).
    */
   sizes?: boolean
+  /** The walk's first part, already asked for (`planListing`): a census of many trees reads the next one's ahead. */
+  first?: Promise<TreeListing>
 }
+
+/** Asks for the first part of `planTree`'s walk of root, with the same options. */
+export const planListing = (fs: FsPort, root: string, options: PlanOptions = {}): Promise<TreeListing> =>
+  startTreeListing(fs, root, READ_AHEAD, { skipPlainFiles: options.sizes === false })
 
 /**
  * A read-only census of a layer tree for a dry run, in one walk: stat only
@@ -415,7 +421,7 @@ export async function planTree(fs: FsPort, root: string, options: PlanOptions = 
   const plan: TreePlan = { entries: 1, files: 0, dirs: 1, bytes: 0, aufsWhiteouts: 0, aufsOpaque: 0, overlayWhiteouts: 0, overlayOpaque: 0 }
   const seenGroups = new Set<string>()
   // Listed on the threadpool ahead of the count; without sizes, a directory's plain files are only counted.
-  for await (const listed of walkParts(fs, root, READ_AHEAD, { skipPlainFiles: !sizes })) {
+  for await (const listed of walkParts(fs, root, READ_AHEAD, { skipPlainFiles: !sizes, ...(options.first ? { first: options.first } : {}) })) {
     for (const { path, entries, count } of listed) {
       if (await isOpaqueDir(fs, path)) plan.overlayOpaque += 1
       for (const a of planAufsDir(entries)) {

@@ -36,9 +36,10 @@ import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
 import { requireStore } from '../../detect/identify.js'
 import { readStamp } from '../../format/stamp.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import type { FsPort } from '../../fs/port.js'
+import type { FsPort, TreeListing } from '../../fs/port.js'
 import { resolveRoot } from '../../fs/roots.js'
-import { cloneTree, compareLayerTrees, planTree, type CloneReport } from '../../layer/clone.js'
+import { cloneTree, compareLayerTrees, planListing, planTree, type CloneReport, type TreePlan } from '../../layer/clone.js'
+import type { WhiteoutCounts } from './detect.js'
 import { convertLayer, type ConvertReport } from '../../layer/whiteout-codec.js'
 import { readMetadata } from '../../metadata/read.js'
 import { scanLayerUsers, type ContainerScan, type OldBackendContainer } from './layer-users.js'
@@ -46,7 +47,7 @@ import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
 import { withSession, type StoreSession } from '../../steps/session.js'
 import type { Step, StepOutcome } from '../../steps/step.js'
 import { MIGRATIONS, type MigrationStep } from '../../../migrations/index.js'
-import { currentMesosFormat } from './current-format.js'
+import { currentMesosFormatDetected } from './current-format.js'
 import { BACKENDS, rootfsDirFor, type Backend, type FormatDescriptor, type WhiteoutForm } from './descriptor.js'
 import { knownVariant, latestMesosFormat, MESOS_FORMATS, VARIANT_DIRS } from './formats/index.js'
 import { requireWorkDir } from './identify.js'
@@ -254,6 +255,19 @@ interface PlannedLayer {
   variants: string[]
 }
 
+/** A census without sizes from what detection counted of the same variant: the same walk, not made twice. */
+const censusOf = (c: WhiteoutCounts): TreePlan => ({
+  // Detection counts below the variant's root; a census counts the root too.
+  entries: c.entries + 1,
+  files: c.files,
+  dirs: c.dirs + 1,
+  bytes: 0,
+  aufsWhiteouts: c.aufsWhiteouts,
+  aufsOpaque: c.aufsOpaque,
+  overlayWhiteouts: c.overlayWhiteouts,
+  overlayOpaque: c.overlayOpaque,
+})
+
 /** Layer dirs and the variant dirs each holds; anything that is no layer dir is check's business. */
 async function planLayers(fs: FsPort, store: string, current: Readonly<FormatDescriptor>, to: VariantRef): Promise<PlannedLayer[]> {
   const root = layersDir(store)
@@ -362,7 +376,7 @@ async function migrateInSession(
   const pruneSource = options.pruneSource === true
 
   // Under the lock: the format is the store's as found, before this run adds anything.
-  const current = await currentMesosFormat(fs, store)
+  const { format: current, detected } = await currentMesosFormatDetected(fs, store)
   if (semver.lt(target.version, current.version)) {
     throw new LayerfsckError('FORMAT_DOWNGRADE', `${escapeName(store)} is in format ${current.version}; migrate moves a store forward only, not to ${target.version}; nothing was changed`, {
       exitCode: ExitCode.operational,
@@ -406,8 +420,26 @@ async function migrateInSession(
   // census after the steps.
   const sized = copy || isReadOnly(options, strategy)
   {
+    // An unstamped store's detection walked every variant already, and counted all a census without sizes counts.
+    const detectedCounts = new Map<string, WhiteoutCounts>()
+    for (const l of sized ? [] : (detected?.layers ?? [])) for (const v of l.variants) detectedCounts.set(`${l.id}/${v.dir}`, v.whiteouts)
+    const censuses = new Map<PlannedLayer, TreePlan>()
     for (const p of convert) {
-      const t = await planTree(fs, `${p.dir}/${p.report.from!.variant}`, { sizes: sized })
+      const c = detectedCounts.get(`${p.report.id}/${p.report.from!.variant}`)
+      if (c !== undefined) censuses.set(p, censusOf(c))
+    }
+    // The others are walked, the next one's listing read ahead while this one is counted.
+    const walks = convert.filter((p) => !censuses.has(p))
+    const tree = (p: PlannedLayer): string => `${p.dir}/${p.report.from!.variant}`
+    const listing = (p: PlannedLayer | undefined): Promise<TreeListing> | undefined => (p === undefined ? undefined : planListing(fs, tree(p), { sizes: sized }))
+    let ahead = listing(walks[0])
+    for (const [i, p] of walks.entries()) {
+      const first = ahead!
+      ahead = listing(walks[i + 1])
+      censuses.set(p, await planTree(fs, tree(p), { sizes: sized, first }))
+    }
+    for (const p of convert) {
+      const t = censuses.get(p)!
       const fromAufs = p.report.from!.whiteouts === 'aufs'
       p.report.counts = {
         entries: t.entries,
