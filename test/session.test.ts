@@ -113,6 +113,57 @@ for (const subject of SUBJECTS) {
       expect(durable).toHaveLength(5)
     })
 
+    it("leaves the begin of a step that needs only its isDone to the next durable record, and still syncs a claim before the claimed path is made", async () => {
+      const durable: string[][] = []
+      const journal = journalPath(store)
+      const watched: FsPort = {
+        ...fs,
+        openWrite: async (path, options) => {
+          const handle = await fs.openWrite(path, options)
+          if (path !== journal) return handle
+          return {
+            ...handle,
+            write: (chunk) => handle.write(chunk),
+            close: () => handle.close(),
+            sync: async () => {
+              await handle.sync()
+              const records = (await readTextLimited(fs, journal, 1 << 20)).split('\n').filter((l) => l !== '')
+              durable.push(records.map((l) => JSON.parse(l) as { type: string; step?: string }).map((r) => (r.step ? `${r.type} ${r.step}` : r.type)))
+            },
+          }
+        },
+      }
+      const seenAtApply: string[][] = []
+      const step = (name: string, claims: boolean): Step => ({
+        id: name,
+        describe: () => name,
+        isDone: async () => false,
+        beginDurable: false,
+        apply: async (ctx) => {
+          seenAtApply.push(durable.at(-1) ?? [])
+          if (!claims) return
+          const sessionNow = current!
+          const dir = await sessionNow.claim(`${ctx.store}/staging/abcdef`)
+          seenAtApply.push(durable.at(-1) ?? [])
+          await ctx.fs.mkdir(dir, 0o700)
+        },
+      })
+      let current: StoreSession | undefined
+      await fs.mkdir(`${store}/staging`, 0o755)
+      await withSession(watched, change(), async (session) => {
+        current = session
+        await session.runSteps([step('a', true), step('b', false), step('c', false)])
+        await session.commit(FORMAT)
+      })
+      // a's begin was not synced before it applied; its claim was, and took a's begin with it.
+      expect(seenAtApply[0]).toEqual(['run'])
+      expect(seenAtApply[1]).toEqual(['run', 'begin a', 'claim'])
+      expect(seenAtApply[2]).toEqual(['run', 'begin a', 'claim'])
+      expect(seenAtApply[3]).toEqual(['run', 'begin a', 'claim'])
+      // The journal's creation, its run record and the claim: no fsync per step.
+      expect(durable).toHaveLength(3)
+    })
+
     it('skips a step whose isDone says it already landed', async () => {
       await writeFileAll(fs, `${store}/a`, 'old')
       const outcomes = await withSession(fs, change(), (session) => session.runSteps([fileStep(`${store}/a`, 'new')]))

@@ -11,7 +11,9 @@
  * ignores fields it does not know, so a newer layerfsck resumes an older
  * journal; a journal from a newer layerfsck is refused like a newer stamp.
  * A torn last line (power lost mid-append) is dropped: its change had not
- * started, since every change waits for its record to be durable.
+ * started, since every change waits for its record to be durable, but for
+ * a step that needs only its isDone (`Step.beginDurable`), which a re-run
+ * asks of every step anyway.
  */
 import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'

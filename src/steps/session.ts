@@ -4,8 +4,9 @@
  *
  *   open:    lock; if the journal shows an interrupted run, remove the temp
  *            paths it claimed (they hold nothing committed) and note it;
- *   run:     for each step, append `begin` (durable), skip it if isDone,
- *            else apply; append `done` (durable with the next record);
+ *   run:     for each step, append `begin` (durable, unless the step needs
+ *            only its isDone after a crash), skip it if isDone, else apply;
+ *            append `done` (durable with the next record);
  *   commit:  make every change durable (syncfs), write the format stamp,
  *            durably, last; then drop the journal;
  *   close:   release the lock (the kernel does it too if we are killed).
@@ -215,7 +216,7 @@ export class StoreSession {
       // Stopping between steps is safe; pretending the plan ran is not.
       if (this.options.signal?.aborted) throw new LayerfsckError('CANCELLED', 'cancelled; the steps before this one are complete, and a re-run continues', { exitCode: ExitCode.cancelled })
       const describe = step.describe()
-      await journal.append({ v: JOURNAL_VERSION, type: 'begin', run: this.run, step: step.id, describe })
+      await journal.append({ v: JOURNAL_VERSION, type: 'begin', run: this.run, step: step.id, describe }, { durable: step.beginDurable !== false })
       const outcome = await this.runOne(step, describe, ctx)
       // Not synced on its own: the next step's `begin` or the commit makes it durable. Lost to a power cut, it
       // only leaves this step looking begun, and a re-run asks it isDone like any other (one fsync a step less).

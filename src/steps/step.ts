@@ -18,6 +18,15 @@ export interface Step {
   describe(): string
   isDone(ctx: StepContext): Promise<boolean>
   apply(ctx: StepContext): Promise<void>
+  /**
+   * False for a step a re-run needs nothing but `isDone` to finish: one
+   * atomic change (a rename of a tree already durable in a claimed dir) that
+   * either landed or did not. Its `begin` then becomes durable with the next
+   * durable record, as a `done` does, instead of costing an fsync of its own:
+   * after a power cut the journal may name an earlier step as the one in
+   * progress. A step that claims a path still makes its claim durable first.
+   */
+  beginDurable?: boolean
 }
 
 /**
