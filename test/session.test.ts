@@ -16,6 +16,31 @@ const FORMAT = findFormat('mesos-docker', '1.8.0')!
 const NOW = (): Date => new Date('2026-01-02T03:04:05Z')
 const CLAIMS = { dir: 'staging', name: /^[A-Za-z0-9]{6}$/ }
 
+/** The port with the journal's fsyncs watched: `durable` gets the records the journal held at each, as `type step`. */
+function watchJournalSyncs(fs: FsPort, store: string): { watched: FsPort; durable: string[][] } {
+  const durable: string[][] = []
+  const journal = journalPath(store)
+  const watched: FsPort = {
+    ...fs,
+    openWrite: async (path, options) => {
+      const handle = await fs.openWrite(path, options)
+      if (path !== journal) return handle
+      return {
+        ...handle,
+        write: (chunk) => handle.write(chunk),
+        close: () => handle.close(),
+        sync: async () => {
+          await handle.sync()
+          const records = (await readTextLimited(fs, journal, 1 << 20)).split('\n').filter((l) => l !== '')
+          durable.push(records.map((l) => JSON.parse(l) as { type: string; step?: string }).map((r) => (r.step ? `${r.type} ${r.step}` : r.type)))
+        },
+      }
+    },
+  }
+  return { watched, durable }
+}
+
+
 /**
  * A step that creates one file; done once the file is there. It writes
  * through a temp name and a rename: with a plain create, a crash between
@@ -73,25 +98,7 @@ for (const subject of SUBJECTS) {
 
     it("makes each step's begin durable before it applies, and its done durable with the record after it, not by an fsync of its own", async () => {
       // What the journal held at each of its fsyncs: the records a power cut would keep.
-      const durable: string[][] = []
-      const journal = journalPath(store)
-      const watched: FsPort = {
-        ...fs,
-        openWrite: async (path, options) => {
-          const handle = await fs.openWrite(path, options)
-          if (path !== journal) return handle
-          return {
-            ...handle,
-            write: (chunk) => handle.write(chunk),
-            close: () => handle.close(),
-            sync: async () => {
-              await handle.sync()
-              const records = (await readTextLimited(fs, journal, 1 << 20)).split('\n').filter((l) => l !== '')
-              durable.push(records.map((l) => JSON.parse(l) as { type: string; step?: string }).map((r) => (r.step ? `${r.type} ${r.step}` : r.type)))
-            },
-          }
-        },
-      }
+      const { watched, durable } = watchJournalSyncs(fs, store)
       const seenAtApply: string[][] = []
       const step = (name: string): Step => ({
         id: name,
@@ -114,25 +121,7 @@ for (const subject of SUBJECTS) {
     })
 
     it("leaves the begin of a step that needs only its isDone to the next durable record, and still syncs a claim before the claimed path is made", async () => {
-      const durable: string[][] = []
-      const journal = journalPath(store)
-      const watched: FsPort = {
-        ...fs,
-        openWrite: async (path, options) => {
-          const handle = await fs.openWrite(path, options)
-          if (path !== journal) return handle
-          return {
-            ...handle,
-            write: (chunk) => handle.write(chunk),
-            close: () => handle.close(),
-            sync: async () => {
-              await handle.sync()
-              const records = (await readTextLimited(fs, journal, 1 << 20)).split('\n').filter((l) => l !== '')
-              durable.push(records.map((l) => JSON.parse(l) as { type: string; step?: string }).map((r) => (r.step ? `${r.type} ${r.step}` : r.type)))
-            },
-          }
-        },
-      }
+      const { watched, durable } = watchJournalSyncs(fs, store)
       const seenAtApply: string[][] = []
       const step = (name: string, claims: boolean): Step => ({
         id: name,
