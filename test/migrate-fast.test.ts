@@ -394,6 +394,10 @@ for (const { name, make } of SUBJECTS) {
       ])
       expect(report.layers[2]!.reason).toMatch(/does not match its source/)
       expect(report.exitCode).toBe(4)
+      // The thrown-away copy links nothing in the totals: they are the converted layers' own.
+      const converted = report.layers.filter((l) => l.status === 'converted')
+      expect(report.totals.hardLinked).toBe(converted.reduce((n, l) => n + l.counts!.hardLinked, 0))
+      expect(report.layers[2]!.counts!.hardLinked).toBeGreaterThan(0)
       // The first batch ended at the victim; the layers after it got a staging dir of their own.
       expect(calls.count('mkdir', isStage)).toBe(2)
       expect(await listTree(s.fs, `${store()}/layers/${victim}`, { mtime: true })).toBe(before)

@@ -5,7 +5,8 @@ import { readStamp } from '../src/format/stamp.js'
 import { CrashError, withCrashAfter } from '../src/fs/crash.js'
 import { makeDirs, readTextLimited, writeFileAll, writeFileDurable } from '../src/fs/io.js'
 import type { FsPort } from '../src/fs/port.js'
-import { JOURNAL_VERSION } from '../src/steps/journal.js'
+import { dirname } from '../src/fs/safe-path.js'
+import { JOURNAL_VERSION, readJournal } from '../src/steps/journal.js'
 import { journalPath, lockPath, StoreLockedError } from '../src/steps/lock.js'
 import { GuardedProcessError, InternalError, StepFailedError, StoreSession, withSession } from '../src/steps/session.js'
 import type { Step } from '../src/steps/step.js'
@@ -151,6 +152,19 @@ for (const subject of SUBJECTS) {
       expect(seenAtApply[3]).toEqual(['run', 'begin a', 'claim'])
       // The journal's creation, its run record and the claim: no fsync per step.
       expect(durable).toHaveLength(3)
+    })
+
+    it('drops a torn tail of unsynced begin and done records, and calls a bad line before a synced record damage', async () => {
+      const journal = journalPath(store)
+      await makeDirs(fs, dirname(journal), 0o700)
+      const line = (r: object): string => `${JSON.stringify({ v: JOURNAL_VERSION, run: 'r1', ...r })}\n`
+      const head = line({ type: 'run', command: 'migrate', pid: 1, at: '2026-01-01T00:00:00.000Z' }) + line({ type: 'claim', rel: 'staging/abcdef' })
+      // A page of the unsynced tail never written, a later one written: a gap of zero bytes, then records.
+      const gap = '\0'.repeat(300) + '\n'
+      await writeFileAll(fs, journal, head + line({ type: 'begin', step: 'a', describe: 'a' }) + gap + line({ type: 'done', step: 'a', status: 'applied' }) + line({ type: 'begin', step: 'b', describe: 'b' }))
+      expect((await readJournal(fs, journal)).map((r) => r.type)).toEqual(['run', 'claim', 'begin'])
+      await writeFileAll(fs, journal, head + gap + line({ type: 'claim', rel: 'staging/ghijkl' }))
+      await expect(readJournal(fs, journal)).rejects.toMatchObject({ code: 'LAYERFSCK_JOURNAL_DAMAGED' })
     })
 
     it('skips a step whose isDone says it already landed', async () => {

@@ -2,7 +2,8 @@
  * The journal, `<store>/.layerfsck/journal`: one JSON record a line, each
  * appended and fsynced before the change it announces. A step's `done` is
  * fsynced with the record after it: losing it only makes a re-run ask that
- * step whether it is done, as every re-run asks every step.
+ * step whether it is done, as every re-run asks every step; so is the
+ * `begin` of a step that needs only its isDone (`Step.beginDurable`).
  * It is what tells a re-run that a run was interrupted, what it was doing,
  * and which temp paths it had claimed (those are removed before anything
  * else happens, so an interrupted run leaves nothing behind once re-run).
@@ -10,10 +11,11 @@
  * Records carry `v`. A reader accepts every version up to its own and
  * ignores fields it does not know, so a newer layerfsck resumes an older
  * journal; a journal from a newer layerfsck is refused like a newer stamp.
- * A torn last line (power lost mid-append) is dropped: its change had not
- * started, since every change waits for its record to be durable, but for
- * a step that needs only its isDone (`Step.beginDurable`), which a re-run
- * asks of every step anyway.
+ * A torn tail (power lost before the unsynced records reached the disk,
+ * some pages of them written and some not) is dropped from its first bad
+ * line: no change waits for those records but a step that needs only its
+ * isDone (`Step.beginDurable`), which a re-run asks of every step anyway. A
+ * bad line before a record that is always fsynced is damage.
  */
 import { ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { readTextLimited } from '../fs/io.js'
@@ -62,8 +64,10 @@ export async function readJournal(fs: FsPort, path: string): Promise<JournalReco
     try {
       rec = JSON.parse(line)
     } catch {
-      // Only the last line can be torn by a crash; anything else is damage.
-      if (i >= lines.length - 2) break
+      // A power cut tears only what no fsync covered: the records after the last durable one, which may only be
+      // `begin` and `done` (appended without an fsync of their own) and may span pages written back in any order.
+      // A record always fsynced after the bad line would have made it durable: then the line is damage.
+      if (!lines.slice(i + 1).some(isAlwaysDurable)) break
       throw new LayerfsckError('JOURNAL_DAMAGED', `${path}: line ${i + 1} is not a journal record`, {
         hint: 'move the journal aside to run anyway; check then reports what an interrupted run left',
       })
@@ -79,6 +83,16 @@ export async function readJournal(fs: FsPort, path: string): Promise<JournalReco
     records.push(r as JournalRecord)
   }
   return records
+}
+
+/** A line holding a record that is fsynced whenever it is appended (all but `begin` and `done`). */
+function isAlwaysDurable(line: string): boolean {
+  try {
+    const type = (JSON.parse(line) as { type?: unknown } | null)?.type
+    return typeof type === 'string' && type !== 'begin' && type !== 'done'
+  } catch {
+    return false
+  }
 }
 
 /** The last run of a journal, if it never reached its end record. */

@@ -19,12 +19,14 @@ export interface Step {
   isDone(ctx: StepContext): Promise<boolean>
   apply(ctx: StepContext): Promise<void>
   /**
-   * False for a step a re-run needs nothing but `isDone` to finish: one
-   * atomic change (a rename of a tree already durable in a claimed dir) that
-   * either landed or did not. Its `begin` then becomes durable with the next
-   * durable record, as a `done` does, instead of costing an fsync of its own:
-   * after a power cut the journal may name an earlier step as the one in
-   * progress. A step that claims a path still makes its claim durable first.
+   * False for a step a re-run needs nothing but `isDone` to finish: every
+   * change it makes but one is inside a path whose claim was durable before
+   * the path existed (recovery removes it), and that one (a rename of a tree
+   * already durable) either landed or did not. Its `begin` then becomes
+   * durable with the next durable record, as a `done` does, instead of
+   * costing an fsync of its own. After a power cut the journal may then say
+   * no step, or an earlier or finished one, was in progress, and count fewer
+   * steps done: what a report of the interrupted run says, nothing more.
    */
   beginDurable?: boolean
 }

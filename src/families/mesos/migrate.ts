@@ -420,7 +420,9 @@ async function migrateInSession(
   // census after the steps.
   const sized = copy || isReadOnly(options, strategy)
   {
-    // An unstamped store's detection walked every variant already, and counted all a census without sizes counts.
+    // An unstamped store's detection walked every variant already: its entries, files and dirs are the census's. Its
+    // aufs counts are of `.wh.` names, where the census asks the codec's plan (a marker beside the name it hides is
+    // no whiteout); they only stand, as estimates, for a layer this run does not convert.
     const detectedCounts = new Map<string, WhiteoutCounts>()
     for (const l of sized ? [] : (detected?.layers ?? [])) for (const v of l.variants) detectedCounts.set(`${l.id}/${v.dir}`, v.whiteouts)
     const censuses = new Map<PlannedLayer, TreePlan>()
@@ -885,8 +887,9 @@ function finish(r: MigrateReport): MigrateReport {
     noSource: count('no-source'),
     failed: failed.length,
     pruned: r.layers.reduce((n, l) => n + l.pruned.length, 0),
-    hardLinked: r.layers.reduce((n, l) => n + (r.dryRun ? 0 : (l.counts?.hardLinked ?? 0)), 0),
-    copiedBytes: r.layers.reduce((n, l) => n + (r.dryRun ? 0 : (l.counts?.copiedBytes ?? 0)), 0),
+    // What this run made: a layer it did not convert keeps its census's estimate, which nothing linked or copied.
+    hardLinked: r.layers.reduce((n, l) => n + (l.status === 'converted' ? (l.counts?.hardLinked ?? 0) : 0), 0),
+    copiedBytes: r.layers.reduce((n, l) => n + (l.status === 'converted' ? (l.counts?.copiedBytes ?? 0) : 0), 0),
   }
   const migrationsBlocked = r.migrations.some((m) => m.status === 'refused' || m.status === 'deferred')
   r.exitCode =
