@@ -27,8 +27,8 @@ function changedVariants(): string[] {
     .map((v) => v.dir)
 }
 
-/** Every tree of a changed variant in the store, in name order. */
-async function trees(fs: FsPort, store: string): Promise<string[]> {
+/** Every tree of a changed variant in the store, in name order, but those this run built and verified. */
+async function trees({ fs, store, verified }: MigrationContext): Promise<string[]> {
   const root = layersDir(store)
   if ((await fs.lstat(root))?.kind !== 'dir') return []
   const variants = changedVariants()
@@ -37,7 +37,7 @@ async function trees(fs: FsPort, store: string): Promise<string[]> {
   for (const id of layers.sort()) {
     for (const v of variants) {
       const path = `${root}/${id}/${v}`
-      if ((await fs.lstat(path))?.kind === 'dir') out.push(path)
+      if (verified?.has(path) !== true && (await fs.lstat(path))?.kind === 'dir') out.push(path)
     }
   }
   return out
@@ -57,12 +57,13 @@ export const convert_1_1_0_whiteouts: MigrationStep = {
   to: TO,
   describe: 'convert the aufs-form whiteouts a Mesos 1.1.0 agent left in the overlay backend\'s layers to overlay whiteouts',
   privileged: true,
-  async isDone({ fs, store }: MigrationContext) {
-    for (const tree of await trees(fs, store)) if (await holdsAufsWhiteouts(fs, tree)) return false
+  async isDone(ctx: MigrationContext) {
+    for (const tree of await trees(ctx)) if (await holdsAufsWhiteouts(ctx.fs, tree)) return false
     return true
   },
-  async apply({ fs, store }: MigrationContext) {
-    for (const tree of await trees(fs, store)) {
+  async apply(ctx: MigrationContext) {
+    const { fs } = ctx
+    for (const tree of await trees(ctx)) {
       if (!(await holdsAufsWhiteouts(fs, tree))) continue
       await aufsToOverlay(fs, tree)
       // The devices and xattrs the codec made are durable before the stamp can say 1.1.1.

@@ -13,6 +13,14 @@ export interface MigrationContext {
   fs: FsPort
   store: string
   workDir?: string
+  /**
+   * Layer trees this run built in the target format and compared with their
+   * sources before they landed. What a step between formats would change is
+   * already as the target has it there, so a step reads them no more: at a
+   * 200k-entry store, the walk of every converted tree after the conversions
+   * was 150 ms of a 3 s migrate.
+   */
+  verified?: ReadonlySet<string>
 }
 
 export interface MigrationStep {

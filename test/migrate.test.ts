@@ -11,6 +11,7 @@ import { decodeContainerLayers, encodeContainerLayers } from '../src/families/me
 import { readFileLimited, readTextLimited, writeFileAll } from '../src/fs/io.js'
 import type { MemoryFs } from '../src/fs/memory.js'
 import type { FsPort } from '../src/fs/port.js'
+import { removeTree } from '../src/fs/remove.js'
 import { treeSize } from '../src/fs/tree-size.js'
 import { walkTree } from '../src/fs/walk.js'
 import { cloneTree, compareLayerTrees } from '../src/layer/clone.js'
@@ -222,6 +223,34 @@ for (const { name, make } of SUBJECTS) {
       const check = await runCheck(s.fs, { store, backend: 'overlay' })
       expect(check.passes.flatMap((p) => p.findings.map((f) => `${f.code} ${f.path}`))).toEqual([])
       expect((await run(s.fs, { store, toBackend: 'overlay', dryRun: true })).nothingToDo).toBe(true)
+    })
+
+    it('lets 0001 convert the 1.1.0 overlay trees it found, and not read again the trees this run built and verified', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const store = `${s.root}/store`
+      const g = await generateMesosStore(s.fs, store, { format: '1.1.0', backends: ['aufs', 'overlay'], layers: 3, whiteoutsPerLayer: 2, opaquePerLayer: 1 })
+      // The middle layer was pulled by the aufs backend only: migrate builds its rootfs.overlay.
+      const built = `${store}/layers/${g.layerIds[1]}/${OVERLAY_DIR}`
+      await removeTree(s.fs, built)
+      const listed: string[] = []
+      const watching: FsPort = new Proxy(s.fs, {
+        get(target, prop, receiver) {
+          const real = Reflect.get(target, prop, receiver)
+          if (prop !== 'readdir' && prop !== 'listTree') return typeof real === 'function' ? real.bind(target) : real
+          return (path: string, ...rest: unknown[]) => {
+            listed.push(path)
+            return (real as (...a: unknown[]) => unknown).call(target, path, ...rest)
+          }
+        },
+      })
+      const report = await run(watching, { store, toBackend: 'overlay' })
+      expect(g.layerIds.map((id) => report.layers.find((l) => l.id === id)?.status)).toEqual(['present', 'converted', 'present'])
+      expect(report.migrations.map((m) => [m.id, m.status])).toEqual([['0001-convert-1.1.0-whiteouts', 'applied']])
+      expect(listed.filter((p) => p === built || p.startsWith(`${built}/`))).toEqual([])
+      const tree = await listTree(s.fs, store)
+      expect(tree).not.toMatch(/rootfs\.overlay[^\n]*\.wh\./)
+      const check = await runCheck(s.fs, { store, backend: 'overlay' })
+      expect(check.passes.flatMap((p) => p.findings.map((f) => `${f.code} ${f.path}`))).toEqual([])
     })
 
     it('keeps a layer whose converted copy does not match its source, and exits 4', async ({ skip }) => {

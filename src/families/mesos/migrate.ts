@@ -46,7 +46,7 @@ import { scanLayerUsers, type ContainerScan, type OldBackendContainer } from './
 import { sessionOptions, type ChangeOptions } from '../../steps/options.js'
 import { withSession, type StoreSession } from '../../steps/session.js'
 import type { Step, StepOutcome } from '../../steps/step.js'
-import { MIGRATIONS, type MigrationStep } from '../../../migrations/index.js'
+import { MIGRATIONS, type MigrationContext, type MigrationStep } from '../../../migrations/index.js'
 import { currentMesosFormatDetected } from './current-format.js'
 import { BACKENDS, rootfsDirFor, type Backend, type FormatDescriptor, type WhiteoutForm } from './descriptor.js'
 import { knownVariant, latestMesosFormat, MESOS_FORMATS, VARIANT_DIRS } from './formats/index.js'
@@ -540,7 +540,8 @@ async function migrateInSession(
   }
 
   // 2. The format steps, then the stamp: the store claims the target format only once every one of them holds.
-  const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, ctx))
+  const verified = new Set(planned.filter((p) => p.report.status === 'converted').map((p) => `${p.dir}/${to.variant}`))
+  const formatSteps: Step[] = pendingMigrations.map((m) => migrationStep(m, { ...ctx, verified }))
   if (!stampIsTarget) {
     formatSteps.push({
       id: `stamp:${target.version}`,
@@ -867,7 +868,7 @@ function pruneStep(session: StoreSession, p: PlannedLayer, variant: string, to: 
   }
 }
 
-function migrationStep(m: MigrationStep, ctx: { fs: FsPort; store: string; workDir?: string }): Step {
+function migrationStep(m: MigrationStep, ctx: MigrationContext): Step {
   return {
     id: `migration:${m.id}`,
     describe: () => m.describe,
