@@ -31,6 +31,7 @@
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <sched.h>
@@ -259,6 +260,30 @@ static napi_value js_dtype(napi_env env, napi_callback_info info) {
  * here saves a path lookup and a round trip per device. One call and one
  * Buffer per directory instead of an lstat and a Dirent object per entry.
  */
+
+/*
+ * Whether the filesystem of the directory open at fd lists each regular
+ * file with the inode number lstat reports for it (d_ino == st_ino): ext4,
+ * xfs, btrfs and tmpfs do. Not overlayfs, whose listing may name a lower
+ * layer's inode, and not one this helper does not know. (A mount point's
+ * entry names the inode under the mount on any of them.)
+ */
+static int lists_inodes(int fd) {
+  struct statfs s;
+  if (fstatfs(fd, &s) != 0) return 0;
+  switch ((unsigned long)s.f_type) {
+    case 0xEF53UL:     /* ext2/3/4 */
+    case 0x58465342UL: /* xfs */
+    case 0x9123683EUL: /* btrfs */
+    case 0x01021994UL: /* tmpfs */
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* The largest inode number JavaScript holds exactly as a number (2^53 - 1); a larger one is left out. */
+#define SAFE_INO 9007199254740991ULL
 struct linux_dirent64_rec {
   unsigned long long d_ino;
   long long d_off;
@@ -297,8 +322,13 @@ static int open_dir(const char *path, int *fd) {
   return e;
 }
 
-/* 0 with the records in *out (the caller frees out->data), or an errno. */
-static int list_dir(const char *path, grow_buf *out) {
+/*
+ * 0 with the records in *out (the caller frees out->data), or an errno. With
+ * inodes, each record ends with `<d_ino>\0`, empty where the filesystem's
+ * listing is not known to give lstat's number (lists_inodes) or JavaScript
+ * could not hold it exactly.
+ */
+static int list_dir(const char *path, grow_buf *out, int inodes) {
   out->cap = 16384;
   out->len = 0;
   out->data = malloc(out->cap);
@@ -306,6 +336,7 @@ static int list_dir(const char *path, grow_buf *out) {
   int fd;
   int opened = open_dir(path, &fd);
   if (opened != 0) return opened;
+  int numbered = inodes && lists_inodes(fd);
   char buf[32768];
   for (;;) {
     long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
@@ -329,6 +360,11 @@ static int list_dir(const char *path, grow_buf *out) {
           snprintf(dev, sizeof dev, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
         ok = grow_put(out, dev, strlen(dev) + 1);
       }
+      if (ok && inodes) {
+        char ino[24] = "";
+        if (numbered && d->d_ino <= SAFE_INO) snprintf(ino, sizeof ino, "%llu", d->d_ino);
+        ok = grow_put(out, ino, strlen(ino) + 1);
+      }
       if (!ok) {
         close(fd);
         return ENOMEM;
@@ -344,7 +380,7 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
   char path[PATH_BUF];
   if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
   grow_buf out;
-  int e = list_dir(path, &out);
+  int e = list_dir(path, &out, 0);
   if (e != 0) {
     free(out.data);
     return throw_errno(env, e, "scandir", path);
@@ -358,7 +394,7 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
 }
 
 /*
- * listTreeAsync(root, from, maxEntries, skipPlain): the directories of a tree with their
+ * listTreeAsync(root, from, maxEntries, skipPlain, inodes): the directories of a tree with their
  * listings, read on the threadpool in one job, for a walk that changes
  * nothing and wants the reading done on another core while it looks at what
  * came before. `from` is the walk's stack of directories still to visit
@@ -370,6 +406,7 @@ static napi_value js_readdir(napi_env env, napi_callback_info info) {
  *   gives them; with skipPlain, a directory without a name starting `.wh.`
  *   leaves out its regular files (what a whiteout check never looks at:
  *   nearly every entry of a layer, so the walk's caller makes no object for them);
+ *   with inodes, each record ends with its d_ino (list_dir);
  *   \x02<rel>\0<errno name>\0 for a directory that could not be listed;
  *   \x03<rel>\0 for each directory left on the stack once maxEntries
  *   entries were listed, bottom first (the caller's `from` for the next call).
@@ -409,16 +446,17 @@ static void rel_free(rel_stack *st) {
   free(st->items);
 }
 
-/* The length of one record at data[off]: <type><name>\0, a device's followed by <major:minor>\0. */
-static size_t record_len(const char *data, size_t off, unsigned char *type, const char **name) {
+/* The length of one record at data[off]: <type><name>\0, a device's followed by <major:minor>\0, then <d_ino>\0 with inodes. */
+static size_t record_len(const char *data, size_t off, int inodes, unsigned char *type, const char **name) {
   *type = (unsigned char)data[off] - '@';
   *name = data + off + 1;
   size_t len = 1 + strlen(*name) + 1;
   if (*type == DT_CHR || *type == DT_BLK) len += strlen(data + off + len) + 1;
+  if (inodes) len += strlen(data + off + len) + 1;
   return len;
 }
 
-static int list_tree(const char *root, rel_stack *st, size_t max_entries, int skip_plain, grow_buf *out) {
+static int list_tree(const char *root, rel_stack *st, size_t max_entries, int skip_plain, int inodes, grow_buf *out) {
   out->cap = 65536;
   out->len = 0;
   out->data = malloc(out->cap);
@@ -429,7 +467,7 @@ static int list_tree(const char *root, rel_stack *st, size_t max_entries, int sk
     char *rel = st->items[--st->len];
     int n = rel[0] == 0 ? snprintf(path, sizeof path, "%s", root) : snprintf(path, sizeof path, "%s/%s", root, rel);
     grow_buf dir = {NULL, 0, 0};
-    int e = n < 0 || (size_t)n >= sizeof path ? ENAMETOOLONG : list_dir(path, &dir);
+    int e = n < 0 || (size_t)n >= sizeof path ? ENAMETOOLONG : list_dir(path, &dir, inodes);
     const char mark = e == 0 ? '\x01' : '\x02';
     int ok = grow_put(out, &mark, 1) && grow_put(out, rel, strlen(rel) + 1);
     if (ok && e != 0) {
@@ -443,7 +481,7 @@ static int list_tree(const char *root, rel_stack *st, size_t max_entries, int sk
       for (size_t off = 0; ok && off < dir.len;) {
         unsigned char type;
         const char *name;
-        off += record_len(dir.data, off, &type, &name);
+        off += record_len(dir.data, off, inodes, &type, &name);
         count += 1;
         if (strncmp(name, ".wh.", 4) == 0) markers = 1;
         if (type == DT_DIR) ok = rel_push(st, rel, name);
@@ -458,7 +496,7 @@ static int list_tree(const char *root, rel_stack *st, size_t max_entries, int sk
         for (size_t off = 0; ok && off < dir.len;) {
           unsigned char type;
           const char *name;
-          size_t len = record_len(dir.data, off, &type, &name);
+          size_t len = record_len(dir.data, off, inodes, &type, &name);
           if (type != DT_REG) ok = grow_put(out, dir.data + off, len);
           off += len;
         }
@@ -483,6 +521,7 @@ typedef struct {
   rel_stack from;
   size_t max_entries;
   int skip_plain;
+  int inodes;
   grow_buf out;
   int err;
 } list_tree_job;
@@ -526,7 +565,7 @@ static void list_tree_execute(napi_env env, void *data) {
   (void)env;
   as_bulk_work();
   list_tree_job *job = data;
-  job->err = list_tree(job->root, &job->from, job->max_entries, job->skip_plain, &job->out);
+  job->err = list_tree(job->root, &job->from, job->max_entries, job->skip_plain, job->inodes, &job->out);
 }
 
 static void list_tree_free(list_tree_job *job) {
@@ -549,12 +588,12 @@ static void list_tree_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[5];
   list_tree_job *job = calloc(1, sizeof *job);
   if (job == NULL) return throw_errno(env, ENOMEM, "scandir", "");
   uint32_t count = 0, max_entries = 0;
-  bool is_array = false, skip_plain = false;
-  if (!get_args(env, info, 4, argv) || napi_get_value_bool(env, argv[3], &skip_plain) != napi_ok || !get_path(env, argv[0], job->root) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+  bool is_array = false, skip_plain = false, inodes = false;
+  if (!get_args(env, info, 5, argv) || napi_get_value_bool(env, argv[3], &skip_plain) != napi_ok || napi_get_value_bool(env, argv[4], &inodes) != napi_ok || !get_path(env, argv[0], job->root) || napi_is_array(env, argv[1], &is_array) != napi_ok ||
       !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || !get_u32(env, argv[2], &max_entries)) {
     if (!is_array) napi_throw_type_error(env, NULL, "from must be an array");
     list_tree_free(job);
@@ -562,6 +601,7 @@ static napi_value js_list_tree_async(napi_env env, napi_callback_info info) {
   }
   job->max_entries = max_entries;
   job->skip_plain = skip_plain;
+  job->inodes = inodes;
   char rel[PATH_BUF];
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;

@@ -224,6 +224,30 @@ for (const { name, make } of SUBJECTS) {
         expect(await policy(String(process.pid))).toBe(0)
       })
 
+      it('gives each entry the inode number its lstat reports when asked, where the filesystem lists it so, and none unasked', async () => {
+        await tree()
+        await fs.link(`${r}/t/b/f`, `${r}/t/a/f-link`)
+        const unasked = await fs.listTree(`${r}/t`, [''], 1_000_000)
+        expect(unasked.dirs.flatMap((d) => ('entries' in d ? d.entries : [])).filter((e) => e.ino !== undefined)).toEqual([])
+        const asked = await fs.listTree(`${r}/t`, [''], 1_000_000, { inodes: true })
+        const listsInodes = fs.kind === 'memory' || ['ext4', 'xfs', 'btrfs', 'tmpfs'].includes((await fs.fsType(`${r}/t`)).name)
+        let numbered = 0
+        for (const d of asked.dirs) {
+          if (!('entries' in d)) continue
+          for (const e of d.entries) {
+            const path = d.rel === '' ? `${r}/t/${e.name}` : `${r}/t/${d.rel}/${e.name}`
+            if (listsInodes) expect(e.ino, path).toBeTypeOf('number')
+            if (e.ino === undefined) continue
+            numbered += 1
+            expect(BigInt(e.ino), path).toBe((await fs.lstat(path))!.ino)
+          }
+        }
+        if (listsInodes) expect(numbered).toBe(14)
+        // Two names of one file are listed with one number.
+        const byName = new Map(asked.dirs.flatMap((d) => ('entries' in d ? d.entries.map((e) => [`${d.rel}/${e.name}`, e.ino] as const) : [])))
+        expect(byName.get('a/f-link')).toBe(byName.get('b/f'))
+      })
+
       it('answers a directory it cannot list with its errno and goes on', async () => {
         await tree()
         const part = await fs.listTree(`${r}/t`, ['b', 'gone', 'link'], 100)

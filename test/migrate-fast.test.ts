@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { migrate, type MigrateEvent, type MigrateOptions } from '../src/families/mesos/migrate.js'
 import { generateMesosStore } from '../src/families/mesos/testing.js'
 import { writeFileAll } from '../src/fs/io.js'
-import type { FsPort } from '../src/fs/port.js'
+import type { FsPort, Inode, Inspected, TreeListing } from '../src/fs/port.js'
 import { cloneTree, compareLayerTrees } from '../src/layer/clone.js'
 import { convertLayer } from '../src/layer/whiteout-codec.js'
 import { describeTree, listTree, materialize, parseTreeSpec } from '../src/testing/tree-spec.js'
@@ -271,7 +271,7 @@ for (const { name, make } of SUBJECTS) {
       ])
     })
 
-    it('compares each directory with one inspect per side, reading no entry by an lstat of its own', async ({ skip }) => {
+    it('compares each directory with one inspect per side, reading no entry by an lstat of its own, nor a linked file of the clone at all', async ({ skip }) => {
       if (!s.privileged) return skip(rootSkipReason())
       const { source, clone } = await stagedClone()
       const { fs, calls } = counting(s.fs)
@@ -280,10 +280,56 @@ for (const { name, make } of SUBJECTS) {
       // The roots alone are lstat'ed; every entry (a directory's own inode with its parent's) comes from an inspect.
       expect(calls.log.filter(([n]) => n === 'lstat').map(([, p]) => p)).toEqual([source, clone])
       const dirs = ['', '/etc', '/cache', '/dev']
-      for (const root of [source, clone]) for (const dir of dirs) expect(calls.count('inspect', (p) => p === `${root}${dir}`), `${root}${dir}`).toBe(1)
-      expect(calls.count('inspect')).toBe(2 * dirs.length)
+      for (const dir of dirs) expect(calls.count('inspect', (p) => p === `${source}${dir}`), `${source}${dir}`).toBe(1)
+      // The clone's files listed with the source's inode numbers are told by a's lstat: cache/ holds only new.txt.
+      for (const dir of ['', '/etc', '/dev']) expect(calls.count('inspect', (p) => p === `${clone}${dir}`), `${clone}${dir}`).toBe(1)
+      expect(calls.count('inspect', (p) => p === `${clone}/cache`)).toBe(0)
+      expect(calls.count('inspect')).toBe(dirs.length + 3)
       // keep.txt and its link once, plain.txt, new.txt, and the two markers (empty).
       expect(tally.bytes).toBe(4 + 5 + 3)
+    })
+
+    it('takes a listed inode number for a\'s file only where a\'s lstat shows it and both directories are on one filesystem', async ({ skip }) => {
+      if (!s.privileged) return skip(rootSkipReason())
+      const source = await layer()
+      const copy = `${s.root}/copy`
+      await cloneTree(s.fs, source, copy, { copy: true })
+      // Other bytes of the same size, in another inode: what a comparison must find.
+      await writeFileAll(s.fs, `${copy}/etc/plain.txt`, 'PLAIN')
+      await s.fs.lutimes(`${copy}/etc/plain.txt`, 1600000000000000004n, 1600000000000000004n)
+      await s.fs.lutimes(`${copy}/etc`, 1600000000000000002n, 1600000000000000002n)
+      const found = ['etc/plain.txt: the same size but other bytes']
+      const said = (ms: { path: string; what: string }[]): string[] => ms.map((m) => `${m.path}: ${m.what}`)
+      expect(said(await compareLayerTrees(s.fs, source, 'aufs', copy, 'aufs', { data: true }))).toEqual(found)
+
+      const realIno = Number((await s.fs.lstat(`${source}/etc/plain.txt`))!.ino)
+      /** Listings that name plain.txt on both sides by the number `ino`: one filesystem would, were they one inode. */
+      const numbering = (ino: number): Record<string, (real: Call, ...args: unknown[]) => Promise<unknown>> => ({
+        listTree: async (real, ...args) => {
+          const listing = (await real(...args)) as TreeListing
+          for (const d of listing.dirs) if ('entries' in d) for (const e of d.entries) if (e.name === 'plain.txt' && e.ino !== undefined) e.ino = ino
+          return listing
+        },
+      })
+      // The copy on another filesystem, whose number for plain.txt is the source's.
+      const other = { major: 4095, minor: 4095 }
+      const onOther = (p: string): boolean => p === copy || p.startsWith(`${copy}/`)
+      const elsewhere = counting(s.fs, {
+        ...numbering(realIno),
+        lstat: async (real, ...args) => {
+          const inode = (await real(...args)) as Inode | undefined
+          return onOther(args[0] as string) && inode !== undefined ? { ...inode, dev: other } : inode
+        },
+        inspect: async (real, ...args) => {
+          const answers = (await real(...args)) as Inspected[]
+          return onOther(args[0] as string) ? answers.map((x) => (x.inode ? { ...x, inode: { ...x.inode, dev: other } } : x)) : answers
+        },
+      })
+      expect(said(await compareLayerTrees(elsewhere.fs, source, 'aufs', copy, 'aufs', { data: true }))).toContain(found[0])
+      // One number in both listings, but a's lstat shows another inode (as one mounted over the name would): b's name is read after all.
+      const covered = counting(s.fs, numbering(realIno + 1_000_000))
+      expect(said(await compareLayerTrees(covered.fs, source, 'aufs', copy, 'aufs', { data: true }))).toEqual(found)
+      expect(covered.calls.count('inspect', (p) => p === `${copy}/etc`)).toBe(2)
     })
 
     it('converts a staged tree without a fsync per directory when its caller syncs the whole, with the same result', async ({ skip }) => {

@@ -491,6 +491,25 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return 'ok'
   }
 
+  /** A directory's entries, with each one's inode number when asked (this adapter's listing always has it right). */
+  const listing = (path: string, inodes: boolean): DirEntry[] => {
+    const link = resolve(path, 'scandir', false).link
+    const node = link.getNode()
+    if (node.isSymlink()) throw errnoError('ELOOP', 'scandir', path)
+    if (!node.isDirectory()) throw errnoError('ENOTDIR', 'scandir', path)
+    if (!permits(node, 0o4)) throw errnoError('EACCES', 'scandir', path)
+    const out: DirEntry[] = []
+    for (const [name, child] of link.children) {
+      if (name === '.' || name === '..' || child === undefined) continue
+      const node = child.getNode()
+      const kind = kindOf(node)
+      const e: DirEntry = kind === 'char' || kind === 'block' ? { name, kind, rdev: splitDev(BigInt(node.rdev)) } : { name, kind }
+      if (inodes) e.ino = node.ino
+      out.push(e)
+    }
+    return out
+  }
+
   const fs: MemoryFs = {
     kind: 'memory',
     volume,
@@ -526,23 +545,12 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     },
 
     async readdir(path) {
-      const link = resolve(path, 'scandir', false).link
-      const node = link.getNode()
-      if (node.isSymlink()) throw errnoError('ELOOP', 'scandir', path)
-      if (!node.isDirectory()) throw errnoError('ENOTDIR', 'scandir', path)
-      if (!permits(node, 0o4)) throw errnoError('EACCES', 'scandir', path)
-      const out: DirEntry[] = []
-      for (const [name, child] of link.children) {
-        if (name === '.' || name === '..' || child === undefined) continue
-        const node = child.getNode()
-        const kind = kindOf(node)
-        out.push(kind === 'char' || kind === 'block' ? { name, kind, rdev: splitDev(BigInt(node.rdev)) } : { name, kind })
-      }
-      return out
+      return listing(path, false)
     },
 
     listTree(root, from, maxEntries, options) {
-      return listTreeByReaddir((p) => fs.readdir(p), root, from, maxEntries, options)
+      const inodes = options?.inodes === true
+      return listTreeByReaddir(async (p) => listing(p, inodes), root, from, maxEntries, options)
     },
 
     async inspect(dir, names, options = {}) {

@@ -44,7 +44,7 @@ interface NativeAddon {
   /** Fills numbers and bigs (see the C source); false when nothing is there. */
   lstat(path: PathArg, numbers: Float64Array, bigs: BigInt64Array): boolean
   /** Sections of a tree's listing, read on the threadpool (see the C source). */
-  listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number, skipPlain: boolean): Promise<Buffer>
+  listTreeAsync(root: PathArg, from: PathArg[], maxEntries: number, skipPlain: boolean, inodes: boolean): Promise<Buffer>
   /** What inspect asks of names in dir (a Buffer of NUL-ended names), read on the threadpool (see the C source). */
   inspectAsync(dir: PathArg, names: Buffer, xattrs: boolean, readUpTo: number, readlinks: boolean, maxBytes: number): Promise<ArrayBuffer>
   /** linkat of each name (a Buffer of NUL-ended names) from one directory to the other on the threadpool: an int32 per name, 0 or its errno. */
@@ -210,25 +210,29 @@ const SECTION_DIR = 1
 const SECTION_ERRNO = 2
 
 /** One directory's records (`<'@' + d_type><name>\0`, a device's followed by `major:minor\0`) as port entries. */
-function readEntries(f: Fields, dir: string): DirEntry[] {
+function readEntries(f: Fields, dir: string, inodes = false): DirEntry[] {
   const out: DirEntry[] = []
   while (!f.done && f.peek() >= RECORD) {
     const code = f.peek()
     const name = f.next(1)
     const kind = DT_KIND[code - RECORD] ?? unknownKind(dir, name)
-    if (code !== DT_CHR && code !== DT_BLK) {
-      out.push({ name, kind })
-      continue
+    let e: DirEntry = { name, kind }
+    if (code === DT_CHR || code === DT_BLK) {
+      const number = f.next()
+      const colon = number.indexOf(':')
+      if (colon !== -1) e = { name, kind, rdev: { major: Number(number.slice(0, colon)), minor: Number(number.slice(colon + 1)) } }
     }
-    const number = f.next()
-    const colon = number.indexOf(':')
-    out.push(colon === -1 ? { name, kind } : { name, kind, rdev: { major: Number(number.slice(0, colon)), minor: Number(number.slice(colon + 1)) } })
+    if (inodes) {
+      const ino = f.next()
+      if (ino !== '') e.ino = Number(ino)
+    }
+    out.push(e)
   }
   return out
 }
 
 /** The native listTree's sections (see layerfsck_native.c) as a port TreeListing. */
-function treeListingOf(raw: Buffer, root: string): TreeListing {
+function treeListingOf(raw: Buffer, root: string, inodes: boolean): TreeListing {
   const f = new Fields(raw)
   const dirs: ListedDir[] = []
   const pending: string[] = []
@@ -237,7 +241,7 @@ function treeListingOf(raw: Buffer, root: string): TreeListing {
     const rel = f.next(1)
     if (mark === SECTION_DIR) {
       const count = Number(f.next())
-      dirs.push({ rel, count, entries: readEntries(f, rel === '' ? root : `${root}/${rel}`) })
+      dirs.push({ rel, count, entries: readEntries(f, rel === '' ? root : `${root}/${rel}`, inodes) })
     }
     else if (mark === SECTION_ERRNO) dirs.push({ rel, errno: f.next() })
     else pending.push(rel)
@@ -458,7 +462,8 @@ export function createNodeFs(options: NodeFsOptions = {}): FsPort {
     },
     async listTree(root, from, maxEntries, options = {}) {
       const rels = from.map((rel) => (SURROGATE.test(rel) ? encodeName(rel) : rel))
-      return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries, options.skipPlainFiles === true)), root)
+      const inodes = options.inodes === true
+      return treeListingOf(await onDiskAsync(root, (p) => loadNative().listTreeAsync(p, rels, maxEntries, options.skipPlainFiles === true, inodes)), root, inodes)
     },
 
     async inspect(dir, names, options = {}) {

@@ -57,6 +57,14 @@ export interface DirEntry {
    * lstat per device (`deviceNumber`).
    */
   rdev?: DevNo
+  /**
+   * The inode number the directory's entry names (d_ino), in a listing
+   * asked for it (`ListTreeOptions.inodes`), where the filesystem is known
+   * to list a regular file with the number its lstat reports (ext4, xfs,
+   * btrfs, tmpfs; the memory adapter). A mount point's entry names the inode
+   * under the mount, not the mounted root lstat reports.
+   */
+  ino?: number
 }
 
 /**
@@ -85,6 +93,12 @@ export interface ListTreeOptions {
    * `.wh.` name is listed whole (its markers are judged by their siblings).
    */
   skipPlainFiles?: boolean
+  /**
+   * Give each entry's `ino` where the filesystem's listing has it right: a
+   * comparison of two trees tells a hard link by its listings, without an
+   * lstat of both names.
+   */
+  inodes?: boolean
 }
 
 /**

@@ -64,6 +64,8 @@ export interface WalkDirectoriesOptions {
 export interface WalkPartsOptions extends WalkDirectoriesOptions {
   /** The walk's first part, already asked for (`startTreeListing`), as a pass walking many trees does for the next one. */
   first?: Promise<TreeListing>
+  /** `ListTreeOptions.inodes`: each entry's inode number where the filesystem lists it right. */
+  inodes?: boolean
 }
 
 /** A directory as a walk hands it out: its listing (see `skipPlainFiles`) and how many entries it has. */
@@ -133,7 +135,7 @@ export async function* walkParts(
   options: WalkPartsOptions = {},
 ): AsyncGenerator<ListedDirectory[]> {
   const pathOf = (rel: string): string => (rel === '' ? root : childPath(root, rel))
-  const listOptions = { skipPlainFiles: options.skipPlainFiles === true }
+  const listOptions: ListTreeOptions = { skipPlainFiles: options.skipPlainFiles === true, inodes: options.inodes === true }
   let next: Promise<TreeListing> | undefined = options.first ?? startTreeListing(fs, root, readAhead, listOptions)
   while (next !== undefined) {
     const part: TreeListing = await next

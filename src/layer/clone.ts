@@ -497,6 +497,8 @@ interface ViewEntry {
   kind: InodeKind | 'whiteout'
   /** A listed device's number, where the listing gave it. */
   rdev?: DevNo
+  /** The listed inode number, where the listing gave it (`ListTreeOptions.inodes`). */
+  ino?: number
 }
 
 /**
@@ -552,9 +554,9 @@ function viewKind(e: ViewEntry, x: Inspected | undefined, form: WhiteoutForm): V
   return rdev !== undefined && isWhiteoutDevice({ kind: 'char', rdev }) ? 'whiteout' : 'char'
 }
 
-/** A directory's listing read on the threadpool (a `listTree` of that one directory), as readdir gives it. */
+/** A directory's listing read on the threadpool (a `listTree` of that one directory), as readdir gives it, with inode numbers. */
 async function listDir(fs: FsPort, dir: string): Promise<DirEntry[]> {
-  const listed = (await fs.listTree(dir, [''], 1)).dirs[0]
+  const listed = (await fs.listTree(dir, [''], 1, { inodes: true })).dirs[0]
   if (listed === undefined) return fs.readdir(dir)
   if ('errno' in listed) throw errnoError(listed.errno, 'scandir', dir)
   return listed.entries
@@ -585,23 +587,41 @@ async function inspectAll(fs: FsPort, dir: string, names: readonly string[], opt
  */
 const INSPECT: InspectOptions = { readlinks: true }
 
-/** One side's inspect answers: `entries[i]` for the entry named `names[i]` in the view (undefined where this side has none), `extra` for the extra names. */
+/** One side's inspect answers: `entries[i]` for the entry named `names[i]` in the view (undefined where this side has none, `LISTED_AS_A` where it was not asked), `extra` for the extra names. */
 interface SideAnswers {
   entries: (Inspected | undefined)[]
   extra: Inspected[]
 }
 
-/** Inspects one side's entries of `names` (view names) by their names in the directory, and the `extra` names. */
-async function inspectSide(fs: FsPort, dir: string, view: View, names: readonly string[], extra: readonly string[]): Promise<SideAnswers> {
+/**
+ * Side b's answer for an entry whose listing names the inode side a lists
+ * under that name, a regular file both (`listedAsOne`): not asked, as the
+ * lstat of a's name says all an lstat of b's would, once it shows that inode
+ * on b's filesystem (`compareLayerTrees`). Nearly every entry of a
+ * hard-linking clone is one: an lstat fewer per file.
+ */
+const LISTED_AS_A: Inspected = {}
+
+/** A regular file on both sides, listed with one inode number: the same inode when both directories are on one filesystem. */
+const listedAsOne = (ea: ViewEntry | undefined, eb: ViewEntry | undefined): boolean =>
+  ea !== undefined && eb !== undefined && ea.kind === 'file' && eb.kind === 'file' && ea.ino !== undefined && ea.ino === eb.ino
+
+/**
+ * Inspects one side's entries of `names` (view names) by their names in the
+ * directory, and the `extra` names; with `other` (side a's view, when this is
+ * side b), not the entries `listedAsOne` with a's.
+ */
+async function inspectSide(fs: FsPort, dir: string, view: View, names: readonly string[], extra: readonly string[], other?: View): Promise<SideAnswers> {
   const asked: string[] = [...extra]
   const at: number[] = []
   for (const name of names) {
     const e = view.children.get(name)
-    at.push(e === undefined ? -1 : asked.length)
-    if (e !== undefined) asked.push(e.name)
+    const listed = other !== undefined && listedAsOne(other.children.get(name), e)
+    at.push(e === undefined ? -1 : listed ? -2 : asked.length)
+    if (e !== undefined && !listed) asked.push(e.name)
   }
   const answers = asked.length > 0 ? await inspectAll(fs, dir, asked, INSPECT) : []
-  return { entries: at.map((i) => (i < 0 ? undefined : answers[i])), extra: answers.slice(0, extra.length) }
+  return { entries: at.map((i) => (i === -1 ? undefined : i === -2 ? LISTED_AS_A : answers[i])), extra: answers.slice(0, extra.length) }
 }
 
 /** Names of a directory compared per inspect of each side: a huge directory is compared in windows. */
@@ -705,6 +725,8 @@ export async function compareLayerTrees(
   const groupsB = new Map<string, string>()
   /** Directories compared but not visited yet that may be opaque by what their parent read: only those are asked at their visit. */
   const hints = new Map<string, OpaqueHint>()
+  /** Directories compared but not visited yet whose two sides are on one filesystem, by its device: b's answers `LISTED_AS_A` hold only there. */
+  const dirDevs = new Map<string, DevNo>()
 
   /** An entry's inode from its answer: undefined when it is gone, what the lstat met otherwise. */
   const inodeOf = (x: Inspected, path: string): Inode | undefined => {
@@ -820,7 +842,7 @@ export async function compareLayerTrees(
       from,
       names: part,
       a: inspectSide(fs, dirA, viewA, part, from === 0 && tally !== undefined ? viewA.dropped : []),
-      b: inspectSide(fs, dirB, viewB, part, []),
+      b: inspectSide(fs, dirB, viewB, part, [], viewA),
     }
     // Seen when the window is compared, or never when the comparison stops before it.
     window.a.catch(() => {})
@@ -842,7 +864,18 @@ export async function compareLayerTrees(
     return { rel, dirA, dirB, entries: count, ready }
   }
 
-  const compareWindow = async (rel: string, dirA: string, dirB: string, viewA: View, viewB: View, window: Window): Promise<void> => {
+  /**
+   * b's answer for an entry `LISTED_AS_A`: a's own, where a's lstat shows the listed inode on the filesystem
+   * both directories are on (`dev`): b's name names it too. Else (a name mounted over, a side on another
+   * filesystem, a vanished entry) b's name is inspected after all.
+   */
+  const answerAsA = async (ansA: Inspected, ea: ViewEntry, dirB: string, eb: ViewEntry, dev: DevNo | undefined): Promise<Inspected> => {
+    const ia = ansA.inode
+    if (ia !== undefined && dev !== undefined && Number(ia.ino) === ea.ino && ia.dev.major === dev.major && ia.dev.minor === dev.minor) return ansA
+    return (await inspectAll(fs, dirB, [eb.name], INSPECT))[0] ?? GONE
+  }
+
+  const compareWindow = async (rel: string, dirA: string, dirB: string, viewA: View, viewB: View, window: Window, dev: DevNo | undefined): Promise<void> => {
     const xa = await window.a
     const xb = await window.b
     for (const x of xa.extra) if (x.inode?.kind === 'file') tallyFile(x.inode)
@@ -853,7 +886,8 @@ export async function compareLayerTrees(
       const ea = viewA.children.get(name)
       const eb = viewB.children.get(name)
       const ansA = ea && (xa.entries[i] ?? GONE)
-      const ansB = eb && (xb.entries[i] ?? GONE)
+      let ansB = eb && (xb.entries[i] ?? GONE)
+      if (ansB === LISTED_AS_A) ansB = await answerAsA(ansA!, ea!, dirB, eb!, dev)
       const ka = ea && viewKind(ea, ansA, aForm)
       const kb = eb && viewKind(eb, ansB, bForm)
       // Nearly every entry of a hard-linking clone: one inode under the two names, told without a path or a call.
@@ -874,6 +908,8 @@ export async function compareLayerTrees(
       } else {
         const listed = await compareInodes(entryRel, childPath(dirA, ea!.name), childPath(dirB, eb!.name), ansA!, ansB!, ka === 'whiteout')
         if (ka === 'dir') {
+          const [da, db] = [ansA!.inode?.dev, ansB!.inode?.dev]
+          if (da !== undefined && db !== undefined && da.major === db.major && da.minor === db.minor) dirDevs.set(entryRel, da)
           const marker = `${WHITEOUT_PREFIX}${name}`
           const hint = hintOf(listed, viewA.markerFiles?.has(marker) === true, viewB.markerFiles?.has(marker) === true)
           if (hint.attr.some(Boolean) || hint.shadowed.some(Boolean)) hints.set(entryRel, hint)
@@ -883,7 +919,7 @@ export async function compareLayerTrees(
   }
 
   // A part at a time: a directory costs no generator hand-over of its own.
-  const walk = walkParts(fs, a, READ_AHEAD)
+  const walk = walkParts(fs, a, READ_AHEAD, { inodes: true })
   try {
     const [ra, rb] = [await fs.lstat(a), await fs.lstat(b)]
     if (ra?.kind !== 'dir' || rb?.kind !== 'dir') {
@@ -925,6 +961,8 @@ export async function compareLayerTrees(
       queued -= job.entries
       throwIfAborted(options.signal, 'the comparison of two layers')
       const { rel, dirA, dirB } = job
+      const dev = rel === '' ? (ra.dev.major === rb.dev.major && ra.dev.minor === rb.dev.minor ? ra.dev : undefined) : dirDevs.get(rel)
+      dirDevs.delete(rel)
       // Known only once its parent was compared, which may be after it was read ahead.
       if (skipped(rel)) continue
       const { viewA, viewB, names, first } = await job.ready
@@ -939,7 +977,7 @@ export async function compareLayerTrees(
       if (opaqueA !== opaqueB) miss(here, `${opaqueA ? 'opaque' : 'not opaque'} in a, ${opaqueB ? 'opaque' : 'not opaque'} in b`)
       for (let window: Window | undefined = first; window !== undefined; ) {
         const following: Window | undefined = window.from + WINDOW < names.length ? startWindow(dirA, dirB, viewA, viewB, names, window.from + WINDOW) : undefined
-        await compareWindow(rel, dirA, dirB, viewA, viewB, window)
+        await compareWindow(rel, dirA, dirB, viewA, viewB, window, dev)
         if (following !== undefined) throwIfAborted(options.signal, 'the comparison of two layers')
         window = following
       }
