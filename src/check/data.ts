@@ -178,26 +178,24 @@ export abstract class CheckData {
     return [...this.unreadableDirs].map(([path, code]) => ({ path, code })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   }
 
+  /** The first part of a layer tree's walk, asked for ahead of it (`walk`'s `first`). */
+  startListing(root: string): Promise<TreeListing> {
+    return startTreeListing(this.fs, root, READ_AHEAD, WALK_LISTING)
+  }
+
   /**
    * Each directory of a layer tree with its listing, the root first, a
    * listing part at a time (`walkParts`); a directory that cannot be listed
    * is recorded and skipped with what is below it, and the walk goes on.
+   * Passes read; fixes run after the pass, so the walk may read ahead, and a
+   * pass over many trees hands it `first`, asked for while the tree before
+   * was walked (`startListing`). Contents checks judge whiteouts, devices,
+   * links and directories, never a plain file: those are left out of the
+   * listings (see ContentDir).
    */
-  walk(root: string, options: { then?: (string | undefined)[] } = {}): AsyncGenerator<ListedDirectory[]> {
-    // Passes read; fixes run after the pass, so the walk may read ahead, and
-    // the start of the trees walked next (`then`) is read while this one is:
-    // with two of them, a thread lists each while the walk looks at this one.
-    // Contents checks judge whiteouts, devices, links and directories, never a
-    // plain file: those are left out of the listings (see ContentDir).
-    const first = this.readingAhead.get(root) ?? startTreeListing(this.fs, root, READ_AHEAD, WALK_LISTING)
-    this.readingAhead.delete(root)
-    for (const next of options.then ?? []) {
-      if (next !== undefined && !this.readingAhead.has(next)) this.readingAhead.set(next, startTreeListing(this.fs, next, READ_AHEAD, WALK_LISTING))
-    }
-    return walkParts(this.fs, root, READ_AHEAD, { ...WALK_LISTING, first, onUnreadable: (path, err) => this.noteUnreadable(path, err) })
+  walk(root: string, options: { first?: Promise<TreeListing> } = {}): AsyncGenerator<ListedDirectory[]> {
+    return walkParts(this.fs, root, READ_AHEAD, { ...WALK_LISTING, first: options.first ?? this.startListing(root), onUnreadable: (path, err) => this.noteUnreadable(path, err) })
   }
-
-  private readonly readingAhead = new Map<string, Promise<TreeListing>>()
 
   readonly mounts = once((): Promise<MountEntry[]> => this.fs.mounts())
 

@@ -88,6 +88,25 @@ export function startTreeListing(fs: FsPort, root: string, readAhead: number = R
 }
 
 /**
+ * Each of `items` with the first part of its tree's read-ahead walk
+ * (`start`, say `startTreeListing`) already asked for, the next `depth`
+ * items' asked for as it is handed out: a pass over many trees keeps threads
+ * listing the next ones while it walks this one, instead of a threadpool
+ * round trip per tree. Each listing is asked for once, in order; the
+ * generator holds only those not handed out yet. `start`'s promise must
+ * carry its own catch, as `startTreeListing`'s does: one asked for ahead may
+ * never be awaited if the pass stops.
+ */
+export function* withListingsAhead<T>(items: readonly T[], start: (item: T) => Promise<TreeListing>, depth = 1): Generator<[T, Promise<TreeListing>]> {
+  const queue: Promise<TreeListing>[] = []
+  let asked = 0
+  for (const item of items) {
+    while (asked < items.length && queue.length <= depth) queue.push(start(items[asked++]!))
+    yield [item, queue.shift()!]
+  }
+}
+
+/**
  * Each directory of a tree with its listing, the root first, for work that
  * is decided per directory (whiteouts are judged by their siblings). The
  * subdirectories come from the listing handed out, so a caller may change

@@ -10,7 +10,7 @@
 import { isErrno } from '../../errors.js'
 import type { DirEntry, FsPort, TreeListing } from '../../fs/port.js'
 import { walkContainers } from './containers.js'
-import { READ_AHEAD, startTreeListing, walkParts } from '../../fs/walk.js'
+import { READ_AHEAD, startTreeListing, walkParts, withListingsAhead } from '../../fs/walk.js'
 import { isListedWhiteout, isOpaqueDir } from '../../layer/whiteout-codec.js'
 import { classifyAufsName } from '../../layer/whiteout-names.js'
 import { readMetadata, type MetadataState } from '../../metadata/read.js'
@@ -232,18 +232,12 @@ export async function detectMesos(fs: FsPort, options: MesosDetectOptions): Prom
       }
       layers.push(summary)
     }
-    const listing = (i: number): Promise<TreeListing> | undefined => {
-      const v = variants[i]
-      return v === undefined ? undefined : startTreeListing(fs, v.path, READ_AHEAD, { skipPlainFiles: true })
-    }
-    let ahead = listing(0)
+    const counting = withListingsAhead(variants, (v) => startTreeListing(fs, v.path, READ_AHEAD, { skipPlainFiles: true }))
     let next = 0
     let done = 0
     for (const summary of layers) {
-      while (variants[next]?.summary === summary) {
-        const { dir, path } = variants[next]!
-        const first = ahead!
-        ahead = listing(++next)
+      for (; variants[next]?.summary === summary; next++) {
+        const [{ dir, path }, first] = counting.next().value!
         const whiteouts = await countWhiteouts(fs, path, { first })
         summary.variants.push({ dir, whiteouts })
         if (dir === 'rootfs.overlay') {

@@ -36,7 +36,8 @@ import { ExitCode, LayerfsckError, UsageError } from '../../errors.js'
 import { requireStore } from '../../detect/identify.js'
 import { readStamp } from '../../format/stamp.js'
 import { escapeName } from '../../fs/name-bytes.js'
-import type { FsPort, TreeListing } from '../../fs/port.js'
+import type { FsPort } from '../../fs/port.js'
+import { withListingsAhead } from '../../fs/walk.js'
 import { resolveRoot } from '../../fs/roots.js'
 import { cloneTree, compareLayerTrees, planListing, planTree, type CloneReport, type TreePlan } from '../../layer/clone.js'
 import type { WhiteoutCounts } from './detect.js'
@@ -433,11 +434,7 @@ async function migrateInSession(
     // The others are walked, the next one's listing read ahead while this one is counted.
     const walks = convert.filter((p) => !censuses.has(p))
     const tree = (p: PlannedLayer): string => `${p.dir}/${p.report.from!.variant}`
-    const listing = (p: PlannedLayer | undefined): Promise<TreeListing> | undefined => (p === undefined ? undefined : planListing(fs, tree(p), { sizes: sized }))
-    let ahead = listing(walks[0])
-    for (const [i, p] of walks.entries()) {
-      const first = ahead!
-      ahead = listing(walks[i + 1])
+    for (const [p, first] of withListingsAhead(walks, (p) => planListing(fs, tree(p), { sizes: sized }))) {
       censuses.set(p, await planTree(fs, tree(p), { sizes: sized, first }))
     }
     for (const p of convert) {
