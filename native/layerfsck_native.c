@@ -1269,7 +1269,17 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * What the JavaScript side expects of this build: raised whenever a call's
+ * arguments or an answer's layout change (2: listTreeAsync's inodes and the
+ * d_ino field), so that an addon built from older sources is refused at load
+ * instead of read wrongly (src/fs/node.ts, NATIVE_ABI).
+ */
+#define LAYERFSCK_NATIVE_ABI 2
+
 static napi_value init(napi_env env, napi_value exports) {
+  napi_value abi;
+  if (napi_create_uint32(env, LAYERFSCK_NATIVE_ABI, &abi) != napi_ok || napi_set_named_property(env, exports, "abi", abi) != napi_ok) return NULL;
   napi_property_descriptor props[] = {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
       {"lchmod", NULL, js_lchmod, NULL, NULL, NULL, napi_default, NULL},

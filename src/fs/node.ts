@@ -33,7 +33,12 @@ import { inspectLimits, isEntryName, kindFromMode } from './port.js'
 
 type PathArg = string | Buffer
 
+/** The addon layout this code reads (LAYERFSCK_NATIVE_ABI in layerfsck_native.c). */
+const NATIVE_ABI = 2
+
 interface NativeAddon {
+  /** LAYERFSCK_NATIVE_ABI of the build; absent before there was one. */
+  abi?: number
   mknod(path: PathArg, mode: number, major: number, minor: number): void
   lchmod(path: PathArg, mode: number): void
   umount(path: PathArg, detach: boolean): void
@@ -85,9 +90,17 @@ function loadNative(): NativeAddon {
   const root = packageRoot()
   try {
     if (root === undefined) throw new Error(`cannot tell the package root from ${import.meta.url}`)
-    native = require(`${root}/build/Release/layerfsck_native.node`) as NativeAddon
+    const loaded = require(`${root}/build/Release/layerfsck_native.node`) as NativeAddon
+    // An addon built from older sources would take today's calls and answer in yesterday's layout.
+    if (loaded.abi !== NATIVE_ABI) {
+      throw new LayerfsckError('NATIVE_STALE', `the native helper was built from other sources than this layerfsck (layout ${loaded.abi ?? 1}, this code reads ${NATIVE_ABI})`, {
+        hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout) to build it again',
+      })
+    }
+    native = loaded
     return native
   } catch (err) {
+    if (err instanceof LayerfsckError) throw err
     nativeError = err
   }
   throw new LayerfsckError('NATIVE_MISSING', 'the native helper (mknod, lchmod, umount, xattrs, flock) is not built', {
@@ -196,6 +209,8 @@ class Fields {
   /** The next field from `skip` bytes into it (past a type or mark byte). */
   next(skip = 0): string {
     const end = this.lossless ? this.text.indexOf('\0', this.at) : this.raw.indexOf(0, this.at)
+    // Every field ends with a NUL; one that does not is an answer read in the wrong layout, never a short name.
+    if (end < 0) throw new LayerfsckError('NATIVE_STALE', 'the native helper answered in a layout this layerfsck does not read', { hint: 'run `npm rebuild layerfsck` to build it again' })
     const field = this.lossless ? this.text.slice(this.at + skip, end) : decodeName(this.raw.subarray(this.at + skip, end))
     this.at = end + 1
     return field

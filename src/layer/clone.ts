@@ -866,8 +866,9 @@ export async function compareLayerTrees(
 
   /**
    * b's answer for an entry `LISTED_AS_A`: a's own, where a's lstat shows the listed inode on the filesystem
-   * both directories are on (`dev`): b's name names it too. Else (a name mounted over, a side on another
-   * filesystem, a vanished entry) b's name is inspected after all.
+   * both directories are on (`dev`): b's directory entry names it too, and that entry is what b holds (a mount
+   * over b's name would hide it from an lstat, not change it; the stage is this run's own). Else (a's name
+   * mounted over, or gone since its listing; a side on another filesystem) b's name is inspected after all.
    */
   const answerAsA = async (ansA: Inspected, ea: ViewEntry, dirB: string, eb: ViewEntry, dev: DevNo | undefined): Promise<Inspected> => {
     const ia = ansA.inode
