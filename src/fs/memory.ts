@@ -28,7 +28,7 @@ import { linkEachName } from './link-names.js'
 import { listTreeByReaddir } from './list-tree.js'
 import { nameByteLength } from './name-bytes.js'
 import type { DevNo, DirEntry, FileLock, FsPort, Inode, InodeKind, Inspected, MountEntry, WriteHandle, WriteOptions } from './port.js'
-import { inspectLimits, isEntryName, joinDev, kindBits, kindFromMode, S_IFMT, splitDev } from './port.js'
+import { inspectLimits, isEntryName, joinDev, kindBits, kindFromMode, S_IFMT, sameDevNo, splitDev } from './port.js'
 import { isInside } from './safe-path.js'
 
 /** The part of memfs's core this adapter relies on; memfs is pinned to an exact version for it. */
@@ -260,11 +260,7 @@ export function createMemoryFs(options: MemoryFsOptions = {}): MemoryFs {
     return best
   }
   const devOf = (at: Pick<At, 'tree' | 'path'>): DevNo => recordAt(at.tree, at.path)?.entry.dev ?? { major: 0, minor: 0 }
-  const sameFilesystem = (a: At, b: At): boolean => {
-    const da = devOf(a)
-    const db = devOf(b)
-    return a.tree === b.tree && da.major === db.major && da.minor === db.minor
-  }
+  const sameFilesystem = (a: At, b: At): boolean => a.tree === b.tree && sameDevNo(devOf(a), devOf(b))
   const isMountPoint = (link: CoreLink, path: string): boolean =>
     mountedOn.has(link) || (path !== '/' && records.some((r) => r.tree === undefined && r.entry.mountPoint === path))
 

@@ -383,6 +383,9 @@ export function devKey(dev: DevNo): string {
   return `${dev.major}:${dev.minor}`
 }
 
+/** One filesystem: the same device number. */
+export const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor
+
 /** `dev:ino` identifies an inode: two paths with the same key are hard links of one file. */
 export function inodeKey(inode: Pick<Inode, 'dev' | 'ino'>): string {
   return `${inode.dev.major}:${inode.dev.minor}:${inode.ino}`

@@ -15,6 +15,7 @@
 import { isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from './name-bytes.js'
 import type { DevNo, FsPort, MountEntry } from './port.js'
+import { sameDevNo } from './port.js'
 import { isInside } from './safe-path.js'
 
 export class MountedBelowError extends LayerfsckError {
@@ -45,7 +46,6 @@ export interface RemoveOptions {
   within?: string
 }
 
-const sameDev = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor
 
 /** The deepest-first mount points at or below `path`, as the table parser gives them (escapes decoded, ` (deleted)` split off). */
 export function mountsAtOrBelow(mounts: readonly MountEntry[], path: string): MountEntry[] {
@@ -67,7 +67,7 @@ export async function guardRemoval(fs: FsPort, path: string, inode: { dev: DevNo
       throw new MountedBelowError(path, m, `${escapeName(m)} is mounted between ${escapeName(within)} and ${escapeName(path)}; not removing through a mount`)
     }
     const root = await fs.lstat(within)
-    if (root === undefined || !sameDev(root.dev, inode.dev)) {
+    if (root === undefined || !sameDevNo(root.dev, inode.dev)) {
       throw new MountedBelowError(path, path, `${escapeName(path)} is on another filesystem than ${escapeName(within)}; not removing through a mount`)
     }
   }
@@ -110,7 +110,7 @@ export async function removeTree(fs: FsPort, path: string, options: RemoveOption
         }
         const sub = await fs.lstat(child)
         if (sub === undefined) continue
-        if (!sameDev(sub.dev, inode.dev)) throw new MountedBelowError(path, child)
+        if (!sameDevNo(sub.dev, inode.dev)) throw new MountedBelowError(path, child)
         stack.push({ path: child, listed: false })
       }
       continue

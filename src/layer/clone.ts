@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto'
 import { errnoError, ExitCode, isErrno, LayerfsckError } from '../errors.js'
 import { escapeName } from '../fs/name-bytes.js'
 import type { DevNo, DirEntry, FsPort, Inode, InodeKind, InspectOptions, Inspected, TreeListing } from '../fs/port.js'
-import { inodeKey } from '../fs/port.js'
+import { inodeKey, sameDevNo } from '../fs/port.js'
 import { childPath, childRel, inspectRest, READ_AHEAD, startTreeListing, walkParts, walkPreorderRuns, type ListedDirectory, type PreorderDirectory } from '../fs/walk.js'
 import { applyAufsPlan, isListedWhiteout, isOpaqueDir, planAufsDir, type AufsAction, type ConvertReport, type OpaqueXattr, type WhiteoutForm } from './whiteout-codec.js'
 import { isWhiteoutDevice, OPAQUE_XATTRS, WHITEOUT_PREFIX } from './whiteout-names.js'
@@ -872,7 +872,7 @@ export async function compareLayerTrees(
    */
   const answerAsA = async (ansA: Inspected, ea: ViewEntry, dirB: string, eb: ViewEntry, dev: DevNo | undefined): Promise<Inspected> => {
     const ia = ansA.inode
-    if (ia !== undefined && dev !== undefined && Number(ia.ino) === ea.ino && ia.dev.major === dev.major && ia.dev.minor === dev.minor) return ansA
+    if (ia !== undefined && dev !== undefined && Number(ia.ino) === ea.ino && sameDevNo(ia.dev, dev)) return ansA
     return (await inspectAll(fs, dirB, [eb.name], INSPECT))[0] ?? GONE
   }
 
@@ -910,7 +910,7 @@ export async function compareLayerTrees(
         const listed = await compareInodes(entryRel, childPath(dirA, ea!.name), childPath(dirB, eb!.name), ansA!, ansB!, ka === 'whiteout')
         if (ka === 'dir') {
           const [da, db] = [ansA!.inode?.dev, ansB!.inode?.dev]
-          if (da !== undefined && db !== undefined && da.major === db.major && da.minor === db.minor) dirDevs.set(entryRel, da)
+          if (da !== undefined && db !== undefined && sameDevNo(da, db)) dirDevs.set(entryRel, da)
           const marker = `${WHITEOUT_PREFIX}${name}`
           const hint = hintOf(listed, viewA.markerFiles?.has(marker) === true, viewB.markerFiles?.has(marker) === true)
           if (hint.attr.some(Boolean) || hint.shadowed.some(Boolean)) hints.set(entryRel, hint)
@@ -962,7 +962,7 @@ export async function compareLayerTrees(
       queued -= job.entries
       throwIfAborted(options.signal, 'the comparison of two layers')
       const { rel, dirA, dirB } = job
-      const dev = rel === '' ? (ra.dev.major === rb.dev.major && ra.dev.minor === rb.dev.minor ? ra.dev : undefined) : dirDevs.get(rel)
+      const dev = rel === '' ? (sameDevNo(ra.dev, rb.dev) ? ra.dev : undefined) : dirDevs.get(rel)
       dirDevs.delete(rel)
       // Known only once its parent was compared, which may be after it was read ahead.
       if (skipped(rel)) continue
@@ -997,7 +997,7 @@ const isLeafEntry = (k: ViewEntry['kind'] | undefined): boolean => k !== undefin
 /** The answer for a name the inspect did not carry: gone. */
 const GONE: Inspected = { errno: 'ENOENT', syscall: 'lstat' }
 
-const sameInode = (a: Inode, b: Inode): boolean => a.ino === b.ino && a.dev.major === b.dev.major && a.dev.minor === b.dev.minor
+const sameInode = (a: Inode, b: Inode): boolean => a.ino === b.ino && sameDevNo(a.dev, b.dev)
 
 /**
  * One inode with exactly two names, one on each side (a hard-linking clone's
