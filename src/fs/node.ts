@@ -36,6 +36,10 @@ type PathArg = string | Buffer
 /** The addon layout this code reads (LAYERFSCK_NATIVE_ABI in layerfsck_native.c). */
 const NATIVE_ABI = 2
 
+/** An addon that is there but not the one this code was built with: rebuilding it is the cure. */
+const nativeStale = (message: string): LayerfsckError =>
+  new LayerfsckError('NATIVE_STALE', message, { hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout) to build it again' })
+
 interface NativeAddon {
   /** LAYERFSCK_NATIVE_ABI of the build; absent before there was one. */
   abi?: number
@@ -93,9 +97,7 @@ function loadNative(): NativeAddon {
     const loaded = require(`${root}/build/Release/layerfsck_native.node`) as NativeAddon
     // An addon built from older sources would take today's calls and answer in yesterday's layout.
     if (loaded.abi !== NATIVE_ABI) {
-      throw new LayerfsckError('NATIVE_STALE', `the native helper was built from other sources than this layerfsck (layout ${loaded.abi ?? 1}, this code reads ${NATIVE_ABI})`, {
-        hint: 'run `npm rebuild layerfsck` (or `npm ci` in a checkout) to build it again',
-      })
+      throw nativeStale(`the native helper was built from other sources than this layerfsck (layout ${loaded.abi ?? 1}, this code reads ${NATIVE_ABI})`)
     }
     native = loaded
     return native
@@ -210,7 +212,7 @@ class Fields {
   next(skip = 0): string {
     const end = this.lossless ? this.text.indexOf('\0', this.at) : this.raw.indexOf(0, this.at)
     // Every field ends with a NUL; one that does not is an answer read in the wrong layout, never a short name.
-    if (end < 0) throw new LayerfsckError('NATIVE_STALE', 'the native helper answered in a layout this layerfsck does not read', { hint: 'run `npm rebuild layerfsck` to build it again' })
+    if (end < 0) throw nativeStale('the native helper answered in a layout this layerfsck does not read')
     const field = this.lossless ? this.text.slice(this.at + skip, end) : decodeName(this.raw.subarray(this.at + skip, end))
     this.at = end + 1
     return field
